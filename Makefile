@@ -1,0 +1,53 @@
+# The two set-up commands of the README are `make demo` and `make test`; everything
+# else here is what they need. Each target installs what is missing (idempotent,
+# near-instant when already there) and nothing else.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+TORCH_VERSION := 2.11.0
+STAMP := $(VENV)/.torch-$(TORCH_VERSION)
+# torch-sys finds libtorch through the venv's python; build.rs sets the rpath.
+export LIBTORCH_USE_PYTORCH := 1
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+CARGO ?= cargo
+
+.PHONY: all venv build release demo test test-fast fixtures doctor clean-venv
+
+all: release
+
+$(STAMP):
+	@echo "==> installing torch==$(TORCH_VERSION) (+ numpy, scipy, scikit-learn for test fixtures) into $(VENV)"
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check torch==$(TORCH_VERSION) numpy scipy scikit-learn
+	@touch $@
+
+venv: $(STAMP)
+
+build: venv
+	$(CARGO) build
+
+release: venv
+	$(CARGO) build --release
+
+doctor: release
+	./target/release/sweep doctor
+
+# The main job: the quickstart sweep on the built-in dataset, on the CPU, ending
+# with the path of its Markdown report.
+demo: release
+	./target/release/sweep run sweeps/quickstart.toml --devices cpu
+
+# The test command (.ci/run calls exactly this).
+test: venv
+	$(CARGO) test --release --no-fail-fast -- --test-threads=2
+
+# Configuration, sweep expansion, store and reports only: no libtorch needed.
+test-fast:
+	$(CARGO) test --no-default-features
+
+# Regenerates the numeric fixtures under tests/fixtures from PyTorch / scikit-learn.
+fixtures: venv
+	$(VENV)/bin/python tests/fixtures/gen_fixtures.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,169 @@
+//! What the configuration needs to know about each dataset (SPEC section 6, the
+//! paper's Table II) without reading any file: classes, native shape, the paper's
+//! split, epochs and batch size.
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatasetName {
+    /// Built-in, generated in memory from a seed: no files.
+    Synthetic,
+    Mnist,
+    FashionMnist,
+    Cifar10,
+    /// CIFAR-100 with its 20 coarse super-class labels.
+    Cifar100_20,
+    Stl10,
+    /// Class folders, WordNet ids of SPEC section 6.
+    Imagenet10,
+    ImagenetDogs,
+    /// Any tree of class folders holding JPEG/PNG images.
+    Folder,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    Train,
+    Test,
+    #[serde(rename = "train+test")]
+    TrainTest,
+}
+
+pub const IMAGENET10_WNIDS: [&str; 10] = [
+    "n02056570", "n02085936", "n02128757", "n02690373", "n02692877", "n03095699", "n04254680",
+    "n04285008", "n04467665", "n07747607",
+];
+
+pub const IMAGENET_DOGS_WNIDS: [&str; 15] = [
+    "n02085936", "n02086646", "n02088238", "n02091467", "n02097130", "n02099601", "n02101388",
+    "n02101556", "n02102177", "n02105056", "n02105412", "n02105855", "n02107142", "n02110958",
+    "n02112137",
+];
+
+impl DatasetName {
+    pub const ALL: [DatasetName; 9] = [
+        Self::Synthetic,
+        Self::Mnist,
+        Self::FashionMnist,
+        Self::Cifar10,
+        Self::Cifar100_20,
+        Self::Stl10,
+        Self::Imagenet10,
+        Self::ImagenetDogs,
+        Self::Folder,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Synthetic => "synthetic",
+            Self::Mnist => "mnist",
+            Self::FashionMnist => "fashion_mnist",
+            Self::Cifar10 => "cifar10",
+            Self::Cifar100_20 => "cifar100_20",
+            Self::Stl10 => "stl10",
+            Self::Imagenet10 => "imagenet10",
+            Self::ImagenetDogs => "imagenet_dogs",
+            Self::Folder => "folder",
+        }
+    }
+
+    /// Number of ground-truth classes (None: known only after reading the folder).
+    pub fn num_classes(self) -> Option<usize> {
+        match self {
+            Self::Synthetic => None, // set by data.synthetic.classes
+            Self::Mnist | Self::FashionMnist | Self::Cifar10 | Self::Stl10 | Self::Imagenet10 => Some(10),
+            Self::Cifar100_20 => Some(20),
+            Self::ImagenetDogs => Some(15),
+            Self::Folder => None,
+        }
+    }
+
+    /// Channels as stored (grayscale datasets are 1).
+    pub fn channels(self) -> usize {
+        match self {
+            Self::Mnist | Self::FashionMnist => 1,
+            _ => 3,
+        }
+    }
+
+    /// Native side length in pixels (what training uses unless data.resolution says otherwise).
+    pub fn native_resolution(self) -> Option<u32> {
+        match self {
+            Self::Mnist | Self::FashionMnist => Some(28),
+            Self::Cifar10 | Self::Cifar100_20 => Some(32),
+            Self::Stl10 => Some(96),
+            Self::Imagenet10 | Self::ImagenetDogs => Some(224),
+            Self::Synthetic | Self::Folder => None,
+        }
+    }
+
+    /// The paper's split (Table II): train+test for STL10 and CIFAR, train for the
+    /// ImageNet subsets; MNIST-like sets use train+test like CIFAR.
+    pub fn default_split(self) -> Split {
+        match self {
+            Self::Imagenet10 | Self::ImagenetDogs | Self::Folder | Self::Synthetic => Split::Train,
+            _ => Split::TrainTest,
+        }
+    }
+
+    /// Number of images in the paper's split, where fixed (for validation of batch sizes).
+    pub fn split_len(self, split: Split) -> Option<usize> {
+        let (train, test) = match self {
+            Self::Mnist | Self::FashionMnist => (60_000, 10_000),
+            Self::Cifar10 | Self::Cifar100_20 => (50_000, 10_000),
+            Self::Stl10 => (5_000, 8_000),
+            Self::Imagenet10 => (13_000, 0),
+            Self::ImagenetDogs => (19_500, 0),
+            Self::Synthetic | Self::Folder => return None,
+        };
+        Some(match split {
+            Split::Train => train,
+            Split::Test => test,
+            Split::TrainTest => train + test,
+        })
+    }
+
+    /// SPEC section 4: 1000 epochs for STL10, 500 otherwise.
+    pub fn default_epochs(self) -> usize {
+        match self {
+            Self::Stl10 => 1000,
+            Self::Synthetic => 20,
+            _ => 500,
+        }
+    }
+
+    /// SPEC section 4: 256 for CIFAR-10/100, 128 otherwise.
+    pub fn default_batch_size(self) -> usize {
+        match self {
+            Self::Cifar10 | Self::Cifar100_20 => 256,
+            Self::Synthetic => 64,
+            _ => 128,
+        }
+    }
+
+    /// Built-in class-folder subsets (WordNet ids).
+    pub fn builtin_classes(self) -> Option<&'static [&'static str]> {
+        match self {
+            Self::Imagenet10 => Some(&IMAGENET10_WNIDS),
+            Self::ImagenetDogs => Some(&IMAGENET_DOGS_WNIDS),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for DatasetName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for Split {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Split::Train => "train",
+            Split::Test => "test",
+            Split::TrainTest => "train+test",
+        })
+    }
+}

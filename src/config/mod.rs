@@ -1,0 +1,9 @@
+//! Configuration: the typed run config (no tch), the dataset facts it needs, and
+//! the raw sweep-file structures that expand into run configs.
+pub mod dataset;
+mod resolve;
+pub mod run;
+
+pub use dataset::{DatasetName, Split};
+pub use run::*;
+pub mod sweepfile;

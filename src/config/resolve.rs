@@ -1,0 +1,240 @@
+//! Filling dataset-dependent defaults and checking ranges: done once, before any
+//! run starts, so everything downstream can take `&RunConfig` as settled.
+use super::dataset::DatasetName;
+use super::run::{RunConfig, SobelMode, Stem, TransformKind};
+
+impl RunConfig {
+    /// Replace every `None` that has a paper default by that default. Idempotent.
+    pub fn resolve(&mut self) {
+        let ds = self.data.dataset;
+        if self.data.split.is_none() {
+            self.data.split = Some(ds.default_split());
+        }
+        if self.data.resolution.is_none() {
+            self.data.resolution = match ds {
+                DatasetName::Synthetic => Some(self.data.synthetic.size),
+                DatasetName::Folder => Some(224),
+                _ => ds.native_resolution(),
+            };
+        }
+        if self.data.clusters.is_none() {
+            self.data.clusters = match ds {
+                DatasetName::Synthetic => Some(self.data.synthetic.classes),
+                DatasetName::Folder => self.data.classes.as_ref().map(|c| c.len()),
+                _ => ds.num_classes(),
+            };
+        }
+        if self.model.stem.is_none() {
+            let res = self.data.resolution.unwrap_or(224);
+            self.model.stem = Some(if res < 64 { Stem::Cifar } else { Stem::Imagenet });
+        }
+        if self.train.epochs.is_none() {
+            self.train.epochs = Some(ds.default_epochs());
+        }
+        if self.train.batch_size.is_none() {
+            self.train.batch_size = Some(ds.default_batch_size());
+        }
+        if self.augment.blur_kernel.is_none() {
+            // SPEC 5: 23 at 224 px, about a tenth of the side, odd.
+            let side = self.data.resolution.unwrap_or(224);
+            let k = ((side as f64) / 10.0).round() as u32;
+            self.augment.blur_kernel = Some((k.max(3)) | 1);
+        }
+    }
+
+    /// Range checks; every problem is reported, not only the first.
+    pub fn validate(&self) -> Vec<String> {
+        let mut e = Vec::new();
+        let d = &self.data;
+        if !matches!(d.dataset, DatasetName::Synthetic) && d.root.is_none() {
+            e.push(format!("data.root: dataset `{}` needs the folder that holds its files", d.dataset));
+        }
+        if d.dataset == DatasetName::Synthetic {
+            let s = &d.synthetic;
+            if !(2..=8).contains(&s.classes) {
+                e.push(format!("data.synthetic.classes = {}: must be 2..=8", s.classes));
+            }
+            if s.per_class == 0 {
+                e.push("data.synthetic.per_class must be >= 1".into());
+            }
+            if !(8..=256).contains(&s.size) {
+                e.push(format!("data.synthetic.size = {}: must be 8..=256", s.size));
+            }
+        }
+        if d.dataset == DatasetName::Folder && d.clusters.is_none() {
+            e.push("data.clusters: `folder` datasets need K (or data.classes)".into());
+        }
+        if let Some(r) = d.resolution {
+            if !(8..=1024).contains(&r) {
+                e.push(format!("data.resolution = {r}: must be 8..=1024"));
+            }
+        }
+        if let Some(k) = d.clusters {
+            if k < 2 {
+                e.push(format!("data.clusters = {k}: need at least 2 clusters"));
+            }
+        }
+        if d.limit == Some(0) {
+            e.push("data.limit = 0: must be >= 1 (or absent for all)".into());
+        }
+        if let Some(b) = self.train.batch_size {
+            if b < 2 {
+                e.push(format!("train.batch_size = {b}: BatchNorm needs at least 2"));
+            }
+            let n = self.dataset_len();
+            if let Some(n) = n {
+                if b > n {
+                    e.push(format!("train.batch_size = {b} is larger than the dataset ({n} images)"));
+                }
+            }
+        }
+        if self.train.epochs == Some(0) {
+            e.push("train.epochs must be >= 1".into());
+        }
+        if !(self.train.lr > 0.0 && self.train.lr.is_finite()) {
+            e.push(format!("train.lr = {}: must be positive", self.train.lr));
+        }
+        if self.train.weight_decay < 0.0 {
+            e.push("train.weight_decay must be >= 0".into());
+        }
+        if !(0.0..=1.0).contains(&self.train.ema_tau) {
+            e.push(format!("train.ema_tau = {}: must be in [0, 1]", self.train.ema_tau));
+        }
+        if self.train.checkpoint_every == 0 {
+            e.push("train.checkpoint_every must be >= 1".into());
+        }
+        if self.train.steps_per_epoch == Some(0) {
+            e.push("train.steps_per_epoch must be >= 1".into());
+        }
+        let l = &self.loss;
+        for (name, w) in [("alpha", l.alpha), ("beta", l.beta), ("gamma", l.gamma)] {
+            if !(w >= 0.0 && w.is_finite()) {
+                e.push(format!("loss.{name} = {w}: weights must be finite and >= 0"));
+            }
+        }
+        if l.alpha == 0.0 && l.beta == 0.0 && l.gamma == 0.0 {
+            e.push("loss: alpha, beta and gamma are all 0: nothing to train".into());
+        }
+        if !(l.tau > 0.0) {
+            e.push(format!("loss.tau = {}: must be > 0", l.tau));
+        }
+        if !(l.sinkhorn_eps > 0.0) {
+            e.push(format!("loss.sinkhorn_eps = {}: must be > 0", l.sinkhorn_eps));
+        }
+        let t = &self.transform;
+        if t.m == 0 {
+            e.push("transform.m = 0: the consensus needs at least one transform".into());
+        }
+        if t.d_prime == 0 {
+            e.push("transform.d_prime must be >= 1".into());
+        }
+        if t.kind == TransformKind::Diagonal && t.d_prime != self.model.head_dim {
+            // A diagonal map keeps the dimension; d_prime is ignored but must not mislead.
+            e.push(format!(
+                "transform.d_prime = {} with kind = \"diagonal\": a diagonal map keeps dimension {} (set d_prime = {})",
+                t.d_prime, self.model.head_dim, self.model.head_dim
+            ));
+        }
+        let m = &self.model;
+        if !(m.width > 0.0 && m.width <= 4.0) {
+            e.push(format!("model.width = {}: must be in (0, 4]", m.width));
+        }
+        for (name, v) in [
+            ("proj_hidden", m.proj_hidden),
+            ("proj_dim", m.proj_dim),
+            ("head_hidden", m.head_hidden),
+            ("head_dim", m.head_dim),
+        ] {
+            if v == 0 {
+                e.push(format!("model.{name} must be >= 1"));
+            }
+        }
+        if m.sobel != SobelMode::Off && d.dataset.channels() == 1 && m.sobel == SobelMode::RgbSobel {
+            e.push("model.sobel = \"rgb_sobel\" on a grayscale dataset: use \"sobel\"".into());
+        }
+        let a = &self.augment;
+        for (name, p) in [
+            ("flip_p", a.flip_p),
+            ("jitter_p", a.jitter_p),
+            ("grayscale_p", a.grayscale_p),
+            ("blur_p[0]", a.blur_p[0]),
+            ("blur_p[1]", a.blur_p[1]),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                e.push(format!("augment.{name} = {p}: a probability must be in [0, 1]"));
+            }
+        }
+        if !(a.crop_scale[0] > 0.0 && a.crop_scale[0] <= a.crop_scale[1] && a.crop_scale[1] <= 1.0) {
+            e.push(format!("augment.crop_scale = {:?}: need 0 < min <= max <= 1", a.crop_scale));
+        }
+        if !(a.crop_ratio[0] > 0.0 && a.crop_ratio[0] <= a.crop_ratio[1]) {
+            e.push(format!("augment.crop_ratio = {:?}: need 0 < min <= max", a.crop_ratio));
+        }
+        if !(a.blur_sigma[0] > 0.0 && a.blur_sigma[0] <= a.blur_sigma[1]) {
+            e.push(format!("augment.blur_sigma = {:?}: need 0 < min <= max", a.blur_sigma));
+        }
+        if let Some(k) = a.blur_kernel {
+            if k % 2 == 0 || k < 3 {
+                e.push(format!("augment.blur_kernel = {k}: must be odd and >= 3"));
+            }
+        }
+        if a.std.iter().any(|s| *s <= 0.0) {
+            e.push("augment.std: every entry must be > 0".into());
+        }
+        if a.hue < 0.0 || a.hue > 0.5 {
+            e.push(format!("augment.hue = {}: must be in [0, 0.5]", a.hue));
+        }
+        for (name, v) in [("brightness", a.brightness), ("contrast", a.contrast), ("saturation", a.saturation)] {
+            if v < 0.0 {
+                e.push(format!("augment.{name} = {v}: must be >= 0"));
+            }
+        }
+        let ev = &self.eval;
+        if ev.kmeans_restarts == 0 {
+            e.push("eval.kmeans_restarts must be >= 1".into());
+        }
+        if ev.kmeans_iters == 0 {
+            e.push("eval.kmeans_iters must be >= 1".into());
+        }
+        if ev.chunk == 0 {
+            e.push("eval.chunk must be >= 1".into());
+        }
+        if ev.max_samples == Some(0) {
+            e.push("eval.max_samples = 0: must be >= 1 (or absent for all)".into());
+        }
+        e
+    }
+
+    /// Images per epoch where known without reading files.
+    pub fn dataset_len(&self) -> Option<usize> {
+        let d = &self.data;
+        let full = match d.dataset {
+            DatasetName::Synthetic => Some(d.synthetic.classes * d.synthetic.per_class),
+            ds => ds.split_len(d.split.unwrap_or(ds.default_split())),
+        };
+        match (full, d.limit) {
+            (Some(n), Some(l)) => Some(n.min(l)),
+            (Some(n), None) => Some(n),
+            (None, l) => l,
+        }
+    }
+
+    pub fn epochs(&self) -> usize {
+        self.train.epochs.expect("RunConfig::resolve fills train.epochs")
+    }
+    pub fn batch_size(&self) -> usize {
+        self.train.batch_size.expect("RunConfig::resolve fills train.batch_size")
+    }
+    pub fn resolution(&self) -> u32 {
+        self.data.resolution.expect("RunConfig::resolve fills data.resolution")
+    }
+    pub fn clusters(&self) -> usize {
+        self.data.clusters.expect("RunConfig::resolve fills data.clusters")
+    }
+    pub fn stem(&self) -> super::run::Stem {
+        self.model.stem.expect("RunConfig::resolve fills model.stem")
+    }
+    pub fn blur_kernel(&self) -> u32 {
+        self.augment.blur_kernel.expect("RunConfig::resolve fills augment.blur_kernel")
+    }
+}

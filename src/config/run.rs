@@ -1,0 +1,358 @@
+//! The run configuration: one training run, fully described.
+//!
+//! Every number of SPEC sections 2 to 7 is a default here and every choice an
+//! option. A sweep file's `base` table and axis values are merged into a TOML
+//! table and deserialised into [`RunConfig`] (unknown keys are errors), then
+//! [`RunConfig::resolve`] fills the dataset-dependent defaults (split, resolution,
+//! epochs, batch size, K, stem) and [`RunConfig::validate`] checks ranges. The
+//! run id is the hash of the resolved config (see `sweep::run_id`), so
+//! everything that changes a result must live here and nothing else may.
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::dataset::{DatasetName, Split};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    /// One seed drives data order, augmentation, initialisation and the M transforms.
+    pub seed: u64,
+    pub data: DataConfig,
+    pub model: ModelConfig,
+    pub augment: AugmentConfig,
+    pub loss: LossConfig,
+    pub transform: TransformConfig,
+    pub train: TrainConfig,
+    pub eval: EvalConfig,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            data: DataConfig::default(),
+            model: ModelConfig::default(),
+            augment: AugmentConfig::default(),
+            loss: LossConfig::default(),
+            transform: TransformConfig::default(),
+            train: TrainConfig::default(),
+            eval: EvalConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    pub dataset: DatasetName,
+    /// Folder holding the dataset's files (not used by `synthetic`). Relative
+    /// paths are taken from the sweep file's folder. `$SWEEP_DATA` expands.
+    pub root: Option<PathBuf>,
+    /// None: the paper's split for this dataset (Table II).
+    pub split: Option<Split>,
+    /// Side length the images are trained at. None: the dataset's native size.
+    pub resolution: Option<u32>,
+    /// Train on a seeded random subset of this many images (None: all).
+    pub limit: Option<usize>,
+    /// K, the number of clusters. None: the number of classes.
+    pub clusters: Option<usize>,
+    /// Class folders to use for `folder` datasets (None: all, sorted).
+    pub classes: Option<Vec<String>>,
+    pub synthetic: SyntheticConfig,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            dataset: DatasetName::Synthetic,
+            root: None,
+            split: None,
+            resolution: None,
+            limit: None,
+            clusters: None,
+            classes: None,
+            synthetic: SyntheticConfig::default(),
+        }
+    }
+}
+
+/// The built-in dataset: K classes of small colour images whose class is a
+/// shape, with position, scale, colours and background varying.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyntheticConfig {
+    pub classes: usize,
+    pub per_class: usize,
+    pub size: u32,
+    /// Seed of the generator (the dataset, not the run).
+    pub seed: u64,
+}
+
+impl Default for SyntheticConfig {
+    fn default() -> Self {
+        Self { classes: 4, per_class: 128, size: 32, seed: 1234 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backbone {
+    Resnet18,
+    Resnet34,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stem {
+    /// 3x3 conv stride 1, BN, ReLU, no max-pool (32 px inputs).
+    Cifar,
+    /// 7x7 conv stride 2, BN, ReLU, 3x3 max-pool stride 2.
+    Imagenet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SobelMode {
+    Off,
+    /// Grayscale then two fixed Sobel filters: the first conv takes 2 channels.
+    Sobel,
+    /// RGB plus the two Sobel channels: 5 input channels.
+    RgbSobel,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    pub backbone: Backbone,
+    /// None: `cifar` below 64 px, `imagenet` otherwise (SPEC section 2).
+    pub stem: Option<Stem>,
+    /// Channel width multiplier: 1.0 is the standard ResNet (64..512 channels,
+    /// 512-d feature); 0.25 gives 16..128 channels for CPU runs.
+    pub width: f64,
+    pub sobel: SobelMode,
+    /// BYOL projector / predictor: Linear(in, hidden), BN, ReLU, Linear(hidden, dim).
+    pub proj_hidden: usize,
+    pub proj_dim: usize,
+    /// Cluster head g: Linear(feat, hidden), BN, ReLU, Linear(hidden, dim); the
+    /// prototypes live in this dim.
+    pub head_hidden: usize,
+    pub head_dim: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            backbone: Backbone::Resnet34,
+            stem: None,
+            width: 1.0,
+            sobel: SobelMode::Off,
+            proj_hidden: 4096,
+            proj_dim: 256,
+            head_hidden: 2048,
+            head_dim: 256,
+        }
+    }
+}
+
+/// SPEC section 5. Probabilities and strengths per run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AugmentConfig {
+    pub crop_scale: [f64; 2],
+    pub crop_ratio: [f64; 2],
+    pub flip_p: f64,
+    pub jitter_p: f64,
+    pub brightness: f64,
+    pub contrast: f64,
+    pub saturation: f64,
+    pub hue: f64,
+    pub grayscale_p: f64,
+    /// Blur probability for view 1 and view 2.
+    pub blur_p: [f64; 2],
+    pub blur_sigma: [f64; 2],
+    /// Odd kernel size; None: about a tenth of the side, odd (23 at 224 px).
+    pub blur_kernel: Option<u32>,
+    pub mean: [f64; 3],
+    pub std: [f64; 3],
+}
+
+impl Default for AugmentConfig {
+    fn default() -> Self {
+        Self {
+            crop_scale: [0.08, 1.0],
+            crop_ratio: [3.0 / 4.0, 4.0 / 3.0],
+            flip_p: 0.5,
+            jitter_p: 0.8,
+            brightness: 0.4,
+            contrast: 0.4,
+            saturation: 0.2,
+            hue: 0.1,
+            grayscale_p: 0.2,
+            blur_p: [1.0, 0.5],
+            blur_sigma: [0.1, 2.0],
+            blur_kernel: None,
+            mean: [0.485, 0.456, 0.406],
+            std: [0.229, 0.224, 0.225],
+        }
+    }
+}
+
+/// SPEC section 3: L = alpha L1 + beta L2 + gamma L3.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LossConfig {
+    pub alpha: f64,
+    pub beta: f64,
+    pub gamma: f64,
+    /// Softmax temperature of p and p~.
+    pub tau: f64,
+    pub sinkhorn_eps: f64,
+    pub sinkhorn_iters: usize,
+    /// Detach the prototypes in the transformed path of L3 (the authors' code).
+    pub detach_prototypes_l3: bool,
+    /// Re-normalise the stored prototypes after each step (SwAV); results must
+    /// not depend on it since only c/||c|| is used.
+    pub renormalize_prototypes: bool,
+}
+
+impl Default for LossConfig {
+    fn default() -> Self {
+        Self {
+            alpha: 1.0,
+            beta: 1.0,
+            gamma: 1.0,
+            tau: 0.1,
+            sinkhorn_eps: 0.05,
+            sinkhorn_iters: 3,
+            detach_prototypes_l3: false,
+            renormalize_prototypes: false,
+        }
+    }
+}
+
+impl LossConfig {
+    /// The paper's names for the weight settings of Table IV.
+    pub fn method_name(&self) -> String {
+        let on = |w: f64| w != 0.0;
+        match (on(self.alpha), on(self.beta), on(self.gamma)) {
+            (true, false, false) => "BYOL".into(),
+            (false, true, false) => "soft clustering".into(),
+            (true, true, false) => "BYOL + soft clustering".into(),
+            (true, true, true) => "ConCURL".into(),
+            _ => format!("alpha={} beta={} gamma={}", self.alpha, self.beta, self.gamma),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransformKind {
+    /// d' x dim Gaussian with orthonormal rows (QR) when d' <= dim; plain N(0, 1/d') above.
+    Projection,
+    /// diag(a), a ~ N(0, 1), dimension dim.
+    Diagonal,
+    /// d' x dim with entries N(0, 1/d'), no orthogonalisation (the authors' code).
+    Gaussian,
+}
+
+/// The M fixed random maps of L3.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TransformConfig {
+    pub kind: TransformKind,
+    pub m: usize,
+    pub d_prime: usize,
+}
+
+impl Default for TransformConfig {
+    fn default() -> Self {
+        Self { kind: TransformKind::Projection, m: 100, d_prime: 64 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// None: SPEC section 4 (1000 for STL10, 500 otherwise).
+    pub epochs: Option<usize>,
+    /// None: 256 for CIFAR, 128 otherwise.
+    pub batch_size: Option<usize>,
+    pub lr: f64,
+    pub weight_decay: f64,
+    /// EMA rate of the target network, tau_B.
+    pub ema_tau: f64,
+    /// Cosine schedule of tau_B to 1.0 over training (off in the paper).
+    pub ema_cosine: bool,
+    /// bf16 autocast on CUDA (ignored on the CPU).
+    pub bf16: bool,
+    /// Cap on steps per epoch (None: a full pass, last partial batch dropped).
+    pub steps_per_epoch: Option<usize>,
+    /// Write a checkpoint every this many epochs (and always at the end).
+    pub checkpoint_every: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: None,
+            batch_size: None,
+            lr: 5e-4,
+            weight_decay: 0.0,
+            ema_tau: 0.99,
+            ema_cosine: false,
+            bf16: false,
+            steps_per_epoch: None,
+            checkpoint_every: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Feature {
+    /// Target projection v_xi (the paper's BYOL baseline).
+    TargetProjection,
+    /// Online encoder output y.
+    Encoder,
+    /// Cluster embedding z = g(y).
+    ClusterEmbedding,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvalConfig {
+    /// Evaluate every this many epochs (and always after the last one); 0: only at the end.
+    pub every: usize,
+    /// Evaluate on at most this many images (seeded subset); None: the whole training split.
+    pub max_samples: Option<usize>,
+    /// Features k-means runs on (the BYOL baseline and friends).
+    pub kmeans_features: Vec<Feature>,
+    pub kmeans_restarts: usize,
+    pub kmeans_iters: usize,
+    pub kmeans_tol: f64,
+    /// Pairwise NMI of the M members (Figure 1).
+    pub diversity: bool,
+    /// t-SNE of the cluster embeddings at the end (Figure 2).
+    pub tsne: bool,
+    pub tsne_samples: usize,
+    /// Rows per forward pass during evaluation.
+    pub chunk: usize,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        Self {
+            every: 10,
+            max_samples: None,
+            kmeans_features: vec![Feature::TargetProjection],
+            kmeans_restarts: 10,
+            kmeans_iters: 300,
+            kmeans_tol: 1e-4,
+            diversity: true,
+            tsne: true,
+            tsne_samples: 1000,
+            chunk: 1024,
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Raw sweep-file structures (in progress).

@@ -1,0 +1,2 @@
+//! Evaluation: metrics (no tch), k-means, assignments, diversity, t-SNE.
+pub mod metrics;

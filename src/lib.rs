@@ -1,0 +1,29 @@
+//! `sweep`: ConCURL deep clustering (BYOL + soft clustering with Sinkhorn codes +
+//! consensus over random transforms of the cluster embeddings) on libtorch, run as
+//! declarative experiment sweeps, reported as the paper's tables.
+//!
+//! Data flows one way (see DESIGN.md):
+//! sweep file -> [`config`] -> [`sweep::expand`] -> `Vec<RunConfig>` -> scheduler ->
+//! `train::run` -> run directory ([`record`]) -> [`report`].
+//!
+//! Only the modules behind the `torch` feature touch libtorch; configuration,
+//! expansion, the store, reports and the Slurm backend build and test without it.
+pub mod backend;
+pub mod cli;
+pub mod config;
+pub mod eval;
+pub mod record;
+pub mod report;
+pub mod sweep;
+pub mod util;
+
+#[cfg(feature = "torch")]
+pub mod augment;
+#[cfg(feature = "torch")]
+pub mod data;
+#[cfg(feature = "torch")]
+pub mod loss;
+#[cfg(feature = "torch")]
+pub mod model;
+#[cfg(feature = "torch")]
+pub mod train;

@@ -1,0 +1,55 @@
+//! Small shared helpers (no tch).
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+/// Write a file atomically: a temporary file in the same folder, fsync, rename.
+/// A reader sees the old content or the new, never a torn file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating folder {}", dir.display()))?;
+    let mut tmp = tempfile_in(dir, path)?;
+    tmp.1.write_all(bytes).with_context(|| format!("writing {}", tmp.0.display()))?;
+    tmp.1.sync_all().with_context(|| format!("syncing {}", tmp.0.display()))?;
+    drop(tmp.1);
+    std::fs::rename(&tmp.0, path)
+        .with_context(|| format!("renaming {} to {}", tmp.0.display(), path.display()))?;
+    Ok(())
+}
+
+fn tempfile_in(dir: &Path, target: &Path) -> anyhow::Result<(std::path::PathBuf, std::fs::File)> {
+    let name = target.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    for i in 0..1000u32 {
+        let p = dir.join(format!(".{name}.{}.{i}.tmp", std::process::id()));
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&p) {
+            Ok(f) => return Ok((p, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("creating {}", p.display())),
+        }
+    }
+    anyhow::bail!("could not create a temporary file in {}", dir.display())
+}
+
+/// Serialise as pretty JSON and write atomically.
+pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
+    let mut s = serde_json::to_string_pretty(value).context("serialising JSON")?;
+    s.push('\n');
+    write_atomic(path, s.as_bytes())
+}
+
+/// Read and parse a JSON file, naming it in the error.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
+    let s = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&s).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// SplitMix64: a tiny, well-known mixer to derive independent seeds
+/// (per epoch, per purpose) from the run's one seed.
+pub fn mix_seed(seed: u64, salt: u64) -> u64 {
+    let mut z = seed ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

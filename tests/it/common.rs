@@ -1,0 +1,27 @@
+//! Helpers shared by the test modules.
+#![allow(dead_code)]
+use std::path::PathBuf;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// tests/fixtures/NAME
+pub fn fixture(name: &str) -> PathBuf {
+    root().join("tests").join("fixtures").join(name)
+}
+
+/// The real datasets (../shared/data next to the checkout, or $SWEEP_DATA).
+/// Tests that need them say so loudly and skip when absent (a user's machine).
+pub fn shared_data() -> Option<PathBuf> {
+    let p = std::env::var_os("SWEEP_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("..").join("shared").join("data"));
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("SKIPPED: real datasets not found at {} (set SWEEP_DATA)", p.display());
+        None
+    }
+}

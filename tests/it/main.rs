@@ -1,0 +1,20 @@
+//! The one integration-test binary (as ripgrep and uv do): a module per area.
+mod common;
+mod config;
+mod sweep;
+mod report;
+mod metrics;
+#[cfg(feature = "torch")]
+mod data;
+#[cfg(feature = "torch")]
+mod augment;
+#[cfg(feature = "torch")]
+mod loss;
+#[cfg(feature = "torch")]
+mod model;
+#[cfg(feature = "torch")]
+mod eval;
+#[cfg(feature = "torch")]
+mod train;
+#[cfg(feature = "torch")]
+mod e2e;
