@@ -77,7 +77,7 @@ impl RunStatus {
 /// `eval` keys (present on evaluation epochs), each `<method>.<metric>` with
 /// method in `codes` (argmax of Sinkhorn codes over the evaluated set: the
 /// paper's numbers), `p` (argmax of soft assignments), `kmeans_target`,
-/// `kmeans_encoder`, `kmeans_cluster` (k-means on the named feature) and metric in
+/// `kmeans_encoder`, `kmeans_cluster`, `kmeans_pixels` (k-means on the named feature) and metric in
 /// `acc`, `nmi` (arithmetic normalisation, scikit-learn's default), `nmi_geom`
 /// (geometric), `ari`; plus `diversity.mean`, `diversity.std` (pairwise NMI of the
 /// M members, Figure 1), `largest_cluster_frac` (share of the biggest codes

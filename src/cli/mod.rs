@@ -1,2 +1,112 @@
-//! (in progress)
-pub fn main() -> i32 { 0 }
+//! The command line: one file per subcommand, each a clap `Args` struct and an
+//! `exec` that resolves its inputs and calls the library. No logic lives here.
+use clap::{Parser, Subcommand};
+
+pub mod bench;
+pub mod doctor;
+pub mod exec_run;
+pub mod export;
+pub mod plan;
+pub mod report;
+pub mod run;
+pub mod status;
+pub mod train;
+
+/// ConCURL deep clustering on libtorch: declarative sweeps, resumable runs,
+/// paper-shaped reports.
+///
+/// Typical use:
+///   sweep doctor                      check libtorch and the devices
+///   sweep plan sweeps/table5.toml     see the runs a sweep file expands to
+///   sweep run sweeps/table5.toml      run them (resumes where it stopped)
+///   sweep status sweeps/table5.toml   what is done, running, failed
+///   sweep report sweeps/table5.toml   Markdown tables shaped like the paper's
+///   sweep export sweeps/table5.toml --csv   one row per run, for spreadsheets
+#[derive(Debug, Parser)]
+#[command(name = "sweep", version, about, long_about, verbatim_doc_comment)]
+pub struct Cli {
+    /// More log output (repeat for more); also RUST_LOG.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// libtorch version and location, CUDA, every device, CPU threads.
+    Doctor(doctor::DoctorArgs),
+    /// Expand a sweep file and show its runs (nothing runs).
+    Plan(plan::PlanArgs),
+    /// Run a sweep: every run not yet done, across the chosen devices; ends with the report.
+    Run(run::RunArgs),
+    /// Train one run from a single run-config TOML file, outside any sweep.
+    Train(train::TrainArgs),
+    /// Counts of done, running, failed and pending runs, and a table of them.
+    Status(status::StatusArgs),
+    /// Render the sweep's Markdown report (and figures) from its store.
+    Report(report::ReportArgs),
+    /// One row per run with every swept value and metric, as CSV or JSON.
+    Export(export::ExportArgs),
+    /// Training throughput and peak memory of a named configuration.
+    Bench(bench::BenchArgs),
+    /// Submit a sweep to a cluster scheduler (Slurm job arrays).
+    Submit(SubmitArgs),
+    /// Run one prepared run directory (used by --isolate and by cluster jobs).
+    #[command(name = "exec-run")]
+    ExecRun(exec_run::ExecRunArgs),
+}
+
+/// Reserved: Slurm submission lands with the cluster backend.
+#[derive(Debug, clap::Args)]
+pub struct SubmitArgs {
+    /// The sweep file.
+    pub file: std::path::PathBuf,
+}
+
+/// Parse, dispatch, print errors with their whole context chain; the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let result = match &cli.command {
+        Command::Doctor(a) => doctor::exec(a),
+        Command::Plan(a) => plan::exec(a),
+        Command::Run(a) => run::exec(a),
+        Command::Train(a) => train::exec(a),
+        Command::Status(a) => status::exec(a),
+        Command::Report(a) => report::exec(a),
+        Command::Export(a) => export::exec(a),
+        Command::Bench(a) => bench::exec(a),
+        Command::Submit(a) => Err(anyhow::anyhow!(
+            "`sweep submit {}`: the Slurm backend is not part of this build yet; run the sweep with `sweep run` (or `sweep exec-run RUN_DIR` per run from your own job script)",
+            a.file.display()
+        )),
+        Command::ExecRun(a) => exec_run::exec(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            2
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "sweep=info",
+        1 => "sweep=debug",
+        _ => "sweep=trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}

@@ -317,6 +317,8 @@ pub enum Feature {
     Encoder,
     /// Cluster embedding z = g(y).
     ClusterEmbedding,
+    /// The evaluation-transformed pixels themselves (the raw-pixel baseline).
+    Pixels,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,1 +1,147 @@
+//! The trainer end to end on tiny synthetic data: exact resume, labels never
+//! used for training, non-finite losses reported.
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
+use sweep::config::{Backbone, DatasetName, RunConfig, SyntheticConfig};
+use sweep::record::PlanEntry;
+use sweep::sweep::{run_id, RunControl, RunDir, RunFailure, StopFlag, Store};
+use sweep::train::LoadedData;
+use tch::{Device, Tensor};
+
+pub fn tiny_config(per_class: usize, epochs: usize) -> RunConfig {
+    let mut c = RunConfig::default();
+    c.seed = 3;
+    c.data.dataset = DatasetName::Synthetic;
+    c.data.synthetic = SyntheticConfig { classes: 3, per_class, size: 16, seed: 7 };
+    c.model.backbone = Backbone::Resnet18;
+    c.model.width = 0.125;
+    c.model.proj_hidden = 32;
+    c.model.proj_dim = 16;
+    c.model.head_hidden = 32;
+    c.model.head_dim = 16;
+    c.transform.m = 4;
+    c.transform.d_prime = 8;
+    c.train.epochs = Some(epochs);
+    c.train.batch_size = Some(16);
+    c.train.checkpoint_every = 1;
+    c.eval.every = 1;
+    c.eval.kmeans_restarts = 2;
+    c.eval.tsne = false;
+    c.resolve();
+    assert!(c.validate().is_empty(), "{:?}", c.validate());
+    c
+}
+
+pub fn load(cfg: &RunConfig) -> LoadedData {
+    let ds = sweep::data::load(cfg).expect("synthetic data");
+    let on_device = sweep::data::DeviceData::new(&ds, Device::Cpu);
+    LoadedData { dataset: Arc::new(ds), on_device }
+}
+
+fn run_dir(root: &std::path::Path, cfg: &RunConfig) -> RunDir {
+    let store = Store::open(root).unwrap();
+    let entry = PlanEntry { run_id: run_id(cfg), blocks: vec!["test".into()], swept: Default::default() };
+    RunDir::create(&store, &entry, cfg).unwrap()
+}
+
+fn final_weights(dir: &RunDir) -> Vec<(String, Tensor)> {
+    let mut w = Tensor::read_safetensors(dir.path().join("online.safetensors")).unwrap();
+    w.sort_by(|a, b| a.0.cmp(&b.0));
+    w
+}
+
+fn assert_same_weights(a: &[(String, Tensor)], b: &[(String, Tensor)]) {
+    assert_eq!(a.len(), b.len());
+    for ((na, ta), (nb, tb)) in a.iter().zip(b) {
+        assert_eq!(na, nb);
+        let diff = (ta - tb).abs().max().double_value(&[]);
+        assert_eq!(diff, 0.0, "weights differ in {na} by {diff}");
+    }
+}
+
+#[test]
+fn resumed_run_ends_with_the_same_weights() {
+    // 3 classes x 64 = 192 images, batch 16: 12 steps an epoch; the first progress
+    // report comes after step 10, mid-epoch, and the stop lands there.
+    let cfg = tiny_config(64, 2);
+    let data = load(&cfg);
+    let tmp = tempfile::tempdir().unwrap();
+
+    let straight = run_dir(&tmp.path().join("a"), &cfg);
+    sweep::train::run(&cfg, &straight, &data, Device::Cpu, &RunControl::silent(StopFlag::new())).unwrap();
+
+    let resumed = run_dir(&tmp.path().join("b"), &cfg);
+    let stop = StopFlag::new();
+    let fired = Arc::new(AtomicBool::new(false));
+    let (s2, f2) = (stop.clone(), fired.clone());
+    let ctl = RunControl::new(stop.clone(), move |p| {
+        if !f2.swap(true, Ordering::SeqCst) {
+            assert_eq!((p.epoch, p.step), (1, 10), "first report mid-epoch");
+            s2.request();
+        }
+    });
+    let first = sweep::train::run(&cfg, &resumed, &data, Device::Cpu, &ctl);
+    assert_eq!(first, Err(RunFailure::Interrupted));
+    assert!(resumed.read_summary().unwrap().is_none(), "an interrupted run has no summary");
+    sweep::train::run(&cfg, &resumed, &data, Device::Cpu, &RunControl::silent(StopFlag::new())).unwrap();
+
+    assert_same_weights(&final_weights(&straight), &final_weights(&resumed));
+    let (ma, mb) = (straight.read_metrics().unwrap(), resumed.read_metrics().unwrap());
+    assert_eq!(ma.len(), 2);
+    assert_eq!(mb.len(), 2, "no epoch logged twice after the resume");
+    assert_eq!(ma[1].train["loss"], mb[1].train["loss"]);
+    assert_eq!(ma[1].eval["codes.acc"], mb[1].eval["codes.acc"]);
+}
+
+#[test]
+fn labels_never_reach_training() {
+    let cfg = tiny_config(16, 1);
+    let data = load(&cfg);
+    let mut shuffled = (*data.dataset).clone();
+    shuffled.labels = shuffled.labels.iter().map(|l| (l + 1) % 3).rev().collect();
+    let data2 = LoadedData { on_device: sweep::data::DeviceData::new(&shuffled, Device::Cpu), dataset: Arc::new(shuffled) };
+    let tmp = tempfile::tempdir().unwrap();
+    let a = run_dir(&tmp.path().join("a"), &cfg);
+    let b = run_dir(&tmp.path().join("b"), &cfg);
+    let ctl = RunControl::silent(StopFlag::new());
+    sweep::train::run(&cfg, &a, &data, Device::Cpu, &ctl).unwrap();
+    sweep::train::run(&cfg, &b, &data2, Device::Cpu, &ctl).unwrap();
+    assert_same_weights(&final_weights(&a), &final_weights(&b));
+}
+
+#[test]
+fn non_finite_loss_fails_with_a_reason() {
+    let mut cfg = tiny_config(16, 1);
+    cfg.loss.tau = 1e-30; // scores / tau overflow: the loss is no longer finite
+    let data = load(&cfg);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = run_dir(tmp.path(), &cfg);
+    let err = sweep::train::run(&cfg, &dir, &data, Device::Cpu, &RunControl::silent(StopFlag::new())).unwrap_err();
+    match err {
+        RunFailure::Failed { reason } => assert!(reason.contains("non-finite"), "{reason}"),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn finished_run_writes_summary_assignments_and_weights() {
+    let cfg = tiny_config(16, 1);
+    let data = load(&cfg);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = run_dir(tmp.path(), &cfg);
+    sweep::train::run(&cfg, &dir, &data, Device::Cpu, &RunControl::silent(StopFlag::new())).unwrap();
+    let s = dir.read_summary().unwrap().expect("summary written");
+    for k in ["codes.acc", "codes.nmi", "codes.nmi_geom", "codes.ari", "p.acc", "kmeans_target.acc", "diversity.mean"] {
+        let v = s.metrics.get(k).unwrap_or_else(|| panic!("summary lacks {k}: {:?}", s.metrics.keys()));
+        assert!(v.is_finite(), "{k} = {v}");
+    }
+    for k in ["loss", "l1", "l2", "l3"] {
+        assert!(s.train[k].is_finite());
+    }
+    let text = std::fs::read_to_string(dir.path().join("assignments.csv")).unwrap();
+    assert_eq!(text.lines().count(), 1 + 48);
+    assert!(text.starts_with("index,path,codes,codes_conf,p,p_conf,kmeans_target,label"));
+    let losses = std::fs::read_to_string(dir.path().join("losses.csv")).unwrap();
+    assert_eq!(losses.lines().count(), 3, "one line per step (48 / 16)");
+}

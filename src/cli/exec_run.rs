@@ -1,0 +1,45 @@
+//! `sweep exec-run RUN_DIR`: train one prepared run directory in this process.
+//! Used by `sweep run --isolate` (the parent holds the lock and writes the status)
+//! and by cluster job scripts. Exit status: 0 done, 3 interrupted (checkpointed),
+//! 1 failed (reason on stderr).
+use std::path::PathBuf;
+
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct ExecRunArgs {
+    /// The run's folder in the store (holds config.toml).
+    pub run_dir: PathBuf,
+    /// Device: cpu or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+#[cfg(not(feature = "torch"))]
+pub fn exec(_: &ExecRunArgs) -> anyhow::Result<i32> {
+    anyhow::bail!("this build has no libtorch (built without the `torch` feature)")
+}
+
+#[cfg(feature = "torch")]
+pub fn exec(a: &ExecRunArgs) -> anyhow::Result<i32> {
+    use crate::sweep::schedule::{DeviceSpec, Executor, Job, RunControl, RunFailure, Slot, StopFlag, EXIT_INTERRUPTED};
+    use crate::sweep::RunDir;
+
+    let dir = RunDir::open(&a.run_dir)?;
+    let config = dir.read_config()?;
+    let device: DeviceSpec = a.device.parse()?;
+    let stop = StopFlag::new();
+    crate::sweep::install_ctrlc(&stop)?;
+    let entry = crate::record::PlanEntry { run_id: dir.run_id().to_string(), blocks: vec![], swept: Default::default() };
+    let job = Job { entry, config, dir };
+    let exe = crate::train::executor::TorchExecutor::default();
+    let ctl = RunControl::stdout_protocol(stop);
+    match exe.execute(&job, &Slot { index: 0, device }, &ctl) {
+        Ok(()) => Ok(0),
+        Err(RunFailure::Interrupted) => Ok(EXIT_INTERRUPTED),
+        Err(RunFailure::Failed { reason }) => {
+            eprintln!("run {} failed: {reason}", job.dir.run_id());
+            Ok(1)
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! `sweep train RUN.toml`: one run outside any sweep (a one-run plan in its own store).
+use std::path::PathBuf;
+
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// A run-config TOML file (the keys of a sweep file's `base` table).
+    pub file: PathBuf,
+    /// Store folder (default: runs/train-<file stem>).
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+    /// Device: cpu or cuda:N (default: the first GPU, else the CPU).
+    #[arg(long)]
+    pub device: Option<String>,
+}
+
+pub fn exec(a: &TrainArgs) -> anyhow::Result<i32> {
+    let stem = a.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+    let store = a.store.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("train-{stem}")));
+    let config = crate::sweep::load_run_config(&a.file)?;
+    let expanded = crate::sweep::expand::single(&stem, config, &a.file);
+    super::run::run_expanded(expanded, &super::run::RunOptions {
+        store: Some(store),
+        devices: a.device.clone().unwrap_or_else(|| "auto".into()),
+        per_device: 1,
+        retry_failed: true,
+        isolate: false,
+        report: false,
+        threads: None,
+        plain: false,
+    })
+}

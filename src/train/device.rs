@@ -1,0 +1,192 @@
+//! Devices: parsing `--devices`, probing libtorch and the GPUs (`sweep doctor`).
+use std::fmt;
+use std::path::PathBuf;
+
+use tch::Device;
+
+use crate::sweep::schedule::DeviceSpec;
+
+pub fn to_tch(d: DeviceSpec) -> Device {
+    match d {
+        DeviceSpec::Cpu => Device::Cpu,
+        DeviceSpec::Cuda(i) => Device::Cuda(i),
+    }
+}
+
+/// Every device this process can use: each CUDA GPU, or the CPU when there is none.
+pub fn available() -> Vec<DeviceSpec> {
+    let n = if tch::Cuda::is_available() { tch::Cuda::device_count() } else { 0 };
+    if n > 0 {
+        (0..n as usize).map(DeviceSpec::Cuda).collect()
+    } else {
+        vec![DeviceSpec::Cpu]
+    }
+}
+
+pub struct GpuInfo {
+    pub index: usize,
+    pub name: String,
+    pub total_bytes: Option<u64>,
+}
+
+pub struct DoctorInfo {
+    pub libtorch_ok: bool,
+    pub libtorch_version: Option<String>,
+    pub libtorch_path: Option<PathBuf>,
+    pub cuda_available: bool,
+    pub cudnn_available: bool,
+    pub cudart_version: i64,
+    pub gpus: Vec<GpuInfo>,
+    pub torch_threads: i32,
+    pub cpu_cores: usize,
+    pub error: Option<String>,
+}
+
+/// Probe libtorch with a real tensor op, then the devices.
+pub fn probe() -> DoctorInfo {
+    let op = std::panic::catch_unwind(|| {
+        let t = tch::Tensor::from_slice(&[1.0f32, 2.0, 3.0]);
+        t.sum(tch::Kind::Float).double_value(&[])
+    });
+    let (libtorch_ok, error) = match op {
+        Ok(v) if (v - 6.0).abs() < 1e-9 => (true, None),
+        Ok(v) => (false, Some(format!("1 + 2 + 3 gave {v}"))),
+        Err(_) => (false, Some("a tensor operation panicked".into())),
+    };
+    let libtorch_path = loaded_library("libtorch_cpu.so");
+    let libtorch_version = libtorch_path.as_ref().and_then(|p| torch_version_near(p));
+    let cuda_available = tch::Cuda::is_available();
+    let n = if cuda_available { tch::Cuda::device_count() as usize } else { 0 };
+    let names = cuda_driver::devices();
+    let gpus = (0..n)
+        .map(|i| {
+            let (name, total_bytes) = names
+                .get(i)
+                .map(|(n, b)| (n.clone(), Some(*b)))
+                .unwrap_or_else(|| ("(name unavailable)".into(), None));
+            GpuInfo { index: i, name, total_bytes }
+        })
+        .collect();
+    DoctorInfo {
+        libtorch_ok,
+        libtorch_version,
+        libtorch_path,
+        cuda_available,
+        cudnn_available: tch::Cuda::cudnn_is_available(),
+        cudart_version: if cuda_available { tch::utils::version_cudart() } else { 0 },
+        gpus,
+        torch_threads: tch::get_num_threads(),
+        cpu_cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        error,
+    }
+}
+
+impl fmt::Display for DoctorInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "sweep {}", env!("CARGO_PKG_VERSION"))?;
+        let ver = self.libtorch_version.as_deref().unwrap_or("unknown");
+        let path = self.libtorch_path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "unknown".into());
+        writeln!(f, "libtorch: {ver} ({})", if self.libtorch_ok { "working" } else { "NOT working" })?;
+        writeln!(f, "  loaded from: {path}")?;
+        if let Some(e) = &self.error {
+            writeln!(f, "  error: {e}")?;
+        }
+        writeln!(f, "CUDA available: {}", if self.cuda_available { "yes" } else { "no" })?;
+        if self.cuda_available {
+            writeln!(f, "  CUDA runtime: {}, cuDNN: {}", self.cudart_version, if self.cudnn_available { "yes" } else { "no" })?;
+        }
+        writeln!(f, "devices:")?;
+        writeln!(f, "  cpu: {} cores, libtorch uses {} threads", self.cpu_cores, self.torch_threads)?;
+        for g in &self.gpus {
+            match g.total_bytes {
+                Some(b) => writeln!(f, "  cuda:{}: {} ({:.1} GiB)", g.index, g.name, b as f64 / (1u64 << 30) as f64)?,
+                None => writeln!(f, "  cuda:{}: {}", g.index, g.name)?,
+            }
+        }
+        if !self.cuda_available {
+            writeln!(f, "  (no GPU: runs go to the CPU)")?;
+        }
+        Ok(())
+    }
+}
+
+/// The path of a shared library loaded into this process (from /proc/self/maps).
+fn loaded_library(name: &str) -> Option<PathBuf> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .find(|p| p.ends_with(name))
+        .map(PathBuf::from)
+}
+
+/// PyTorch wheels keep `version.py` one folder above `lib/`.
+fn torch_version_near(lib: &std::path::Path) -> Option<String> {
+    let torch_dir = lib.parent()?.parent()?;
+    let text = std::fs::read_to_string(torch_dir.join("version.py")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("__version__"))
+        // `__version__ = '2.11.0+cu130'` (or with a type annotation before the `=`).
+        .and_then(|rest| rest.rsplit('=').next())
+        .map(|v| v.trim().trim_matches(['\'', '"']).to_string())
+}
+
+/// GPU names and memory through the CUDA driver API (libcuda.so.1, stable ABI),
+/// which libtorch does not expose to tch.
+mod cuda_driver {
+    use std::ffi::{c_char, c_int, c_uint, CStr};
+
+    type CuInit = unsafe extern "C" fn(c_uint) -> c_int;
+    type CuDeviceGetCount = unsafe extern "C" fn(*mut c_int) -> c_int;
+    type CuDeviceGet = unsafe extern "C" fn(*mut c_int, c_int) -> c_int;
+    type CuDeviceGetName = unsafe extern "C" fn(*mut c_char, c_int, c_int) -> c_int;
+    type CuDeviceTotalMem = unsafe extern "C" fn(*mut usize, c_int) -> c_int;
+
+    pub fn devices() -> Vec<(String, u64)> {
+        // SAFETY: dlopen/dlsym with NUL-terminated names; the function types match
+        // the CUDA driver API's C declarations; buffers are sized as passed.
+        unsafe {
+            let h = libc::dlopen(c"libcuda.so.1".as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
+            if h.is_null() {
+                return vec![];
+            }
+            let sym = |n: &CStr| libc::dlsym(h, n.as_ptr());
+            let (init, count, get, name, mem) = (
+                sym(c"cuInit"),
+                sym(c"cuDeviceGetCount"),
+                sym(c"cuDeviceGet"),
+                sym(c"cuDeviceGetName"),
+                sym(c"cuDeviceTotalMem_v2"),
+            );
+            if [init, count, get, name, mem].iter().any(|p| p.is_null()) {
+                return vec![];
+            }
+            let init: CuInit = std::mem::transmute(init);
+            let count: CuDeviceGetCount = std::mem::transmute(count);
+            let get: CuDeviceGet = std::mem::transmute(get);
+            let name: CuDeviceGetName = std::mem::transmute(name);
+            let mem: CuDeviceTotalMem = std::mem::transmute(mem);
+            if init(0) != 0 {
+                return vec![];
+            }
+            let mut n: c_int = 0;
+            if count(&mut n) != 0 {
+                return vec![];
+            }
+            (0..n)
+                .filter_map(|i| {
+                    let mut dev: c_int = 0;
+                    if get(&mut dev, i) != 0 {
+                        return None;
+                    }
+                    let mut buf = [0 as c_char; 256];
+                    if name(buf.as_mut_ptr(), buf.len() as c_int, dev) != 0 {
+                        return None;
+                    }
+                    let mut bytes: usize = 0;
+                    let _ = mem(&mut bytes, dev);
+                    Some((CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned(), bytes as u64))
+                })
+                .collect()
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! The in-process executor: runs jobs of the scheduler on libtorch devices,
+//! loading each dataset once per process and once per device.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::config::{DataConfig, RunConfig};
+use crate::data::{self, Dataset, DeviceData};
+use crate::sweep::schedule::{DeviceSpec, Executor, Job, RunControl, RunFailure, Slot};
+
+use super::{device::to_tch, LoadedData};
+
+/// Datasets shared by all runs of the process: the uint8 images are held once on
+/// the host and once per device, however many runs use them.
+#[derive(Default)]
+pub struct DataCache {
+    host: Mutex<HashMap<String, Arc<Dataset>>>,
+    device: Mutex<HashMap<(String, String), Arc<LoadedData>>>,
+}
+
+/// Everything that decides which images a run sees (not the run's own seed,
+/// except through `limit`, whose subset depends on it).
+fn data_key(cfg: &RunConfig) -> String {
+    let d: &DataConfig = &cfg.data;
+    let seed = if d.limit.is_some() { cfg.seed } else { 0 };
+    format!("{}#{seed}", serde_json::to_string(d).unwrap_or_default())
+}
+
+impl DataCache {
+    pub fn get(&self, cfg: &RunConfig, device: DeviceSpec) -> Result<Arc<LoadedData>, data::DataError> {
+        let key = data_key(cfg);
+        let dkey = (key.clone(), device.to_string());
+        let mut dev = self.device.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(d) = dev.get(&dkey) {
+            return Ok(d.clone());
+        }
+        let ds = {
+            let mut host = self.host.lock().unwrap_or_else(|e| e.into_inner());
+            match host.get(&key) {
+                Some(ds) => ds.clone(),
+                None => {
+                    let ds = Arc::new(data::load(cfg)?);
+                    host.insert(key, ds.clone());
+                    ds
+                }
+            }
+        };
+        let on_device = DeviceData::new(&ds, to_tch(device));
+        let loaded = Arc::new(LoadedData { dataset: ds, on_device });
+        dev.insert(dkey, loaded.clone());
+        Ok(loaded)
+    }
+}
+
+#[derive(Default)]
+pub struct TorchExecutor {
+    pub cache: DataCache,
+}
+
+impl Executor for TorchExecutor {
+    fn execute(&self, job: &Job, slot: &Slot, ctl: &RunControl) -> Result<(), RunFailure> {
+        let data = self
+            .cache
+            .get(&job.config, slot.device)
+            .map_err(|e| RunFailure::Failed { reason: format!("loading the data: {e}") })?;
+        super::run(&job.config, &job.dir, &data, to_tch(slot.device), ctl)
+    }
+}

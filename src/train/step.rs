@@ -1,0 +1,233 @@
+//! One ConCURL training step (SPEC section 3), shared by the trainer and `sweep bench`.
+use std::time::Instant;
+
+use tch::{nn, Device, Kind, Tensor};
+
+use crate::augment::Augmenter;
+use crate::config::RunConfig;
+use crate::loss::{self, Transforms};
+use crate::model::{ema, Online, Target};
+use crate::util::mix_seed;
+
+use super::adam::FlatAdam;
+
+/// Salts for the seeds derived from the run's one seed.
+pub const SALT_INIT: u64 = 1;
+pub const SALT_STEP: u64 = 2;
+pub const SALT_ORDER: u64 = 3;
+pub const SALT_TRANSFORMS: u64 = 4;
+pub const SALT_EVAL: u64 = 5;
+
+/// Where a step's time goes (seconds; filled only when a timer is passed, which
+/// synchronises the device at each boundary).
+#[derive(Debug, Default, Clone)]
+pub struct PhaseTimes {
+    pub augment: f64,
+    pub online: f64,
+    pub target: f64,
+    pub sinkhorn: f64,
+    pub losses: f64,
+    pub backward: f64,
+    pub optimizer: f64,
+    pub ema: f64,
+}
+
+impl PhaseTimes {
+    pub fn names() -> [&'static str; 8] {
+        ["augment", "online forward", "target forward", "sinkhorn", "losses (L1, L2, L3)", "backward", "optimiser", "EMA"]
+    }
+    pub fn values(&self) -> [f64; 8] {
+        [self.augment, self.online, self.target, self.sinkhorn, self.losses, self.backward, self.optimizer, self.ema]
+    }
+}
+
+struct Clock {
+    device: Device,
+    last: Instant,
+}
+
+impl Clock {
+    fn lap(&mut self) -> f64 {
+        if let Device::Cuda(i) = self.device {
+            tch::Cuda::synchronize(i as i64);
+        }
+        let now = Instant::now();
+        let dt = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        dt
+    }
+}
+
+fn lap(clock: &mut Option<Clock>) -> f64 {
+    clock.as_mut().map(Clock::lap).unwrap_or(0.0)
+}
+
+/// The networks, the fixed transforms, the augmenter and the optimiser of one run.
+pub struct Engine {
+    pub cfg: RunConfig,
+    pub device: Device,
+    pub online_vs: nn::VarStore,
+    pub target_vs: nn::VarStore,
+    pub online: Online,
+    pub target: Target,
+    pub transforms: Transforms,
+    pub augmenter: Augmenter,
+    pub adam: FlatAdam,
+}
+
+impl Engine {
+    /// Builds everything from the seed: initialisation under `manual_seed(seed,
+    /// SALT_INIT)`, the transforms from their own RNG stream.
+    pub fn new(cfg: &RunConfig, stored_channels: i64, device: Device) -> anyhow::Result<Self> {
+        tch::manual_seed(mix_seed(cfg.seed, SALT_INIT) as i64);
+        let augmenter = Augmenter::new(cfg, stored_channels, device);
+        let in_ch = augmenter.out_channels();
+        let online_vs = nn::VarStore::new(device);
+        let mut target_vs = nn::VarStore::new(device);
+        let online = Online::new(&online_vs.root(), cfg, in_ch);
+        let target = Target::new(&target_vs.root(), cfg, in_ch);
+        // The target starts as a copy of the online network (BYOL).
+        target_vs.copy(&online_vs).map_err(|e| anyhow::anyhow!("initialising the target network: {e}"))?;
+        target_vs.freeze();
+        let transforms = Transforms::new(
+            cfg.transform.kind,
+            cfg.transform.m,
+            cfg.transform.d_prime,
+            cfg.model.head_dim,
+            mix_seed(cfg.seed, SALT_TRANSFORMS),
+            device,
+        );
+        // Fixed order (by name) so that the flat optimiser layout is stable across runs.
+        let mut named: Vec<(String, Tensor)> =
+            online_vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        let adam = FlatAdam::new(
+            named.into_iter().map(|(_, t)| t).collect(),
+            cfg.train.lr,
+            cfg.train.weight_decay,
+        );
+        Ok(Self { cfg: cfg.clone(), device, online_vs, target_vs, online, target, transforms, augmenter, adam })
+    }
+
+    /// tau_B for this step: fixed, or BYOL's cosine schedule to 1 when enabled.
+    pub fn ema_tau(&self, global_step: usize, total_steps: usize) -> f64 {
+        if self.cfg.train.ema_cosine {
+            ema::cosine_tau(self.cfg.train.ema_tau, global_step, total_steps)
+        } else {
+            self.cfg.train.ema_tau
+        }
+    }
+
+    /// One optimisation step on a uint8 batch already on the device.
+    /// Returns [L, L1, L2, L3] (detached, on the device: no host sync here).
+    pub fn step(&mut self, batch: &Tensor, global_step: usize, total_steps: usize, times: Option<&mut PhaseTimes>) -> Tensor {
+        let l = &self.cfg.loss;
+        // Re-seeding per step makes every random draw a function of (seed, step):
+        // exact resume from any checkpoint needs no RNG state.
+        tch::manual_seed(mix_seed(self.cfg.seed, SALT_STEP ^ ((global_step as u64) << 8)) as i64);
+        let mut clock = times.as_ref().map(|_| Clock { device: self.device, last: Instant::now() });
+        let mut pt = PhaseTimes::default();
+        let bf16 = self.cfg.train.bf16 && self.device.is_cuda();
+
+        let (x1, x2) = self.augmenter.two_views(batch);
+        pt.augment += lap(&mut clock);
+
+        let (o1, o2) = tch::autocast(bf16, || (self.online.forward_t(&x1, true), self.online.forward_t(&x2, true)));
+        pt.online += lap(&mut clock);
+
+        // The target gets no gradient (SPEC 2); it runs in training mode as in BYOL.
+        let (v1, v2) = tch::no_grad(|| {
+            tch::autocast(bf16, || (self.target.forward_t(&x1, true), self.target.forward_t(&x2, true)))
+        });
+        pt.target += lap(&mut clock);
+
+        let (z1, z2) = (o1.z.to_kind(Kind::Float), o2.z.to_kind(Kind::Float));
+        let protos = &self.online.prototypes;
+        let s1 = loss::cosine_scores(&z1, protos);
+        let s2 = loss::cosine_scores(&z2, protos);
+        // Codes per view from the untransformed scores, without gradient (SPEC 3).
+        let (q1, q2) = tch::no_grad(|| {
+            (
+                loss::sinkhorn(&s1.detach(), l.sinkhorn_eps, l.sinkhorn_iters),
+                loss::sinkhorn(&s2.detach(), l.sinkhorn_eps, l.sinkhorn_iters),
+            )
+        });
+        pt.sinkhorn += lap(&mut clock);
+
+        // A term whose weight is 0 is still computed for the log, without gradient.
+        let weighted = |w: f64, f: &dyn Fn() -> Tensor| if w != 0.0 { f() } else { tch::no_grad(f) };
+        let l1 = weighted(l.alpha, &|| {
+            loss::byol_loss(&o1.w.to_kind(Kind::Float), &o2.w.to_kind(Kind::Float), &v1.to_kind(Kind::Float), &v2.to_kind(Kind::Float))
+        });
+        let l2 = weighted(l.beta, &|| {
+            let lp1 = (&s1 / l.tau).log_softmax(-1, Kind::Float);
+            let lp2 = (&s2 / l.tau).log_softmax(-1, Kind::Float);
+            loss::soft_cluster_loss(&q1, &q2, &lp1, &lp2)
+        });
+        let l3 = weighted(l.gamma, &|| {
+            loss::consensus_loss(&z1, &z2, protos, &self.transforms, &q1, &q2, l.tau, l.detach_prototypes_l3)
+        });
+        let total = &l1 * l.alpha + &l2 * l.beta + &l3 * l.gamma;
+        pt.losses += lap(&mut clock);
+
+        self.adam.zero_grad();
+        total.backward();
+        pt.backward += lap(&mut clock);
+        self.adam.step();
+        if l.renormalize_prototypes {
+            tch::no_grad(|| {
+                let mut p = self.online.prototypes.shallow_clone();
+                let n = p.norm_scalaropt_dim(2.0, [1i64].as_slice(), true).clamp_min(1e-12);
+                let normed = &p / n;
+                p.copy_(&normed);
+            });
+        }
+        pt.optimizer += lap(&mut clock);
+        ema::ema_update(&self.target_vs, &self.online_vs, self.ema_tau(global_step, total_steps));
+        pt.ema += lap(&mut clock);
+
+        if let Some(t) = times {
+            *t = pt;
+        }
+        Tensor::stack(&[total.detach(), l1.detach(), l2.detach(), l3.detach()], 0)
+    }
+
+    /// Everything a checkpoint holds besides counters.
+    pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        for (name, t) in self.online_vs.variables() {
+            out.push((format!("online.{name}"), t));
+        }
+        for (name, t) in self.target_vs.variables() {
+            out.push((format!("target.{name}"), t));
+        }
+        out.extend(self.adam.state());
+        out.push(("transforms".into(), self.transforms.a.shallow_clone()));
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Restores a checkpoint written by [`Engine::state_tensors`].
+    pub fn load_state(&mut self, tensors: Vec<(String, Tensor)>, adam_t: i64) -> anyhow::Result<()> {
+        let mut map: std::collections::HashMap<String, Tensor> = tensors.into_iter().collect();
+        let mut take = |name: &str| -> anyhow::Result<Tensor> {
+            map.remove(name).ok_or_else(|| anyhow::anyhow!("checkpoint lacks `{name}`: it was written by another configuration"))
+        };
+        tch::no_grad(|| -> anyhow::Result<()> {
+            for (prefix, vs) in [("online", &self.online_vs), ("target", &self.target_vs)] {
+                for (name, mut var) in vs.variables() {
+                    let src = take(&format!("{prefix}.{name}"))?;
+                    anyhow::ensure!(src.size() == var.size(), "checkpoint `{prefix}.{name}` has shape {:?}, the model {:?}", src.size(), var.size());
+                    var.copy_(&src.to_device(self.device));
+                }
+            }
+            let a = take("transforms")?;
+            anyhow::ensure!(a.size() == self.transforms.a.size(), "checkpoint transforms have shape {:?}, expected {:?}", a.size(), self.transforms.a.size());
+            self.transforms.a.copy_(&a.to_device(self.device));
+            Ok(())
+        })?;
+        let m = take("adam.exp_avg")?.to_device(self.device);
+        let v = take("adam.exp_avg_sq")?.to_device(self.device);
+        self.adam.load_state(&m, &v, adam_t)
+    }
+}
