@@ -57,6 +57,9 @@ struct Panel {
     lines: Vec<Line>,
     /// Fixed y range (metrics live in [0, 1]); None: fitted to the data.
     y_range: Option<(f64, f64)>,
+    /// Where the legend goes: away from where the curves usually are
+    /// (losses fall, scores rise).
+    legend: SeriesLabelPosition,
 }
 
 /// A colour per line, readable on white and stable across figures.
@@ -106,7 +109,16 @@ fn draw_panels<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, panels: &[Panel
             .y_label_area_size(50)
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(plot_err)?;
-        chart.configure_mesh().x_desc(&p.x_desc).y_desc(&p.y_desc).draw().map_err(plot_err)?;
+        // Epochs are integers: label only whole ticks, and keep the mesh light.
+        let whole = |x: &f64| if x.fract().abs() < 1e-9 { format!("{x:.0}") } else { String::new() };
+        chart
+            .configure_mesh()
+            .x_desc(&p.x_desc)
+            .y_desc(&p.y_desc)
+            .x_label_formatter(&whole)
+            .light_line_style(WHITE)
+            .draw()
+            .map_err(plot_err)?;
         for (i, l) in p.lines.iter().enumerate() {
             let c = colour(i);
             if let Some(band) = &l.band {
@@ -129,7 +141,7 @@ fn draw_panels<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, panels: &[Panel
                 .configure_series_labels()
                 .background_style(WHITE.mix(0.8))
                 .border_style(BLACK)
-                .position(SeriesLabelPosition::LowerRight)
+                .position(p.legend.clone())
                 .draw()
                 .map_err(plot_err)?;
         }
@@ -212,6 +224,7 @@ fn draw_scatter<DB: DrawingBackend>(
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperRight)
         .draw()
         .map_err(plot_err)?;
     root.present().map_err(plot_err)?;
@@ -269,13 +282,14 @@ pub fn report_figures(c: &Collected, groups: &[Group], dir: &Path, rel: &str) ->
             .collect();
         let label = g.label();
         let panels = [
-            Panel { title: "training losses".into(), x_desc: "epoch".into(), y_desc: "loss".into(), lines: losses, y_range: None },
+            Panel { title: "training losses".into(), x_desc: "epoch".into(), y_desc: "loss".into(), lines: losses, y_range: None, legend: SeriesLabelPosition::UpperRight },
             Panel {
                 title: format!("clustering ({src})"),
                 x_desc: "epoch".into(),
                 y_desc: "score".into(),
                 lines: metrics,
                 y_range: Some((0.0, 1.0)),
+                legend: SeriesLabelPosition::LowerRight,
             },
         ];
         let stem = format!("curves-{}", i + 1);
@@ -302,6 +316,7 @@ pub fn report_figures(c: &Collected, groups: &[Group], dir: &Path, rel: &str) ->
             y_desc: "NMI".into(),
             lines: diversity_lines,
             y_range: Some((0.0, 1.0)),
+            legend: SeriesLabelPosition::LowerRight,
         };
         let (png, svg) = (dir.join("diversity.png"), dir.join("diversity.svg"));
         save_panels(std::slice::from_ref(&panel), &png, &svg)?;

@@ -21,8 +21,9 @@ use super::ReportError;
 /// The report templates a plan may name (`template` in plan.json).
 pub const TEMPLATES: [&str; 4] = ["generic", "table3", "table4", "table5"];
 
-const PARTIALS: [(&str, &str); 3] = [
+const PARTIALS: [(&str, &str); 4] = [
     ("header", include_str!("../../templates/_header.hbs")),
+    ("groups", include_str!("../../templates/_groups.hbs")),
     ("footer", include_str!("../../templates/_footer.hbs")),
     ("table", include_str!("../../templates/_table.hbs")),
 ];
@@ -293,8 +294,13 @@ impl<'a> Matcher<'a> {
         for p in preds {
             let hits: Vec<&Group> = self.groups.iter().filter(|g| p(g)).collect();
             if let Some(first) = hits.first() {
-                if hits.len() > 1 {
-                    let others: Vec<String> = hits[1..].iter().map(|g| format!("`{}`", g.label())).collect();
+                // A run of two blocks is a group in each: the same numbers, not a choice.
+                let others: Vec<String> = hits[1..]
+                    .iter()
+                    .filter(|g| g.run_ids != first.run_ids)
+                    .map(|g| format!("`{}`", g.label()))
+                    .collect();
+                if !others.is_empty() {
                     self.notes.push(format!(
                         "{what}: compared with `{}`; also matching: {}.",
                         first.label(),
@@ -338,6 +344,7 @@ fn compare_table(first: &str, rows: &[CompareRow]) -> Table {
         for i in 0..3 {
             cells.push(paper[r][i].map(|v| bold_if(format!("{v:.3}"), best_p[i][r])).unwrap_or_else(|| "—".into()));
             cells.push(match row.ours {
+                Some(g) if g.scores[i].mean.is_none() => format!("— ({} of {} done)", g.done, g.run_ids.len()),
                 Some(g) => bold_if(fmt_stat(&g.scores[i]), best_o[i][r]),
                 None => "—".into(),
             });
@@ -380,7 +387,14 @@ fn table3(m: &mut Matcher) -> Vec<TitledTable> {
                 } else {
                     let is = |g: &Group| g.method().as_deref() == Some(name) && cfg_is(g, |c| c.data.dataset == d);
                     let r34 = |g: &Group| is(g) && cfg_is(g, |c| c.model.backbone == Backbone::Resnet34);
-                    m.pick(&format!("{title}, {name}"), &[&r34, &is])
+                    let g = m.pick(&format!("{title}, {name}"), &[&r34, &is]);
+                    if let Some(c) = g.and_then(|g| g.config.as_ref()).filter(|c| c.model.backbone != Backbone::Resnet34) {
+                        m.notes.push(format!(
+                            "{title}, {name}: ours uses a {} backbone, the paper a ResNet-34.",
+                            enum_text(&c.model.backbone)
+                        ));
+                    }
+                    g
                 };
                 CompareRow { label: name.clone(), paper: paper::table3(name, d), ours }
             })
@@ -414,7 +428,11 @@ fn stl10_first<'g>(
     is: &dyn Fn(&Group) -> bool,
 ) -> Option<&'g Group> {
     let on_stl = |g: &Group| is(g) && cfg_is(g, |c| c.data.dataset == paper::TABLE4_5_DATASET);
-    m.pick(what, &[&on_stl, is])
+    let g = m.pick(what, &[&on_stl, is])?;
+    if let Some(c) = g.config.as_ref().filter(|c| c.data.dataset != paper::TABLE4_5_DATASET) {
+        m.notes.push(format!("{what}: ours ran on {}, the paper on STL10.", paper::dataset_title(c.data.dataset)));
+    }
+    Some(g)
 }
 
 /// Table IV: the four loss-weight settings.
