@@ -58,30 +58,63 @@ pub struct Table3Row {
 pub const TABLE3: [Table3Row; 5] = [
     Table3Row {
         method: "DCCM",
-        scores: [s(0.710, 0.608, 0.555), s(0.383, 0.321, 0.182), s(0.482, 0.376, 0.262), s(0.623, 0.496, 0.408), s(0.327, 0.285, 0.173)],
+        scores: [
+            s(0.710, 0.608, 0.555),
+            s(0.383, 0.321, 0.182),
+            s(0.482, 0.376, 0.262),
+            s(0.623, 0.496, 0.408),
+            s(0.327, 0.285, 0.173),
+        ],
     },
     Table3Row {
         method: "GATCluster",
-        scores: [s(0.762, 0.609, 0.572), s(0.333, 0.322, 0.200), s(0.583, 0.446, 0.363), s(0.610, 0.475, 0.402), s(0.281, 0.215, 0.116)],
+        scores: [
+            s(0.762, 0.609, 0.572),
+            s(0.333, 0.322, 0.200),
+            s(0.583, 0.446, 0.363),
+            s(0.610, 0.475, 0.402),
+            s(0.281, 0.215, 0.116),
+        ],
     },
     Table3Row {
         method: "PICA",
-        scores: [s(0.870, 0.802, 0.761), s(0.352, 0.352, 0.201), s(0.713, 0.611, 0.531), s(0.696, 0.591, 0.512), s(0.337, 0.310, 0.171)],
+        scores: [
+            s(0.870, 0.802, 0.761),
+            s(0.352, 0.352, 0.201),
+            s(0.713, 0.611, 0.531),
+            s(0.696, 0.591, 0.512),
+            s(0.337, 0.310, 0.171),
+        ],
     },
     Table3Row {
         method: "BYOL",
-        scores: [s(0.939, 0.885, 0.868), s(0.542, 0.522, 0.341), s(0.594, 0.506, 0.375), s(0.638, 0.429, 0.440), s(0.313, 0.287, 0.153)],
+        scores: [
+            s(0.939, 0.885, 0.868),
+            s(0.542, 0.522, 0.341),
+            s(0.594, 0.506, 0.375),
+            s(0.638, 0.429, 0.440),
+            s(0.313, 0.287, 0.153),
+        ],
     },
     Table3Row {
         method: "ConCURL",
-        scores: [s(0.931, 0.882, 0.869), s(0.447, 0.450, 0.298), s(0.752, 0.645, 0.580), s(0.785, 0.667, 0.614), s(0.409, 0.390, 0.232)],
+        scores: [
+            s(0.931, 0.882, 0.869),
+            s(0.447, 0.450, 0.298),
+            s(0.752, 0.645, 0.580),
+            s(0.785, 0.667, 0.614),
+            s(0.409, 0.390, 0.232),
+        ],
     },
 ];
 
 /// Table III's entry for a method and dataset, if the paper has one.
 pub fn table3(method: &str, dataset: DatasetName) -> Option<Scores> {
     let col = TABLE3_DATASETS.iter().position(|d| *d == dataset)?;
-    TABLE3.iter().find(|r| r.method == method).map(|r| r.scores[col])
+    TABLE3
+        .iter()
+        .find(|r| r.method == method)
+        .map(|r| r.scores[col])
 }
 
 /// Table IV (STL10): the loss-weight settings, named as
@@ -107,7 +140,12 @@ pub struct Table5Row {
 }
 
 const fn t5(kind: TransformKind, m: usize, d_prime: Option<usize>, scores: Scores) -> Table5Row {
-    Table5Row { kind, m, d_prime, scores }
+    Table5Row {
+        kind,
+        m,
+        d_prime,
+        scores,
+    }
 }
 
 /// One of Table V's three sub-tables (STL10, 1000 epochs, train+test).
@@ -160,8 +198,24 @@ pub const BYOL_REFERENCE: Scores = s(0.594, 0.506, 0.375);
 
 /// Appendix: ConCURL with a ResNet-18 and a ResNet-34 backbone.
 pub const APPENDIX_BACKBONES: [(DatasetName, Backbone, Scores); 4] = [
-    (DatasetName::Imagenet10, Backbone::Resnet18, s(0.869, 0.822, 0.767)),
-    (DatasetName::Imagenet10, Backbone::Resnet34, s(0.931, 0.882, 0.869)),
-    (DatasetName::ImagenetDogs, Backbone::Resnet18, s(0.356, 0.377, 0.207)),
-    (DatasetName::ImagenetDogs, Backbone::Resnet34, s(0.447, 0.450, 0.298)),
+    (
+        DatasetName::Imagenet10,
+        Backbone::Resnet18,
+        s(0.869, 0.822, 0.767),
+    ),
+    (
+        DatasetName::Imagenet10,
+        Backbone::Resnet34,
+        s(0.931, 0.882, 0.869),
+    ),
+    (
+        DatasetName::ImagenetDogs,
+        Backbone::Resnet18,
+        s(0.356, 0.377, 0.207),
+    ),
+    (
+        DatasetName::ImagenetDogs,
+        Backbone::Resnet34,
+        s(0.447, 0.450, 0.298),
+    ),
 ];
