@@ -1,1 +1,135 @@
-//! (in progress)
+//! Reports: a finished (or half-finished) store read back into paper-shaped
+//! Markdown tables, figures and CSV/JSON exports. No tch here.
+//!
+//! ```text
+//! STORE --collect--> Collected (runs, Polars frames) --aggregate--> Vec<Group>
+//!       --render (templates/*.hbs)--> reports/<sweep>.md + reports/<sweep>/figures/
+//!       --export--> one row per run, CSV or JSON
+//! ```
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::config::LossConfig;
+
+pub mod aggregate;
+pub mod collect;
+pub mod export;
+pub mod figures;
+pub mod paper;
+pub mod render;
+
+pub use aggregate::{aggregate, Counts, Group, Stat};
+pub use collect::{collect, Collected, RunRecord};
+pub use render::{render, TEMPLATES};
+
+/// Errors a caller may branch on.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("unknown report template `{name}` (available: {})", available.join(", "))]
+    UnknownTemplate {
+        name: String,
+        available: Vec<String>,
+    },
+    #[error("{0} is neither a sweep file (.toml) nor a store (a folder holding plan.json)")]
+    NotAStore(PathBuf),
+}
+
+/// The headline columns of the run frame, computed by [`metric_source`]'s rule.
+pub const FRAME_REPORTED: [&str; 3] = ["acc", "nmi", "ari"];
+
+/// Which evaluation method's metrics are "ours" for a run: the one rule every
+/// table uses.
+///
+/// - ConCURL and every setting that trains the clustering head (beta or gamma
+///   non-zero: soft clustering, BYOL + soft clustering) are reported as the paper
+///   reports them, by the argmax of Sinkhorn codes over the evaluated set: `codes`.
+/// - BYOL alone (beta = gamma = 0) has no trained prototypes; the paper's BYOL
+///   baseline is k-means on the target projection v_xi: `kmeans_target`.
+///
+/// NMI is always the arithmetic normalisation (`<source>.nmi`, SPEC section 7).
+pub fn metric_source(loss: &LossConfig) -> &'static str {
+    if loss.beta == 0.0 && loss.gamma == 0.0 {
+        "kmeans_target"
+    } else {
+        "codes"
+    }
+}
+
+/// The store a command argument names: a store folder (holding `plan.json`) as
+/// is, or a sweep file's store (see [`store_of_sweep_file`]).
+pub fn resolve_store(arg: &Path) -> anyhow::Result<PathBuf> {
+    if arg.is_dir() {
+        if arg.join("plan.json").is_file() {
+            return Ok(arg.to_path_buf());
+        }
+        return Err(ReportError::NotAStore(arg.to_path_buf()).into());
+    }
+    if arg.is_file() && arg.extension().is_some_and(|e| e == "toml") {
+        return store_of_sweep_file(arg);
+    }
+    Err(ReportError::NotAStore(arg.to_path_buf()).into())
+}
+
+/// A sweep file's store: its `store` key (relative to the sweep file's folder,
+/// like every path in it), else `runs/<name>` (relative to the current folder,
+/// where `sweep run` puts it). Only `name` and `store` are read, so any sweep
+/// file the orchestrator accepts works here.
+pub fn store_of_sweep_file(file: &Path) -> anyhow::Result<PathBuf> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .with_context(|| format!("parsing {}", file.display()))?;
+    if let Some(store) = table.get("store") {
+        let s = store
+            .as_str()
+            .with_context(|| format!("{}: `store` must be a string", file.display()))?;
+        let dir = file.parent().unwrap_or(Path::new(""));
+        return Ok(dir.join(s));
+    }
+    let name = match table.get("name") {
+        Some(n) => n
+            .as_str()
+            .with_context(|| format!("{}: `name` must be a string", file.display()))?
+            .to_string(),
+        None => file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .with_context(|| format!("{}: no `name` key", file.display()))?,
+    };
+    Ok(PathBuf::from("runs").join(name))
+}
+
+/// Read `store`, write `out_dir/<sweep>.md` and its figures under
+/// `out_dir/<sweep>/figures/`, and return the report's path.
+pub fn write_report(store: &Path, out_dir: &Path) -> anyhow::Result<PathBuf> {
+    let c = collect(store)?;
+    let groups = aggregate(&c)?;
+    let name = file_safe(&c.plan.sweep);
+    let fig_dir = out_dir.join(&name).join("figures");
+    let figs = figures::report_figures(&c, &groups, &fig_dir, &format!("{name}/figures"))?;
+    let md = render(&c, &groups, &figs, out_dir)?;
+    let path = out_dir.join(format!("{name}.md"));
+    crate::util::write_atomic(&path, md.as_bytes())?;
+    Ok(path)
+}
+
+/// A sweep name as a file name (path separators and odd characters replaced).
+pub fn file_safe(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.starts_with('.') {
+        format!("sweep{s}")
+    } else {
+        s
+    }
+}

@@ -1,1 +1,745 @@
+//! Reports over hand-written stores: aggregation against hand-computed numbers,
+//! failed and missing runs counted, the rendered tables (insta snapshots), the
+//! CSV export read back through Polars, and the errors a user can hit.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
+use indexmap::IndexMap;
+use polars::prelude::*;
+use serde_json::json;
+use sweep::config::{DatasetName, RunConfig, TransformKind};
+use sweep::record::{EpochRecord, Plan, PlanEntry, RunState, RunStatus, Summary};
+use sweep::report::{self, aggregate, collect, metric_source, ReportError};
+use sweep::util::write_json_atomic;
+
+/// A store being written by hand, the way the orchestrator and trainer would.
+struct FakeStore {
+    dir: tempfile::TempDir,
+    plan: Plan,
+}
+
+/// What one fake run left behind.
+struct FakeRun<'a> {
+    id: String,
+    blocks: &'a [&'a str],
+    swept: Vec<(&'a str, serde_json::Value)>,
+    config: RunConfig,
+    /// None: the run folder is never created (missing).
+    state: Option<RunState>,
+    reason: Option<&'a str>,
+    /// Final metrics (summary.json), for done runs.
+    metrics: Vec<(&'a str, f64)>,
+    epochs: Vec<EpochRecord>,
+}
+
+impl<'a> FakeRun<'a> {
+    fn new(id: impl Into<String>, config: RunConfig) -> Self {
+        Self {
+            id: id.into(),
+            blocks: &[],
+            swept: Vec::new(),
+            config,
+            state: Some(RunState::Done),
+            reason: None,
+            metrics: Vec::new(),
+            epochs: Vec::new(),
+        }
+    }
+}
+
+impl FakeStore {
+    fn new(sweep: &str, template: &str) -> Self {
+        let plan = Plan {
+            sweep: sweep.into(),
+            template: template.into(),
+            source: format!("sweeps/{sweep}.toml"),
+            runs: vec![],
+        };
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            plan,
+        }
+    }
+
+    fn store(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    fn add(&mut self, run: FakeRun) {
+        let swept: IndexMap<String, serde_json::Value> = run
+            .swept
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        self.plan.runs.push(PlanEntry {
+            run_id: run.id.clone(),
+            blocks: run.blocks.iter().map(|b| b.to_string()).collect(),
+            swept,
+        });
+        let Some(state) = run.state else { return };
+        let dir = self.store().join("runs").join(&run.id);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut cfg = run.config.clone();
+        cfg.resolve();
+        std::fs::write(dir.join("config.toml"), toml::to_string(&cfg).unwrap()).unwrap();
+        let mut status = RunStatus::pending();
+        status.state = state;
+        status.reason = run.reason.map(str::to_string);
+        status.epoch = run.epochs.len();
+        write_json_atomic(&dir.join("status.json"), &status).unwrap();
+        let lines: String = run
+            .epochs
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap() + "\n")
+            .collect();
+        std::fs::write(dir.join("metrics.jsonl"), lines).unwrap();
+        if state == RunState::Done {
+            let summary = Summary {
+                run_id: run.id.clone(),
+                epochs: cfg.epochs(),
+                steps: 100,
+                metrics: run
+                    .metrics
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), *v))
+                    .collect(),
+                train: BTreeMap::from([
+                    ("images_per_sec".to_string(), 250.0),
+                    ("loss".to_string(), 1.5),
+                ]),
+                collapsed: false,
+                warnings: vec![],
+                train_seconds: 12.5,
+                device: "cpu".into(),
+            };
+            write_json_atomic(&dir.join("summary.json"), &summary).unwrap();
+        }
+    }
+
+    /// Write plan.json (after every run is added).
+    fn finish(&self) -> PathBuf {
+        write_json_atomic(&self.store().join("plan.json"), &self.plan).unwrap();
+        self.store()
+    }
+}
+
+fn cfg(dataset: DatasetName, alpha: f64, beta: f64, gamma: f64) -> RunConfig {
+    let mut c = RunConfig::default();
+    c.data.dataset = dataset;
+    if dataset != DatasetName::Synthetic {
+        c.data.root = Some(PathBuf::from("/data"));
+    }
+    c.loss.alpha = alpha;
+    c.loss.beta = beta;
+    c.loss.gamma = gamma;
+    c
+}
+
+/// The same scores under `codes.*` and (shifted) `kmeans_target.*`, so a test
+/// sees which source a row used.
+fn scores(acc: f64, nmi: f64, ari: f64) -> Vec<(&'static str, f64)> {
+    vec![
+        ("codes.acc", acc),
+        ("codes.nmi", nmi),
+        ("codes.ari", ari),
+        ("kmeans_target.acc", acc - 0.1),
+        ("kmeans_target.nmi", nmi - 0.1),
+        ("kmeans_target.ari", ari - 0.1),
+    ]
+}
+
+fn epoch(e: usize, loss: f64, acc: f64, div: f64) -> EpochRecord {
+    EpochRecord {
+        epoch: e,
+        step: e * 10,
+        train: BTreeMap::from([
+            ("loss".into(), loss),
+            ("l1".into(), loss / 2.0),
+            ("l2".into(), loss / 4.0),
+            ("l3".into(), loss / 4.0),
+        ]),
+        eval: BTreeMap::from([
+            ("codes.acc".into(), acc),
+            ("codes.nmi".into(), acc - 0.1),
+            ("codes.ari".into(), acc - 0.2),
+            ("diversity.mean".into(), div),
+            ("diversity.std".into(), 0.05),
+        ]),
+    }
+}
+
+/// A `transform.m` x `seed` sweep on the synthetic set: m = 10 has three done
+/// seeds; m = 30 one done, one failed, one never started.
+fn generic_store() -> FakeStore {
+    let mut s = FakeStore::new("grid", "generic");
+    let base = cfg(DatasetName::Synthetic, 1.0, 1.0, 1.0);
+    let accs = [0.5, 0.6, 0.8];
+    for (seed, acc) in accs.iter().enumerate() {
+        let mut c = base.clone();
+        c.transform.m = 10;
+        c.seed = seed as u64;
+        let mut r = FakeRun::new(format!("m10-s{seed}"), c);
+        r.swept = vec![("transform.m", json!(10)), ("seed", json!(seed))];
+        r.metrics = scores(*acc, acc - 0.1, acc - 0.2);
+        r.metrics.push(("diversity.mean", 0.9));
+        r.epochs = vec![epoch(1, 3.0, acc - 0.2, 0.5), epoch(2, 2.0, *acc, 0.9)];
+        s.add(r);
+    }
+    for seed in 0..3u64 {
+        let mut c = base.clone();
+        c.transform.m = 30;
+        c.seed = seed;
+        let mut r = FakeRun::new(format!("m30-s{seed}"), c);
+        r.swept = vec![("transform.m", json!(30)), ("seed", json!(seed))];
+        match seed {
+            0 => {
+                r.metrics = scores(0.7, 0.65, 0.55);
+                r.epochs = vec![epoch(1, 2.5, 0.7, 0.6)];
+            }
+            1 => {
+                r.state = Some(RunState::Failed);
+                r.reason = Some("loss became NaN at epoch 3");
+            }
+            _ => r.state = None,
+        }
+        s.add(r);
+    }
+    s
+}
+
+/// Replace the temporary folder in a report by a fixed name.
+fn stable(md: &str, tmp: &Path) -> String {
+    md.replace(&tmp.display().to_string(), "[TMP]")
+}
+
+#[test]
+fn aggregate_matches_hand_computed_mean_and_sample_std() {
+    let s = generic_store();
+    let store = s.finish();
+    let c = collect(&store).unwrap();
+    let groups = aggregate(&c).unwrap();
+    assert_eq!(groups.len(), 2);
+
+    let g = &groups[0];
+    assert_eq!(g.key, vec![("transform.m".to_string(), Some(json!(10)))]);
+    assert_eq!(g.run_ids, ["m10-s0", "m10-s1", "m10-s2"]);
+    // ACC 0.5, 0.6, 0.8: mean 1.9/3; deviations -0.4/3, -0.1/3, 0.5/3, squares
+    // summing to 0.42/9 = 0.046667, over n - 1 = 2: variance 0.023333.
+    let acc = g.scores[0];
+    assert!((acc.mean.unwrap() - 1.9 / 3.0).abs() < 1e-12);
+    assert!((acc.std.unwrap() - 0.023_333_333_333_333_33f64.sqrt()).abs() < 1e-12);
+    assert_eq!(acc.n, 3);
+    // ARI = ACC - 0.2: same spread, shifted mean.
+    assert!((g.scores[2].mean.unwrap() - (1.9 / 3.0 - 0.2)).abs() < 1e-12);
+    assert!((g.scores[2].std.unwrap() - acc.std.unwrap()).abs() < 1e-12);
+    assert_eq!((g.done, g.failed, g.missing), (3, 0, 0));
+
+    // One seed: a mean, no standard deviation; the failed and the missing run counted.
+    let g = &groups[1];
+    assert_eq!(g.scores[0].mean, Some(0.7));
+    assert_eq!(g.scores[0].std, None);
+    assert_eq!(g.scores[0].n, 1);
+    assert_eq!((g.done, g.failed, g.missing), (1, 1, 1));
+
+    let n = report::aggregate::counts(&c);
+    assert_eq!((n.runs, n.done, n.failed, n.missing), (6, 4, 1, 1));
+    assert_eq!(c.runs[4].state, "failed");
+    assert_eq!(c.runs[5].state, "missing");
+}
+
+#[test]
+fn run_frame_and_series_frame_columns() {
+    let s = generic_store();
+    let store = s.finish();
+    let c = collect(&store).unwrap();
+    let names: Vec<String> = c
+        .frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let expected = [
+        "run_id",
+        "state",
+        "reason",
+        "blocks",
+        "transform.m",
+        "seed",
+        "method",
+        "dataset",
+        "backbone",
+        "metric_source",
+        "acc",
+        "nmi",
+        "ari",
+        "codes.acc",
+        "codes.ari",
+        "codes.nmi",
+        "diversity.mean",
+        "kmeans_target.acc",
+        "kmeans_target.ari",
+        "kmeans_target.nmi",
+        "epochs",
+        "collapsed",
+        "train_seconds",
+        "images_per_sec",
+    ];
+    assert_eq!(names, expected);
+    assert_eq!(c.frame.height(), 6);
+    let m: Vec<Option<i64>> = c
+        .frame
+        .column("transform.m")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        m,
+        [Some(10), Some(10), Some(10), Some(30), Some(30), Some(30)]
+    );
+    let method: Vec<Option<&str>> = c
+        .frame
+        .column("method")
+        .unwrap()
+        .str()
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(method[0], Some("ConCURL"));
+    assert_eq!(method[5], None, "a missing run has no config");
+
+    // 3 runs x 2 epochs + 1 run x 1 epoch, 9 keys each.
+    assert_eq!(c.series.height(), 7 * 9);
+    let long = c
+        .series
+        .clone()
+        .lazy()
+        .filter(
+            col("run_id")
+                .eq(lit("m10-s2"))
+                .and(col("key").eq(lit("codes.acc"))),
+        )
+        .collect()
+        .unwrap();
+    let v: Vec<Option<f64>> = long
+        .column("value")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(v, [Some(0.8 - 0.2), Some(0.8)]);
+}
+
+#[test]
+fn torn_last_metrics_line_is_skipped_but_a_torn_middle_line_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("metrics.jsonl");
+    let good = serde_json::to_string(&epoch(1, 3.0, 0.5, 0.5)).unwrap();
+    std::fs::write(&p, format!("{good}\n{{\"epoch\": 2, \"st")).unwrap();
+    let recs = report::collect::read_metrics(&p).unwrap();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].epoch, 1);
+
+    std::fs::write(&p, format!("{{\"epoch\": 2, \"st\n{good}\n")).unwrap();
+    let err = report::collect::read_metrics(&p).unwrap_err();
+    assert!(format!("{err:#}").contains("line 1"), "{err:#}");
+}
+
+#[test]
+fn metric_source_rule() {
+    let c = |a, b, g| cfg(DatasetName::Synthetic, a, b, g).loss;
+    assert_eq!(metric_source(&c(1.0, 0.0, 0.0)), "kmeans_target");
+    assert_eq!(metric_source(&c(1.0, 1.0, 1.0)), "codes");
+    assert_eq!(metric_source(&c(0.0, 1.0, 0.0)), "codes");
+    assert_eq!(metric_source(&c(1.0, 1.0, 0.0)), "codes");
+}
+
+#[test]
+fn generic_report_snapshot_and_figures() {
+    let s = generic_store();
+    let store = s.finish();
+    std::fs::write(
+        store.join("notes.md"),
+        "- 2 epochs instead of 1000.\n- Synthetic data.\n",
+    )
+    .unwrap();
+    // The best done run (m = 10, seed 2, ACC 0.8) has a t-SNE figure.
+    let best = store.join("runs/m10-s2/figures");
+    report::figures::scatter_plot(
+        &[[0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [2.0, 0.5]],
+        &[0, 0, 1, 1],
+        "t-SNE",
+        &best.join("tsne.png"),
+        &best.join("tsne.svg"),
+    )
+    .unwrap();
+    let out = s.dir.path().join("reports");
+    let path = report::write_report(&store, &out).unwrap();
+    assert_eq!(path, out.join("grid.md"));
+    let md = std::fs::read_to_string(&path).unwrap();
+    for f in ["curves-1", "curves-2", "diversity"] {
+        for ext in ["svg", "png"] {
+            let p = out.join("grid/figures").join(format!("{f}.{ext}"));
+            assert!(
+                std::fs::metadata(&p).unwrap().len() > 1000,
+                "{} is too small",
+                p.display()
+            );
+        }
+    }
+    let png = image::open(out.join("grid/figures/diversity.png")).unwrap();
+    assert_eq!((png.width(), png.height()), (560, 420));
+    insta::assert_snapshot!("generic", stable(&md, s.dir.path()));
+}
+
+/// The four weight settings of Table IV on STL10, two seeds each.
+fn table4_store() -> FakeStore {
+    let mut s = FakeStore::new("table4", "table4");
+    let settings = [
+        ("byol", (1.0, 0.0, 0.0), [0.60, 0.62]),
+        ("soft", (0.0, 1.0, 0.0), [0.55, 0.57]),
+        ("both", (1.0, 1.0, 0.0), [0.66, 0.64]),
+        ("concurl", (1.0, 1.0, 1.0), [0.74, 0.78]),
+    ];
+    for (name, (a, b, g), accs) in settings {
+        for (seed, acc) in accs.iter().enumerate() {
+            let mut c = cfg(DatasetName::Stl10, a, b, g);
+            c.seed = seed as u64;
+            let mut r = FakeRun::new(format!("{name}-s{seed}"), c);
+            r.blocks = &["weights"];
+            r.swept = vec![
+                ("loss.alpha", json!(a)),
+                ("loss.beta", json!(b)),
+                ("loss.gamma", json!(g)),
+                ("seed", json!(seed)),
+            ];
+            r.metrics = scores(*acc, acc - 0.1, acc - 0.2);
+            s.add(r);
+        }
+    }
+    s
+}
+
+#[test]
+fn table4_snapshot_uses_kmeans_for_byol() {
+    let s = table4_store();
+    let store = s.finish();
+    let c = collect(&store).unwrap();
+    let groups = aggregate(&c).unwrap();
+    // BYOL: kmeans_target (codes - 0.1), so ACC mean 0.61 - 0.1.
+    assert!((groups[0].scores[0].mean.unwrap() - 0.51).abs() < 1e-12);
+    // ConCURL: codes.
+    assert!((groups[3].scores[0].mean.unwrap() - 0.76).abs() < 1e-12);
+    let out = s.dir.path().join("reports");
+    let md = std::fs::read_to_string(report::write_report(&store, &out).unwrap()).unwrap();
+    insta::assert_snapshot!("table4", stable(&md, s.dir.path()));
+}
+
+/// Table V's three blocks; the M = 100, d' = 64 run belongs to two blocks; one
+/// diagonal setting is still pending; a BYOL reference run.
+fn table5_store() -> FakeStore {
+    let mut s = FakeStore::new("table5", "table5");
+    let concurl = cfg(DatasetName::Stl10, 1.0, 1.0, 1.0);
+    let add = |s: &mut FakeStore,
+               id: &'static str,
+               blocks: &'static [&'static str],
+               kind,
+               m,
+               d,
+               acc: Option<f64>| {
+        let mut c = concurl.clone();
+        c.transform.kind = kind;
+        c.transform.m = m;
+        c.transform.d_prime = d;
+        let mut r = FakeRun::new(id, c);
+        r.blocks = blocks;
+        r.swept = vec![("transform.m", json!(m)), ("transform.d_prime", json!(d))];
+        match acc {
+            Some(a) => r.metrics = scores(a, a - 0.1, a - 0.2),
+            None => r.state = Some(RunState::Pending),
+        }
+        s.add(r);
+    };
+    add(
+        &mut s,
+        "diag10",
+        &["diagonal"],
+        TransformKind::Diagonal,
+        10,
+        256,
+        Some(0.70),
+    );
+    add(
+        &mut s,
+        "diag30",
+        &["diagonal"],
+        TransformKind::Diagonal,
+        30,
+        256,
+        None,
+    );
+    add(
+        &mut s,
+        "proj10",
+        &["projection_m"],
+        TransformKind::Projection,
+        10,
+        64,
+        Some(0.61),
+    );
+    add(
+        &mut s,
+        "proj100",
+        &["projection_m", "projection_d"],
+        TransformKind::Projection,
+        100,
+        64,
+        Some(0.75),
+    );
+    add(
+        &mut s,
+        "proj100d32",
+        &["projection_d"],
+        TransformKind::Projection,
+        100,
+        32,
+        Some(0.72),
+    );
+    let mut r = FakeRun::new("byol", cfg(DatasetName::Stl10, 1.0, 0.0, 0.0));
+    r.blocks = &["byol"];
+    r.metrics = scores(0.69, 0.6, 0.48);
+    s.add(r);
+    s
+}
+
+#[test]
+fn table5_snapshot() {
+    let s = table5_store();
+    let store = s.finish();
+    let c = collect(&store).unwrap();
+    let groups = aggregate(&c).unwrap();
+    // A run of two blocks is a group in each.
+    let blocks: Vec<&str> = groups.iter().map(|g| g.block.as_str()).collect();
+    assert_eq!(
+        blocks,
+        [
+            "diagonal",
+            "diagonal",
+            "projection_m",
+            "projection_m",
+            "projection_d",
+            "projection_d",
+            "byol"
+        ]
+    );
+    assert_eq!(groups[3].run_ids, ["proj100"]);
+    assert_eq!(groups[4].run_ids, ["proj100"]);
+    let out = s.dir.path().join("reports");
+    let md = std::fs::read_to_string(report::write_report(&store, &out).unwrap()).unwrap();
+    insta::assert_snapshot!("table5", stable(&md, s.dir.path()));
+}
+
+#[test]
+fn csv_export_reads_back_through_polars() {
+    let s = generic_store();
+    let store = s.finish();
+    let out = s.dir.path().join("runs.csv");
+    report::export::export(&store, report::export::Format::Csv, Some(&out)).unwrap();
+    let df = CsvReadOptions::default()
+        .with_has_header(true)
+        .try_into_reader_with_file_path(Some(out.clone()))
+        .unwrap()
+        .finish()
+        .unwrap();
+    assert_eq!(df.height(), 6);
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(
+        &names[..6],
+        ["run_id", "state", "reason", "blocks", "transform.m", "seed"]
+    );
+    assert!(
+        names.contains(&"codes.nmi".to_string()) && names.contains(&"images_per_sec".to_string())
+    );
+    let ids: Vec<Option<&str>> = df
+        .column("run_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(ids[0], Some("m10-s0"));
+    let states: Vec<Option<&str>> = df
+        .column("state")
+        .unwrap()
+        .str()
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        states,
+        [
+            Some("done"),
+            Some("done"),
+            Some("done"),
+            Some("done"),
+            Some("failed"),
+            Some("missing")
+        ]
+    );
+    let reason = df.column("reason").unwrap().str().unwrap().get(4);
+    assert_eq!(reason, Some("loss became NaN at epoch 3"));
+    let acc: Vec<Option<f64>> = df
+        .column("codes.acc")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        acc,
+        [Some(0.5), Some(0.6), Some(0.8), Some(0.7), None, None]
+    );
+    let m: Vec<Option<i64>> = df
+        .column("transform.m")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(m[3], Some(30));
+
+    // JSON: the same rows, nulls as null.
+    let out = s.dir.path().join("runs.json");
+    report::export::export(&store, report::export::Format::Json, Some(&out)).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 6);
+    assert_eq!(v[2]["codes.acc"], json!(0.8));
+    assert_eq!(v[5]["codes.acc"], serde_json::Value::Null);
+    assert_eq!(v[0]["seed"], json!(0));
+}
+
+#[test]
+fn unknown_template_is_a_clear_error() {
+    let mut s = FakeStore::new("odd", "table9");
+    let mut r = FakeRun::new("a", cfg(DatasetName::Synthetic, 1.0, 1.0, 1.0));
+    r.metrics = scores(0.5, 0.4, 0.3);
+    s.add(r);
+    let store = s.finish();
+    let err = report::write_report(&store, &s.dir.path().join("reports")).unwrap_err();
+    match err.downcast_ref::<ReportError>() {
+        Some(ReportError::UnknownTemplate { name, available }) => {
+            assert_eq!(name, "table9");
+            assert_eq!(available, &["generic", "table3", "table4", "table5"]);
+        }
+        other => panic!("expected UnknownTemplate, got {other:?} ({err:#})"),
+    }
+    assert_eq!(
+        err.to_string(),
+        "unknown report template `table9` (available: generic, table3, table4, table5)"
+    );
+}
+
+#[test]
+fn store_is_found_from_a_sweep_file_or_a_folder() {
+    let s = generic_store();
+    let store = s.finish();
+    assert_eq!(report::resolve_store(&store).unwrap(), store);
+    let dir = s.dir.path();
+    std::fs::write(
+        dir.join("a.toml"),
+        "name = \"grid\"\nstore = \"store\"\n[base]\nseed = 1\n",
+    )
+    .unwrap();
+    assert_eq!(
+        report::resolve_store(&dir.join("a.toml")).unwrap(),
+        dir.join("store")
+    );
+    std::fs::write(dir.join("b.toml"), "name = \"quick\"\n").unwrap();
+    assert_eq!(
+        report::resolve_store(&dir.join("b.toml")).unwrap(),
+        PathBuf::from("runs/quick")
+    );
+    let err = report::resolve_store(dir).unwrap_err();
+    assert!(
+        matches!(
+            err.downcast_ref::<ReportError>(),
+            Some(ReportError::NotAStore(_))
+        ),
+        "{err:#}"
+    );
+}
+
+#[test]
+fn scatter_plot_checks_lengths() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = report::figures::scatter_plot(
+        &[[0.0, 0.0]],
+        &[0, 1],
+        "t",
+        &dir.path().join("a.png"),
+        &dir.path().join("a.svg"),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("1 points but 2 labels"), "{err}");
+}
+
+/// Table III on CIFAR10 (BYOL and ConCURL, ResNet-34) and the appendix's
+/// ImageNet-10 with a ResNet-18, reported through the CLI entry point.
+#[test]
+fn table3_snapshot_through_the_cli() {
+    let mut s = FakeStore::new("table3", "table3");
+    let runs: [(&str, &'static [&'static str], _, _, _, _); 3] = [
+        (
+            "byol-c10",
+            &["byol"],
+            DatasetName::Cifar10,
+            (1.0, 0.0, 0.0),
+            sweep::config::Backbone::Resnet34,
+            0.70,
+        ),
+        (
+            "concurl-c10",
+            &["concurl"],
+            DatasetName::Cifar10,
+            (1.0, 1.0, 1.0),
+            sweep::config::Backbone::Resnet34,
+            0.80,
+        ),
+        (
+            "concurl-in10-r18",
+            &["concurl"],
+            DatasetName::Imagenet10,
+            (1.0, 1.0, 1.0),
+            sweep::config::Backbone::Resnet18,
+            0.85,
+        ),
+    ];
+    for (id, blocks, d, (a, b, g), backbone, acc) in runs {
+        let mut c = cfg(d, a, b, g);
+        c.model.backbone = backbone;
+        let mut r = FakeRun::new(id, c);
+        r.blocks = blocks;
+        r.swept = vec![
+            ("data.dataset", json!(d.as_str())),
+            ("model.backbone", json!(backbone)),
+        ];
+        r.metrics = scores(acc, acc - 0.1, acc - 0.2);
+        s.add(r);
+    }
+    let store = s.finish();
+    let out = s.dir.path().join("reports");
+    let args = sweep::cli::report::ReportArgs {
+        target: Some(store),
+        out: out.clone(),
+    };
+    assert_eq!(sweep::cli::report::exec(args).unwrap(), 0);
+    let md = std::fs::read_to_string(out.join("table3.md")).unwrap();
+    insta::assert_snapshot!("table3", stable(&md, s.dir.path()));
+}

@@ -1,0 +1,23 @@
+//! `sweep report [FILE|STORE] [--out DIR]`: the Markdown report of a sweep.
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::report;
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A sweep file (.toml; its store is its `store` key or runs/<name>) or a
+    /// store folder (holding plan.json). Default: the current folder.
+    pub target: Option<PathBuf>,
+    /// Folder for <sweep>.md and <sweep>/figures/.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+}
+
+pub fn exec(args: ReportArgs) -> anyhow::Result<i32> {
+    let store = report::resolve_store(&args.target.unwrap_or_else(|| PathBuf::from(".")))?;
+    let path = report::write_report(&store, &args.out)?;
+    println!("{}", path.display());
+    Ok(0)
+}

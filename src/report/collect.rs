@@ -1,0 +1,401 @@
+//! Reading a store (the format of [`crate::record`]) into typed run records and
+//! two Polars frames: one row per run, and the per-epoch series in long form.
+//!
+//! Every run of the plan appears, whatever its state: a run without a folder or
+//! `status.json` is `missing`, a failed one keeps its reason. Nothing is dropped
+//! here; the aggregation counts them and the report shows the counts.
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use polars::prelude::*;
+
+use crate::config::RunConfig;
+use crate::record::{EpochRecord, Plan, PlanEntry, RunState, RunStatus, Summary};
+use crate::util::read_json;
+
+use super::{metric_source, FRAME_REPORTED};
+
+/// `state` of a run the plan names but the store holds no status for.
+pub const MISSING: &str = "missing";
+
+/// One run of the plan with whatever its folder holds.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    pub entry: PlanEntry,
+    /// [`RunState`] as text, or [`MISSING`].
+    pub state: String,
+    pub status: Option<RunStatus>,
+    pub config: Option<RunConfig>,
+    pub summary: Option<Summary>,
+    pub epochs: Vec<EpochRecord>,
+    pub dir: PathBuf,
+}
+
+impl RunRecord {
+    pub fn is_done(&self) -> bool {
+        self.state == "done"
+    }
+    pub fn is_failed(&self) -> bool {
+        self.state == "failed"
+    }
+
+    /// The headline ACC / NMI / ARI of this run under [`metric_source`]'s rule.
+    pub fn reported(&self) -> Option<[Option<f64>; 3]> {
+        let (cfg, sum) = (self.config.as_ref()?, self.summary.as_ref()?);
+        let src = metric_source(&cfg.loss);
+        Some(["acc", "nmi", "ari"].map(|m| sum.metrics.get(&format!("{src}.{m}")).copied()))
+    }
+}
+
+/// A store read in full.
+#[derive(Debug)]
+pub struct Collected {
+    pub store: PathBuf,
+    pub plan: Plan,
+    /// `notes.md` next to `plan.json`, verbatim.
+    pub notes: Option<String>,
+    /// In plan order.
+    pub runs: Vec<RunRecord>,
+    /// Swept keys (dotted) in order of first appearance in the plan, `seed` included.
+    pub swept_keys: Vec<String>,
+    /// One row per run; the columns are documented in [`run_frame`].
+    pub frame: DataFrame,
+    /// Long form `run_id, epoch, key, value` of every `metrics.jsonl`.
+    pub series: DataFrame,
+}
+
+/// Read `STORE/plan.json`, every run folder and `notes.md`.
+pub fn collect(store: &Path) -> anyhow::Result<Collected> {
+    let plan: Plan = read_json(&store.join("plan.json")).with_context(|| {
+        format!(
+            "{} is not a sweep store (no readable plan.json)",
+            store.display()
+        )
+    })?;
+    let notes_path = store.join("notes.md");
+    let notes = if notes_path.is_file() {
+        Some(
+            std::fs::read_to_string(&notes_path)
+                .with_context(|| format!("reading {}", notes_path.display()))?,
+        )
+    } else {
+        None
+    };
+    let runs = plan
+        .runs
+        .iter()
+        .map(|e| read_run(store, e))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut swept_keys: Vec<String> = Vec::new();
+    for e in &plan.runs {
+        for k in e.swept.keys() {
+            if !swept_keys.contains(k) {
+                swept_keys.push(k.clone());
+            }
+        }
+    }
+    let frame = run_frame(&runs, &swept_keys)?;
+    let series = series_frame(&runs)?;
+    Ok(Collected {
+        store: store.to_path_buf(),
+        plan,
+        notes,
+        runs,
+        swept_keys,
+        frame,
+        series,
+    })
+}
+
+/// Read one run folder. Absent files are absent values; unreadable ones are errors
+/// naming the file (a corrupt store should be noticed, not averaged over).
+pub fn read_run(store: &Path, entry: &PlanEntry) -> anyhow::Result<RunRecord> {
+    let dir = store.join("runs").join(&entry.run_id);
+    let status: Option<RunStatus> = read_opt_json(&dir.join("status.json"))?;
+    let summary: Option<Summary> = read_opt_json(&dir.join("summary.json"))?;
+    let cfg_path = dir.join("config.toml");
+    let config = if cfg_path.is_file() {
+        let s = std::fs::read_to_string(&cfg_path)
+            .with_context(|| format!("reading {}", cfg_path.display()))?;
+        Some(
+            toml::from_str::<RunConfig>(&s)
+                .with_context(|| format!("parsing {}", cfg_path.display()))?,
+        )
+    } else {
+        None
+    };
+    let epochs = read_metrics(&dir.join("metrics.jsonl"))?;
+    let state = match (&status, &summary) {
+        (Some(st), _) => st.state.to_string(),
+        // A summary is only written at the end: the run finished even if its
+        // status file was lost.
+        (None, Some(_)) => RunState::Done.to_string(),
+        (None, None) => MISSING.to_string(),
+    };
+    Ok(RunRecord {
+        entry: entry.clone(),
+        state,
+        status,
+        config,
+        summary,
+        epochs,
+        dir,
+    })
+}
+
+fn read_opt_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Option<T>> {
+    if path.is_file() {
+        read_json(path).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// Read `metrics.jsonl`. The trainer appends a line per epoch, so a crash can
+/// leave the last line torn: that line is skipped. A bad line anywhere else is
+/// an error.
+pub fn read_metrics(path: &Path) -> anyhow::Result<Vec<EpochRecord>> {
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let lines: Vec<String> = std::io::BufReader::new(f)
+        .lines()
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("reading {}", path.display()))?;
+    let last = lines.iter().rposition(|l| !l.trim().is_empty());
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<EpochRecord>(line) {
+            Ok(r) => out.push(r),
+            Err(e) if Some(i) == last => {
+                tracing::warn!(
+                    "{}:{}: skipping a torn last line ({e})",
+                    path.display(),
+                    i + 1
+                );
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("parsing {} line {}", path.display(), i + 1))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The column type a swept key gets: the narrowest one that holds every value.
+enum SweptKind {
+    Int,
+    Float,
+    Bool,
+    Str,
+}
+
+fn swept_kind(values: &[Option<&serde_json::Value>]) -> SweptKind {
+    use serde_json::Value;
+    let present: Vec<&Value> = values.iter().flatten().copied().collect();
+    if present.iter().all(|v| v.is_i64() || v.is_u64()) && !present.is_empty() {
+        SweptKind::Int
+    } else if present.iter().all(|v| v.is_number()) && !present.is_empty() {
+        SweptKind::Float
+    } else if present.iter().all(|v| v.is_boolean()) && !present.is_empty() {
+        SweptKind::Bool
+    } else {
+        SweptKind::Str
+    }
+}
+
+/// A swept value as text: strings bare, everything else as JSON.
+pub fn value_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The run frame, one row per run in plan order. Columns, in this order:
+///
+/// - `run_id`, `state` (pending/running/interrupted/done/failed, or `missing`),
+///   `reason` (why it failed or stopped), `blocks` (the blocks that produced it,
+///   joined by `+`);
+/// - each swept key under its dotted name, in plan order (typed: integer, float,
+///   boolean, or text; lists and tables as JSON text), `seed` among them when seeds vary;
+/// - `method` ([`crate::config::LossConfig::method_name`]), `dataset`, `backbone`,
+///   and `seed` from the config when it is not swept;
+/// - `metric_source` and `acc`, `nmi`, `ari`: the headline numbers under
+///   [`metric_source`]'s rule (`codes.*` or `kmeans_target.*`);
+/// - every key of `summary.json`'s `metrics` over all runs, sorted
+///   (`codes.acc`, `codes.nmi`, `codes.nmi_geom`, `codes.ari`, `diversity.mean`, ...);
+/// - `epochs`, `collapsed`, `train_seconds`, `images_per_sec` (last epoch's mean).
+///
+/// Values a run does not have (not finished, not evaluated) are null.
+pub fn run_frame(runs: &[RunRecord], swept_keys: &[String]) -> anyhow::Result<DataFrame> {
+    let n = runs.len();
+    let mut cols: Vec<Column> = Vec::new();
+    let strs = |f: &dyn Fn(&RunRecord) -> Option<String>| -> Vec<Option<String>> {
+        runs.iter().map(f).collect()
+    };
+    cols.push(Column::new(
+        "run_id".into(),
+        strs(&|r| Some(r.entry.run_id.clone())),
+    ));
+    cols.push(Column::new(
+        "state".into(),
+        strs(&|r| Some(r.state.clone())),
+    ));
+    cols.push(Column::new(
+        "reason".into(),
+        strs(&|r| r.status.as_ref().and_then(|s| s.reason.clone())),
+    ));
+    cols.push(Column::new(
+        "blocks".into(),
+        strs(&|r| Some(r.entry.blocks.join("+"))),
+    ));
+    for key in swept_keys {
+        let vals: Vec<Option<&serde_json::Value>> =
+            runs.iter().map(|r| r.entry.swept.get(key)).collect();
+        let name: PlSmallStr = key.as_str().into();
+        cols.push(match swept_kind(&vals) {
+            SweptKind::Int => Column::new(
+                name,
+                vals.iter()
+                    .map(|v| v.and_then(|v| v.as_i64()))
+                    .collect::<Vec<_>>(),
+            ),
+            SweptKind::Float => Column::new(
+                name,
+                vals.iter()
+                    .map(|v| v.and_then(|v| v.as_f64()))
+                    .collect::<Vec<_>>(),
+            ),
+            SweptKind::Bool => Column::new(
+                name,
+                vals.iter()
+                    .map(|v| v.and_then(|v| v.as_bool()))
+                    .collect::<Vec<_>>(),
+            ),
+            SweptKind::Str => Column::new(
+                name,
+                vals.iter().map(|v| v.map(value_text)).collect::<Vec<_>>(),
+            ),
+        });
+    }
+    cols.push(Column::new(
+        "method".into(),
+        strs(&|r| r.config.as_ref().map(|c| c.loss.method_name())),
+    ));
+    cols.push(Column::new(
+        "dataset".into(),
+        strs(&|r| r.config.as_ref().map(|c| c.data.dataset.to_string())),
+    ));
+    cols.push(Column::new(
+        "backbone".into(),
+        strs(&|r| r.config.as_ref().map(|c| enum_text(&c.model.backbone))),
+    ));
+    if !swept_keys.iter().any(|k| k == "seed") {
+        let seeds: Vec<Option<i64>> = runs
+            .iter()
+            .map(|r| r.config.as_ref().map(|c| c.seed as i64))
+            .collect();
+        cols.push(Column::new("seed".into(), seeds));
+    }
+    cols.push(Column::new(
+        "metric_source".into(),
+        strs(&|r| {
+            r.config
+                .as_ref()
+                .map(|c| metric_source(&c.loss).to_string())
+        }),
+    ));
+    let reported: Vec<Option<[Option<f64>; 3]>> = runs.iter().map(|r| r.reported()).collect();
+    for (i, name) in FRAME_REPORTED.iter().enumerate() {
+        let v: Vec<Option<f64>> = reported.iter().map(|r| r.and_then(|r| r[i])).collect();
+        cols.push(Column::new((*name).into(), v));
+    }
+    let metric_keys: BTreeSet<&String> = runs
+        .iter()
+        .filter_map(|r| r.summary.as_ref())
+        .flat_map(|s| s.metrics.keys())
+        .collect();
+    for key in metric_keys {
+        let v: Vec<Option<f64>> = runs
+            .iter()
+            .map(|r| r.summary.as_ref().and_then(|s| s.metrics.get(key).copied()))
+            .collect();
+        cols.push(Column::new(key.as_str().into(), v));
+    }
+    let epochs: Vec<Option<i64>> = runs
+        .iter()
+        .map(|r| r.summary.as_ref().map(|s| s.epochs as i64))
+        .collect();
+    cols.push(Column::new("epochs".into(), epochs));
+    let collapsed: Vec<Option<bool>> = runs
+        .iter()
+        .map(|r| r.summary.as_ref().map(|s| s.collapsed))
+        .collect();
+    cols.push(Column::new("collapsed".into(), collapsed));
+    let secs: Vec<Option<f64>> = runs
+        .iter()
+        .map(|r| r.summary.as_ref().map(|s| s.train_seconds))
+        .collect();
+    cols.push(Column::new("train_seconds".into(), secs));
+    let ips: Vec<Option<f64>> = runs
+        .iter()
+        .map(|r| {
+            r.summary
+                .as_ref()
+                .and_then(|s| s.train.get("images_per_sec").copied())
+        })
+        .collect();
+    cols.push(Column::new("images_per_sec".into(), ips));
+    let df = DataFrame::new(cols).context("building the run frame")?;
+    debug_assert_eq!(df.height(), n);
+    Ok(df)
+}
+
+/// A unit enum's serde name (`resnet34`, `projection`...).
+pub fn enum_text<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Long form of every epoch of every run: `run_id`, `epoch` (1-based), `key`
+/// (a `train` key such as `loss`, `l1`, or an `eval` key such as `codes.acc`,
+/// `diversity.mean`), `value`. Runs in plan order, epochs ascending, keys sorted.
+pub fn series_frame(runs: &[RunRecord]) -> anyhow::Result<DataFrame> {
+    let (mut ids, mut epochs, mut keys, mut values) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for r in runs {
+        for e in &r.epochs {
+            // The record's documented train keys (`loss`, `l1`, `seconds`...) and eval keys
+            // (`codes.acc`, `eval_seconds`...) are disjoint, so one `key` column holds both.
+            let merged: BTreeMap<&String, f64> = e
+                .train
+                .iter()
+                .chain(e.eval.iter())
+                .map(|(k, v)| (k, *v))
+                .collect();
+            for (k, v) in merged {
+                ids.push(r.entry.run_id.clone());
+                epochs.push(e.epoch as i64);
+                keys.push(k.clone());
+                values.push(v);
+            }
+        }
+    }
+    DataFrame::new(vec![
+        Column::new("run_id".into(), ids),
+        Column::new("epoch".into(), epochs),
+        Column::new("key".into(), keys),
+        Column::new("value".into(), values),
+    ])
+    .context("building the per-epoch frame")
+}

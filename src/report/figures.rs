@@ -1,0 +1,424 @@
+//! Figures, each written twice: SVG (text as text, for the Markdown report) and
+//! PNG (rasterised with DejaVu Sans, bundled in `assets/` under its Bitstream
+//! Vera licence, since a bitmap needs glyphs and the host may have no fonts).
+//!
+//! - training curves per group: loss terms (L, L1, L2, L3 of SPEC section 3) and
+//!   the headline ACC / NMI / ARI per evaluation epoch, means over the seeds;
+//! - ensemble diversity per epoch (the paper's Figure 1): the mean pairwise NMI
+//!   of the M members with a band of plus or minus its standard deviation over
+//!   the pairs, seeds averaged;
+//! - [`scatter_plot`]: a 2-D embedding coloured by true class (Figure 2, t-SNE),
+//!   called by the trainer for each run.
+use std::path::Path;
+use std::sync::Once;
+
+use anyhow::anyhow;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use super::aggregate::{epoch_curves, Group};
+use super::collect::Collected;
+use super::metric_source;
+
+static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+/// Register the bundled font as plotters' `sans-serif` (its default family)
+/// before any text is laid out, for both backends.
+fn ensure_font() {
+    REGISTER.call_once(|| {
+        for style in [
+            FontStyle::Normal,
+            FontStyle::Bold,
+            FontStyle::Italic,
+            FontStyle::Oblique,
+        ] {
+            // The bytes are a valid TrueType font compiled into the binary: a failure is a bug.
+            plotters::style::register_font("sans-serif", style, FONT)
+                .unwrap_or_else(|_| panic!("the bundled assets/DejaVuSans.ttf does not parse"));
+        }
+    });
+}
+
+fn plot_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("drawing a figure: {e:?}")
+}
+
+/// One curve, optionally with a band `(x, low, high)` around it.
+#[derive(Debug, Clone)]
+struct Line {
+    name: String,
+    points: Vec<(f64, f64)>,
+    band: Option<Vec<(f64, f64, f64)>>,
+}
+
+/// One chart of a figure.
+#[derive(Debug, Clone)]
+struct Panel {
+    title: String,
+    x_desc: String,
+    y_desc: String,
+    lines: Vec<Line>,
+    /// Fixed y range (metrics live in [0, 1]); None: fitted to the data.
+    y_range: Option<(f64, f64)>,
+    /// Where the legend goes: away from where the curves usually are
+    /// (losses fall, scores rise).
+    legend: SeriesLabelPosition,
+}
+
+/// A colour per line, readable on white and stable across figures.
+fn colour(i: usize) -> RGBColor {
+    const C: [RGBColor; 10] = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(127, 127, 127),
+        RGBColor(188, 189, 34),
+        RGBColor(23, 190, 207),
+    ];
+    C[i % C.len()]
+}
+
+fn padded(lo: f64, hi: f64) -> (f64, f64) {
+    if !(lo.is_finite() && hi.is_finite()) {
+        return (0.0, 1.0);
+    }
+    if hi - lo < 1e-12 {
+        return (lo - 0.5, hi + 0.5);
+    }
+    let pad = 0.05 * (hi - lo);
+    (lo - pad, hi + pad)
+}
+
+fn draw_panels<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    panels: &[Panel],
+) -> anyhow::Result<()> {
+    root.fill(&WHITE).map_err(plot_err)?;
+    let areas = root.split_evenly((1, panels.len().max(1)));
+    for (area, p) in areas.iter().zip(panels) {
+        let xs = p.lines.iter().flat_map(|l| l.points.iter().map(|q| q.0));
+        let (x0, x1) = padded(
+            xs.clone().fold(f64::INFINITY, f64::min),
+            xs.fold(f64::NEG_INFINITY, f64::max),
+        );
+        let (y0, y1) = p.y_range.unwrap_or_else(|| {
+            let ys = p.lines.iter().flat_map(|l| {
+                l.points
+                    .iter()
+                    .map(|q| q.1)
+                    .chain(l.band.iter().flatten().flat_map(|b| [b.1, b.2]))
+            });
+            padded(
+                ys.clone().fold(f64::INFINITY, f64::min),
+                ys.fold(f64::NEG_INFINITY, f64::max),
+            )
+        });
+        let mut chart = ChartBuilder::on(area)
+            .caption(&p.title, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(50)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(plot_err)?;
+        // Epochs are integers: label only whole ticks, and keep the mesh light.
+        let whole = |x: &f64| {
+            if x.fract().abs() < 1e-9 {
+                format!("{x:.0}")
+            } else {
+                String::new()
+            }
+        };
+        chart
+            .configure_mesh()
+            .x_desc(&p.x_desc)
+            .y_desc(&p.y_desc)
+            .x_label_formatter(&whole)
+            .light_line_style(WHITE)
+            .draw()
+            .map_err(plot_err)?;
+        for (i, l) in p.lines.iter().enumerate() {
+            let c = colour(i);
+            if let Some(band) = &l.band {
+                let poly: Vec<(f64, f64)> = band
+                    .iter()
+                    .map(|b| (b.0, b.2))
+                    .chain(band.iter().rev().map(|b| (b.0, b.1)))
+                    .collect();
+                chart
+                    .draw_series(std::iter::once(Polygon::new(poly, c.mix(0.2).filled())))
+                    .map_err(plot_err)?;
+            }
+            chart
+                .draw_series(LineSeries::new(l.points.iter().copied(), c.stroke_width(2)))
+                .map_err(plot_err)?
+                .label(l.name.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                });
+            if l.points.len() == 1 {
+                // A single evaluation draws no line: mark it.
+                chart
+                    .draw_series(l.points.iter().map(|&q| Circle::new(q, 3, c.filled())))
+                    .map_err(plot_err)?;
+            }
+        }
+        if !p.lines.is_empty() {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .position(p.legend.clone())
+                .draw()
+                .map_err(plot_err)?;
+        }
+    }
+    root.present().map_err(plot_err)?;
+    Ok(())
+}
+
+/// Write the panels side by side as `png` and `svg`.
+fn save_panels(panels: &[Panel], png: &Path, svg: &Path) -> anyhow::Result<()> {
+    ensure_font();
+    for p in [png, svg] {
+        if let Some(d) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(d).map_err(|e| anyhow!("creating {}: {e}", d.display()))?;
+        }
+    }
+    let size = (560 * panels.len().max(1) as u32, 420);
+    draw_panels(SVGBackend::new(svg, size).into_drawing_area(), panels)
+        .map_err(|e| e.context(format!("writing {}", svg.display())))?;
+    draw_panels(BitMapBackend::new(png, size).into_drawing_area(), panels)
+        .map_err(|e| e.context(format!("writing {}", png.display())))?;
+    Ok(())
+}
+
+/// Figure 2: `points[i]` coloured by `labels[i]` (one colour and legend entry per
+/// class, classes ascending), written as `png` and `svg`.
+pub fn scatter_plot(
+    points: &[[f64; 2]],
+    labels: &[i64],
+    title: &str,
+    png: &Path,
+    svg: &Path,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        points.len() == labels.len(),
+        "scatter_plot: {} points but {} labels",
+        points.len(),
+        labels.len()
+    );
+    ensure_font();
+    for p in [png, svg] {
+        if let Some(d) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(d).map_err(|e| anyhow!("creating {}: {e}", d.display()))?;
+        }
+    }
+    draw_scatter(
+        SVGBackend::new(svg, (640, 600)).into_drawing_area(),
+        points,
+        labels,
+        title,
+    )
+    .map_err(|e| e.context(format!("writing {}", svg.display())))?;
+    draw_scatter(
+        BitMapBackend::new(png, (640, 600)).into_drawing_area(),
+        points,
+        labels,
+        title,
+    )
+    .map_err(|e| e.context(format!("writing {}", png.display())))?;
+    Ok(())
+}
+
+fn draw_scatter<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    points: &[[f64; 2]],
+    labels: &[i64],
+    title: &str,
+) -> anyhow::Result<()> {
+    root.fill(&WHITE).map_err(plot_err)?;
+    let fold = |i: usize| {
+        let it = points.iter().map(move |p| p[i]).filter(|v| v.is_finite());
+        padded(
+            it.clone().fold(f64::INFINITY, f64::min),
+            it.fold(f64::NEG_INFINITY, f64::max),
+        )
+    };
+    let ((x0, x1), (y0, y1)) = (fold(0), fold(1));
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(40)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .draw()
+        .map_err(plot_err)?;
+    let mut classes: Vec<i64> = labels.to_vec();
+    classes.sort_unstable();
+    classes.dedup();
+    for (i, &k) in classes.iter().enumerate() {
+        let c = colour(i);
+        let pts = points
+            .iter()
+            .zip(labels)
+            .filter(move |(_, &l)| l == k)
+            .map(|(p, _)| (p[0], p[1]));
+        chart
+            .draw_series(pts.map(move |q| Circle::new(q, 2, c.filled())))
+            .map_err(plot_err)?
+            .label(format!("class {k}"))
+            .legend(move |(x, y)| Circle::new((x + 5, y), 4, c.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(plot_err)?;
+    root.present().map_err(plot_err)?;
+    Ok(())
+}
+
+/// A figure of the report: its title and paths relative to the report file.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FigureLink {
+    pub title: String,
+    pub svg: String,
+    pub png: String,
+}
+
+/// The figures [`report_figures`] wrote.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ReportFigures {
+    /// One per group that logged epochs, in group order.
+    pub curves: Vec<FigureLink>,
+    /// Figure 1, when any run logged `diversity.mean`.
+    pub diversity: Option<FigureLink>,
+}
+
+const LOSS_KEYS: [&str; 4] = ["loss", "l1", "l2", "l3"];
+
+/// Draw the training curves of every group and the diversity figure into `dir`;
+/// `rel` is `dir` as the report links it.
+pub fn report_figures(
+    c: &Collected,
+    groups: &[Group],
+    dir: &Path,
+    rel: &str,
+) -> anyhow::Result<ReportFigures> {
+    let mut wanted: Vec<String> = LOSS_KEYS.iter().map(|s| s.to_string()).collect();
+    for src in ["codes", "kmeans_target"] {
+        for m in ["acc", "nmi", "ari"] {
+            wanted.push(format!("{src}.{m}"));
+        }
+    }
+    wanted.extend(["diversity.mean".to_string(), "diversity.std".to_string()]);
+    let wanted_ref: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    let curves = epoch_curves(c, groups, &wanted_ref)?;
+    let mut out = ReportFigures::default();
+    let mut diversity_lines = Vec::new();
+    for (i, (g, cv)) in groups.iter().zip(&curves).enumerate() {
+        if cv.is_empty() {
+            continue;
+        }
+        let src = g
+            .config
+            .as_ref()
+            .map(|c| metric_source(&c.loss))
+            .unwrap_or("codes");
+        let losses: Vec<Line> = LOSS_KEYS
+            .iter()
+            .filter_map(|k| {
+                cv.get(*k).map(|p| Line {
+                    name: (*k).to_string(),
+                    points: p.clone(),
+                    band: None,
+                })
+            })
+            .collect();
+        let metrics: Vec<Line> = ["acc", "nmi", "ari"]
+            .iter()
+            .filter_map(|m| {
+                cv.get(&format!("{src}.{m}")).map(|p| Line {
+                    name: m.to_uppercase(),
+                    points: p.clone(),
+                    band: None,
+                })
+            })
+            .collect();
+        let label = g.label();
+        let panels = [
+            Panel {
+                title: "training losses".into(),
+                x_desc: "epoch".into(),
+                y_desc: "loss".into(),
+                lines: losses,
+                y_range: None,
+                legend: SeriesLabelPosition::UpperRight,
+            },
+            Panel {
+                title: format!("clustering ({src})"),
+                x_desc: "epoch".into(),
+                y_desc: "score".into(),
+                lines: metrics,
+                y_range: Some((0.0, 1.0)),
+                legend: SeriesLabelPosition::LowerRight,
+            },
+        ];
+        let stem = format!("curves-{}", i + 1);
+        save_panels(
+            &panels,
+            &dir.join(format!("{stem}.png")),
+            &dir.join(format!("{stem}.svg")),
+        )?;
+        out.curves.push(FigureLink {
+            title: label.clone(),
+            svg: format!("{rel}/{stem}.svg"),
+            png: format!("{rel}/{stem}.png"),
+        });
+        if let Some(mean) = cv.get("diversity.mean") {
+            let std = cv.get("diversity.std");
+            let band = std.map(|s| {
+                mean.iter()
+                    .filter_map(|&(e, m)| {
+                        s.iter().find(|q| q.0 == e).map(|q| (e, m - q.1, m + q.1))
+                    })
+                    .collect()
+            });
+            diversity_lines.push(Line {
+                name: label,
+                points: mean.clone(),
+                band,
+            });
+        }
+    }
+    if !diversity_lines.is_empty() {
+        let panel = Panel {
+            title: "ensemble diversity (pairwise NMI of the M members)".into(),
+            x_desc: "epoch".into(),
+            y_desc: "NMI".into(),
+            lines: diversity_lines,
+            y_range: Some((0.0, 1.0)),
+            legend: SeriesLabelPosition::LowerRight,
+        };
+        let (png, svg) = (dir.join("diversity.png"), dir.join("diversity.svg"));
+        save_panels(std::slice::from_ref(&panel), &png, &svg)?;
+        out.diversity = Some(FigureLink {
+            title: "Ensemble diversity per epoch (Figure 1)".into(),
+            svg: format!("{rel}/diversity.svg"),
+            png: format!("{rel}/diversity.png"),
+        });
+    }
+    Ok(out)
+}

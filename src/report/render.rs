@@ -1,0 +1,604 @@
+//! Markdown through handlebars templates (`templates/*.hbs`, compiled into the
+//! binary). The Rust side computes every cell (formatting, differences, which
+//! value is best); the templates only lay the tables and sections out.
+//!
+//! The output is deterministic: no timestamps, groups and runs in plan order,
+//! paper rows in the paper's order.
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::Context;
+use handlebars::Handlebars;
+use serde::Serialize;
+
+use crate::config::{Backbone, DatasetName};
+
+use super::aggregate::{counts, Counts, Group, Stat};
+use super::collect::{enum_text, value_text, Collected, RunRecord};
+use super::figures::ReportFigures;
+use super::paper::{self, Scores};
+use super::ReportError;
+
+/// The report templates a plan may name (`template` in plan.json).
+pub const TEMPLATES: [&str; 4] = ["generic", "table3", "table4", "table5"];
+
+const PARTIALS: [(&str, &str); 4] = [
+    ("header", include_str!("../../templates/_header.hbs")),
+    ("groups", include_str!("../../templates/_groups.hbs")),
+    ("footer", include_str!("../../templates/_footer.hbs")),
+    ("table", include_str!("../../templates/_table.hbs")),
+];
+
+fn template_source(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "generic" => include_str!("../../templates/generic.hbs"),
+        "table3" => include_str!("../../templates/table3.hbs"),
+        "table4" => include_str!("../../templates/table4.hbs"),
+        "table5" => include_str!("../../templates/table5.hbs"),
+        _ => return None,
+    })
+}
+
+/// A Markdown table, every cell already text.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Table {
+    pub head: Vec<String>,
+    /// Separator cells: `---` (text) or `---:` (numbers).
+    pub align: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(head: Vec<(String, bool)>) -> Self {
+        let align = head
+            .iter()
+            .map(|(_, num)| if *num { "---:" } else { "---" }.to_string())
+            .collect();
+        Self {
+            head: head.into_iter().map(|h| h.0).collect(),
+            align,
+            rows: Vec::new(),
+        }
+    }
+}
+
+/// A table with a heading (a dataset of Table III, a sub-table of Table V).
+#[derive(Debug, Clone, Serialize)]
+pub struct TitledTable {
+    pub title: String,
+    pub table: Table,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Header {
+    sweep: String,
+    template: String,
+    source: String,
+    store: String,
+    counts: Counts,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct NotDone {
+    run_id: String,
+    state: String,
+    reason: String,
+    label: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Tsne {
+    run_id: String,
+    acc: String,
+    png: String,
+    svg: String,
+}
+
+#[derive(Debug, Serialize)]
+struct View<'a> {
+    header: Header,
+    notes: Option<&'a str>,
+    groups: Table,
+    not_done: Vec<NotDone>,
+    figures: &'a ReportFigures,
+    tsne: Option<Tsne>,
+    /// Which group each paper row was compared with, where more than one fitted.
+    match_notes: Vec<String>,
+    table3: Vec<TitledTable>,
+    appendix: Option<Table>,
+    table4: Option<Table>,
+    table5: Vec<TitledTable>,
+}
+
+/// Render the plan's template over the groups. `out_dir` is where the report
+/// will be written (links to run folders are made relative to it).
+pub fn render(
+    c: &Collected,
+    groups: &[Group],
+    figures: &ReportFigures,
+    out_dir: &Path,
+) -> anyhow::Result<String> {
+    let name = if c.plan.template.is_empty() {
+        "generic"
+    } else {
+        c.plan.template.as_str()
+    };
+    let source = template_source(name).ok_or_else(|| ReportError::UnknownTemplate {
+        name: name.to_string(),
+        available: TEMPLATES.iter().map(|s| s.to_string()).collect(),
+    })?;
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    // Markdown, not HTML: cells are escaped for Markdown tables in Rust instead.
+    hb.register_escape_fn(handlebars::no_escape);
+    for (p, src) in PARTIALS {
+        hb.register_partial(p, src)
+            .with_context(|| format!("template partial {p}"))?;
+    }
+    hb.register_template_string(name, source)
+        .with_context(|| format!("template {name}"))?;
+
+    let mut ctx = View {
+        header: Header {
+            sweep: c.plan.sweep.clone(),
+            template: name.to_string(),
+            source: c.plan.source.clone(),
+            store: c.store.display().to_string(),
+            counts: counts(c),
+        },
+        notes: c.notes.as_deref().map(str::trim_end),
+        groups: groups_table(groups),
+        not_done: not_done(c),
+        figures,
+        tsne: tsne_link(c, out_dir),
+        match_notes: Vec::new(),
+        table3: Vec::new(),
+        appendix: None,
+        table4: None,
+        table5: Vec::new(),
+    };
+    let mut m = Matcher {
+        groups,
+        notes: Vec::new(),
+    };
+    match name {
+        "table3" => {
+            ctx.table3 = table3(&mut m);
+            ctx.appendix = Some(appendix(&mut m));
+        }
+        "table4" => ctx.table4 = Some(table4(&mut m)),
+        "table5" => ctx.table5 = table5(&mut m),
+        _ => {}
+    }
+    ctx.match_notes = m.notes;
+    let mut out = hb
+        .render(name, &ctx)
+        .with_context(|| format!("rendering template {name}"))?;
+    // One trailing newline whatever the template ends with.
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    Ok(out)
+}
+
+/// Text safe inside a Markdown table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// `0.752 ± 0.012 (3)`: mean ± sample std (number of seeds); no ± for one seed.
+pub fn fmt_stat(s: &Stat) -> String {
+    match (s.mean, s.std) {
+        (None, _) => "—".into(),
+        (Some(m), Some(sd)) => format!("{m:.3} ± {sd:.3} ({})", s.n),
+        (Some(m), None) => format!("{m:.3} ({})", s.n),
+    }
+}
+
+fn bold_if(s: String, best: bool) -> String {
+    if best {
+        format!("**{s}**")
+    } else {
+        s
+    }
+}
+
+/// Which entries hold the column's best (largest) value; ties are all best.
+pub fn best_mask(values: &[Option<f64>]) -> Vec<bool> {
+    let max = values
+        .iter()
+        .flatten()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
+    values
+        .iter()
+        .map(|v| v.is_some_and(|v| v == max && max.is_finite()))
+        .collect()
+}
+
+/// The generic table: one row per group with its swept values, method, ACC /
+/// NMI / ARI (best mean per column in bold) and its run counts.
+fn groups_table(groups: &[Group]) -> Table {
+    let show_block = groups.iter().any(|g| !g.block.is_empty());
+    let keys: Vec<String> = groups
+        .first()
+        .map(|g| g.key.iter().map(|k| k.0.clone()).collect())
+        .unwrap_or_default();
+    let mut head: Vec<(String, bool)> = Vec::new();
+    if show_block {
+        head.push(("block".into(), false));
+    }
+    head.extend(keys.iter().map(|k| (format!("`{k}`"), false)));
+    head.push(("method".into(), false));
+    head.extend(["ACC", "NMI", "ARI"].map(|m| (m.to_string(), true)));
+    head.extend(["done", "failed", "missing"].map(|m| (m.to_string(), true)));
+    let mut t = Table::new(head);
+    let best: Vec<Vec<bool>> = (0..3)
+        .map(|i| best_mask(&groups.iter().map(|g| g.scores[i].mean).collect::<Vec<_>>()))
+        .collect();
+    for (r, g) in groups.iter().enumerate() {
+        let mut row = Vec::new();
+        if show_block {
+            row.push(cell(&g.block));
+        }
+        row.extend(
+            g.key
+                .iter()
+                .map(|(_, v)| v.as_ref().map(|v| cell(&value_text(v))).unwrap_or_default()),
+        );
+        row.push(g.method().map(|m| cell(&m)).unwrap_or_else(|| "—".into()));
+        for (i, b) in best.iter().enumerate() {
+            row.push(bold_if(fmt_stat(&g.scores[i]), b[r]));
+        }
+        row.extend([g.done, g.failed, g.missing].map(|n| n.to_string()));
+        t.rows.push(row);
+    }
+    t
+}
+
+fn not_done(c: &Collected) -> Vec<NotDone> {
+    c.runs
+        .iter()
+        .filter(|r| !r.is_done())
+        .map(|r| NotDone {
+            run_id: r.entry.run_id.clone(),
+            state: r.state.clone(),
+            reason: cell(
+                r.status
+                    .as_ref()
+                    .and_then(|s| s.reason.as_deref())
+                    .unwrap_or(""),
+            ),
+            label: cell(
+                &r.entry
+                    .swept
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", value_text(v)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        })
+        .collect()
+}
+
+/// Figure 2 of the best done run (highest headline ACC, plan order on ties),
+/// where the trainer wrote one.
+fn tsne_link(c: &Collected, out_dir: &Path) -> Option<Tsne> {
+    let mut best: Option<(&RunRecord, f64)> = None;
+    for r in c.runs.iter().filter(|r| r.is_done()) {
+        if let Some(acc) = r.reported().and_then(|s| s[0]) {
+            if best.is_none_or(|(_, b)| acc > b) {
+                best = Some((r, acc));
+            }
+        }
+    }
+    let (run, acc) = best?;
+    let png = run.dir.join("figures").join("tsne.png");
+    if !png.is_file() {
+        return None;
+    }
+    let svg = run.dir.join("figures").join("tsne.svg");
+    Some(Tsne {
+        run_id: run.entry.run_id.clone(),
+        acc: format!("{acc:.3}"),
+        png: link(&png, out_dir),
+        svg: link(&svg, out_dir),
+    })
+}
+
+/// `target` as the report in `base` links it: relative when both resolve.
+fn link(target: &Path, base: &Path) -> String {
+    let rel = match (
+        std::fs::canonicalize(target.parent().unwrap_or(target)),
+        std::fs::canonicalize(base),
+    ) {
+        (Ok(t), Ok(b)) => Some(relative(
+            &t.join(target.file_name().unwrap_or_default()),
+            &b,
+        )),
+        _ => None,
+    };
+    rel.unwrap_or_else(|| target.to_path_buf())
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+fn relative(target: &Path, base: &Path) -> PathBuf {
+    let t: Vec<Component> = target.components().collect();
+    let b: Vec<Component> = base.components().collect();
+    let common = t.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut p = PathBuf::new();
+    for _ in common..b.len() {
+        p.push("..");
+    }
+    for c in &t[common..] {
+        p.push(c);
+    }
+    p
+}
+
+/// Picks the group a paper row is compared with, noting ambiguities.
+struct Matcher<'a> {
+    groups: &'a [Group],
+    notes: Vec<String>,
+}
+
+impl<'a> Matcher<'a> {
+    /// The first group (plan order) passing the first predicate any group passes;
+    /// predicates go from the paper's exact setting to looser ones. When several
+    /// groups pass, the choice is written down.
+    fn pick(&mut self, what: &str, preds: &[&dyn Fn(&Group) -> bool]) -> Option<&'a Group> {
+        for p in preds {
+            let hits: Vec<&Group> = self.groups.iter().filter(|g| p(g)).collect();
+            if let Some(first) = hits.first() {
+                // A run of two blocks is a group in each: the same numbers, not a choice.
+                let others: Vec<String> = hits[1..]
+                    .iter()
+                    .filter(|g| g.run_ids != first.run_ids)
+                    .map(|g| format!("`{}`", g.label()))
+                    .collect();
+                if !others.is_empty() {
+                    self.notes.push(format!(
+                        "{what}: compared with `{}`; also matching: {}.",
+                        first.label(),
+                        others.join(", ")
+                    ));
+                }
+                return Some(first);
+            }
+        }
+        None
+    }
+}
+
+fn cfg_is(g: &Group, f: impl Fn(&crate::config::RunConfig) -> bool) -> bool {
+    g.config.as_ref().is_some_and(f)
+}
+
+/// One row of a paper-versus-ours table.
+struct CompareRow<'a> {
+    label: String,
+    paper: Option<Scores>,
+    ours: Option<&'a Group>,
+}
+
+/// `| row | ACC paper | ACC ours | Δ | NMI ... | ARI ... |`, the best paper
+/// value and the best of ours in each column in bold, Δ = ours - paper.
+fn compare_table(first: &str, rows: &[CompareRow]) -> Table {
+    let mut head = vec![(first.to_string(), false)];
+    for m in ["ACC", "NMI", "ARI"] {
+        head.extend([
+            (format!("{m} paper"), true),
+            (format!("{m} ours"), true),
+            (format!("Δ{m}"), true),
+        ]);
+    }
+    let mut t = Table::new(head);
+    let paper: Vec<[Option<f64>; 3]> = rows
+        .iter()
+        .map(|r| r.paper.map(|s| s.as_array().map(Some)).unwrap_or([None; 3]))
+        .collect();
+    let ours: Vec<[Option<f64>; 3]> = rows
+        .iter()
+        .map(|r| {
+            r.ours
+                .map(|g| g.scores.map(|s| s.mean))
+                .unwrap_or([None; 3])
+        })
+        .collect();
+    let best_p: Vec<Vec<bool>> = (0..3)
+        .map(|i| best_mask(&paper.iter().map(|p| p[i]).collect::<Vec<_>>()))
+        .collect();
+    let best_o: Vec<Vec<bool>> = (0..3)
+        .map(|i| best_mask(&ours.iter().map(|o| o[i]).collect::<Vec<_>>()))
+        .collect();
+    for (r, row) in rows.iter().enumerate() {
+        let mut cells = vec![cell(&row.label)];
+        for i in 0..3 {
+            cells.push(
+                paper[r][i]
+                    .map(|v| bold_if(format!("{v:.3}"), best_p[i][r]))
+                    .unwrap_or_else(|| "—".into()),
+            );
+            cells.push(match row.ours {
+                Some(g) if g.scores[i].mean.is_none() => {
+                    format!("— ({} of {} done)", g.done, g.run_ids.len())
+                }
+                Some(g) => bold_if(fmt_stat(&g.scores[i]), best_o[i][r]),
+                None => "—".into(),
+            });
+            cells.push(match (paper[r][i], ours[r][i]) {
+                (Some(p), Some(o)) => format!("{:+.3}", o - p),
+                _ => "—".into(),
+            });
+        }
+        t.rows.push(cells);
+    }
+    t
+}
+
+/// Table III: a sub-table per dataset the sweep ran (all five when it ran none
+/// of them), the paper's methods in its order; ours for the methods we train
+/// (BYOL, ConCURL, and any other weight setting the sweep holds).
+fn table3(m: &mut Matcher) -> Vec<TitledTable> {
+    let ran: Vec<DatasetName> = paper::TABLE3_DATASETS
+        .iter()
+        .copied()
+        .filter(|d| m.groups.iter().any(|g| cfg_is(g, |c| c.data.dataset == *d)))
+        .collect();
+    let datasets = if ran.is_empty() {
+        paper::TABLE3_DATASETS.to_vec()
+    } else {
+        ran
+    };
+    let mut out = Vec::new();
+    for d in datasets {
+        let title = paper::dataset_title(d);
+        let mut methods: Vec<String> = paper::TABLE3.iter().map(|r| r.method.to_string()).collect();
+        for g in m.groups {
+            if let Some(name) = g.method().filter(|_| cfg_is(g, |c| c.data.dataset == d)) {
+                if !methods.contains(&name) {
+                    methods.push(name);
+                }
+            }
+        }
+        let rows: Vec<CompareRow> = methods
+            .iter()
+            .map(|name| {
+                let ours = if matches!(name.as_str(), "DCCM" | "GATCluster" | "PICA") {
+                    None
+                } else {
+                    let is = |g: &Group| {
+                        g.method().as_deref() == Some(name) && cfg_is(g, |c| c.data.dataset == d)
+                    };
+                    let r34 =
+                        |g: &Group| is(g) && cfg_is(g, |c| c.model.backbone == Backbone::Resnet34);
+                    let g = m.pick(&format!("{title}, {name}"), &[&r34, &is]);
+                    if let Some(c) = g
+                        .and_then(|g| g.config.as_ref())
+                        .filter(|c| c.model.backbone != Backbone::Resnet34)
+                    {
+                        m.notes.push(format!(
+                            "{title}, {name}: ours uses a {} backbone, the paper a ResNet-34.",
+                            enum_text(&c.model.backbone)
+                        ));
+                    }
+                    g
+                };
+                CompareRow {
+                    label: name.clone(),
+                    paper: paper::table3(name, d),
+                    ours,
+                }
+            })
+            .collect();
+        out.push(TitledTable {
+            title: title.to_string(),
+            table: compare_table("method", &rows),
+        });
+    }
+    out
+}
+
+/// The appendix's ConCURL with ResNet-18 and ResNet-34 backbones.
+fn appendix(m: &mut Matcher) -> Table {
+    let rows: Vec<CompareRow> = paper::APPENDIX_BACKBONES
+        .iter()
+        .map(|&(d, b, s)| {
+            let label = format!("{} {}", paper::dataset_title(d), enum_text(&b));
+            let is = |g: &Group| {
+                g.method().as_deref() == Some("ConCURL")
+                    && cfg_is(g, |c| c.data.dataset == d && c.model.backbone == b)
+            };
+            let ours = m.pick(&format!("appendix, {label}"), &[&is]);
+            CompareRow {
+                label,
+                paper: Some(s),
+                ours,
+            }
+        })
+        .collect();
+    compare_table("dataset, backbone", &rows)
+}
+
+/// Ours on the paper's dataset of Tables IV and V, else on whatever the sweep ran.
+fn stl10_first<'g>(
+    m: &mut Matcher<'g>,
+    what: &str,
+    is: &dyn Fn(&Group) -> bool,
+) -> Option<&'g Group> {
+    let on_stl = |g: &Group| is(g) && cfg_is(g, |c| c.data.dataset == paper::TABLE4_5_DATASET);
+    let g = m.pick(what, &[&on_stl, is])?;
+    if let Some(c) = g
+        .config
+        .as_ref()
+        .filter(|c| c.data.dataset != paper::TABLE4_5_DATASET)
+    {
+        m.notes.push(format!(
+            "{what}: ours ran on {}, the paper on STL10.",
+            paper::dataset_title(c.data.dataset)
+        ));
+    }
+    Some(g)
+}
+
+/// Table IV: the four loss-weight settings.
+fn table4(m: &mut Matcher) -> Table {
+    let rows: Vec<CompareRow> = paper::TABLE4
+        .iter()
+        .map(|&(name, s)| {
+            let is = |g: &Group| g.method().as_deref() == Some(name);
+            let ours = stl10_first(m, name, &is);
+            CompareRow {
+                label: name.to_string(),
+                paper: Some(s),
+                ours,
+            }
+        })
+        .collect();
+    compare_table("setting", &rows)
+}
+
+/// Table V: three sub-tables of the transform family, M and d', each with the
+/// BYOL reference row.
+fn table5(m: &mut Matcher) -> Vec<TitledTable> {
+    paper::TABLE5
+        .iter()
+        .map(|part| {
+            let mut rows: Vec<CompareRow> = part
+                .rows
+                .iter()
+                .map(|r| {
+                    let label = match r.d_prime {
+                        Some(d) if part.varies == "d'" => format!("d' = {d}"),
+                        _ => format!("M = {}", r.m),
+                    };
+                    let is = |g: &Group| {
+                        g.method().as_deref() == Some("ConCURL")
+                            && cfg_is(g, |c| {
+                                c.transform.kind == r.kind
+                                    && c.transform.m == r.m
+                                    && r.d_prime.is_none_or(|d| c.transform.d_prime == d)
+                            })
+                    };
+                    let ours = stl10_first(m, &format!("{}, {label}", part.title), &is);
+                    CompareRow {
+                        label,
+                        paper: Some(r.scores),
+                        ours,
+                    }
+                })
+                .collect();
+            let byol = |g: &Group| g.method().as_deref() == Some("BYOL");
+            let ours = stl10_first(m, &format!("{}, BYOL", part.title), &byol);
+            rows.push(CompareRow {
+                label: "BYOL (reference)".into(),
+                paper: Some(paper::BYOL_REFERENCE),
+                ours,
+            });
+            TitledTable {
+                title: part.title.to_string(),
+                table: compare_table(part.varies, &rows),
+            }
+        })
+        .collect()
+}
