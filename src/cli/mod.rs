@@ -68,20 +68,20 @@ pub struct SubmitArgs {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
-    let result = match &cli.command {
-        Command::Doctor(a) => doctor::exec(a),
-        Command::Plan(a) => plan::exec(a),
-        Command::Run(a) => run::exec(a),
-        Command::Train(a) => train::exec(a),
-        Command::Status(a) => status::exec(a),
+    let result = match cli.command {
+        Command::Doctor(a) => doctor::exec(&a),
+        Command::Plan(a) => plan::exec(&a),
+        Command::Run(a) => run::exec(&a),
+        Command::Train(a) => train::exec(&a),
+        Command::Status(a) => status::exec(&a),
         Command::Report(a) => report::exec(a),
         Command::Export(a) => export::exec(a),
-        Command::Bench(a) => bench::exec(a),
+        Command::Bench(a) => bench::exec(&a),
         Command::Submit(a) => Err(anyhow::anyhow!(
             "`sweep submit {}`: the Slurm backend is not part of this build yet; run the sweep with `sweep run` (or `sweep exec-run RUN_DIR` per run from your own job script)",
             a.file.display()
         )),
-        Command::ExecRun(a) => exec_run::exec(a),
+        Command::ExecRun(a) => exec_run::exec(&a),
     };
     match result {
         Ok(code) => code,
