@@ -4,7 +4,7 @@
 //! No tch.
 use rayon::prelude::*;
 
-use super::metrics::{contingency_codes, encode, Contingency, NmiNorm};
+use super::metrics::{encode, Contingency, NmiNorm};
 
 /// Mean and population standard deviation of the arithmetic NMI over all pairs
 /// of `assignments` (each one labelling of the same samples).
@@ -31,16 +31,7 @@ pub fn pairwise_nmi(assignments: &[Vec<i64>]) -> (f64, f64) {
         .map(|&(a, b)| {
             let (ca, va) = &coded[a];
             let (cb, vb) = &coded[b];
-            let (cells, class_sizes, cluster_sizes) = contingency_codes(ca, va.len(), cb, vb.len());
-            Contingency {
-                classes: va.clone(),
-                clusters: vb.clone(),
-                cells,
-                class_sizes,
-                cluster_sizes,
-                n: n as u64,
-            }
-            .nmi(NmiNorm::Arithmetic)
+            Contingency::from_codes(ca, va.clone(), cb, vb.clone()).nmi(NmiNorm::Arithmetic)
         })
         .collect();
     let count = values.len() as f64;

@@ -59,41 +59,45 @@ pub(crate) fn encode(labels: &[i64]) -> (Vec<usize>, Vec<i64>) {
     (codes, values)
 }
 
-/// The contingency table from dense codes (`a` in 0..na, `b` in 0..nb).
-pub(crate) fn contingency_codes(a: &[usize], na: usize, b: &[usize], nb: usize) -> (Vec<(usize, usize, u64)>, Vec<u64>, Vec<u64>) {
-    assert_eq!(a.len(), b.len(), "contingency: labellings of different lengths");
-    let mut rows = vec![0u64; na];
-    let mut cols = vec![0u64; nb];
-    for (&i, &j) in a.iter().zip(b) {
-        rows[i] += 1;
-        cols[j] += 1;
-    }
-    // Dense counting when the table is small (the usual K x K case, and the inner
-    // loop of the pairwise diversity); sorting the pairs otherwise.
-    let cells = if na.saturating_mul(nb) <= a.len().max(1 << 16) {
-        let mut dense = vec![0u64; na * nb];
+impl Contingency {
+    /// The table from dense codes: `a[s]` indexes `classes`, `b[s]` indexes
+    /// `clusters` (as [`encode`] returns them).
+    pub(crate) fn from_codes(a: &[usize], classes: Vec<i64>, b: &[usize], clusters: Vec<i64>) -> Self {
+        assert_eq!(a.len(), b.len(), "contingency: labellings of different lengths");
+        let (na, nb) = (classes.len(), clusters.len());
+        let mut class_sizes = vec![0u64; na];
+        let mut cluster_sizes = vec![0u64; nb];
         for (&i, &j) in a.iter().zip(b) {
-            dense[i * nb + j] += 1;
+            class_sizes[i] += 1;
+            cluster_sizes[j] += 1;
         }
-        dense
-            .iter()
-            .enumerate()
-            .filter(|(_, &c)| c > 0)
-            .map(|(ij, &c)| (ij / nb, ij % nb, c))
-            .collect()
-    } else {
-        let mut pairs: Vec<(usize, usize)> = a.iter().copied().zip(b.iter().copied()).collect();
-        pairs.sort_unstable();
-        let mut cells: Vec<(usize, usize, u64)> = Vec::new();
-        for (i, j) in pairs {
-            match cells.last_mut() {
-                Some(last) if last.0 == i && last.1 == j => last.2 += 1,
-                _ => cells.push((i, j, 1)),
+        // Dense counting when the table is small (the usual K x K case, and the
+        // inner loop of the pairwise diversity); sorting the pairs otherwise.
+        let cells = if na.saturating_mul(nb) <= a.len().max(1 << 16) {
+            let mut dense = vec![0u64; na * nb];
+            for (&i, &j) in a.iter().zip(b) {
+                dense[i * nb + j] += 1;
             }
-        }
-        cells
-    };
-    (cells, rows, cols)
+            dense
+                .iter()
+                .enumerate()
+                .filter(|(_, &c)| c > 0)
+                .map(|(ij, &c)| (ij / nb, ij % nb, c))
+                .collect()
+        } else {
+            let mut pairs: Vec<(usize, usize)> = a.iter().copied().zip(b.iter().copied()).collect();
+            pairs.sort_unstable();
+            let mut cells: Vec<(usize, usize, u64)> = Vec::new();
+            for (i, j) in pairs {
+                match cells.last_mut() {
+                    Some(last) if last.0 == i && last.1 == j => last.2 += 1,
+                    _ => cells.push((i, j, 1)),
+                }
+            }
+            cells
+        };
+        Contingency { classes, clusters, cells, class_sizes, cluster_sizes, n: a.len() as u64 }
+    }
 }
 
 /// The contingency table of `truth` (rows) against `pred` (columns).
@@ -109,8 +113,7 @@ pub fn contingency(truth: &[i64], pred: &[i64]) -> Contingency {
     );
     let (a, classes) = encode(truth);
     let (b, clusters) = encode(pred);
-    let (cells, class_sizes, cluster_sizes) = contingency_codes(&a, classes.len(), &b, clusters.len());
-    Contingency { classes, clusters, cells, class_sizes, cluster_sizes, n: truth.len() as u64 }
+    Contingency::from_codes(&a, classes, &b, clusters)
 }
 
 impl Contingency {

@@ -43,7 +43,7 @@ pub fn tsne(x: &[Vec<f32>], perplexity: f64, iters: usize, seed: u64) -> anyhow:
     if x.iter().flatten().any(|v| !v.is_finite()) {
         bail!("t-SNE input holds NaN or infinite values");
     }
-    if !(perplexity > 0.0) {
+    if perplexity.is_nan() || perplexity <= 0.0 {
         bail!("t-SNE perplexity must be positive, got {perplexity}");
     }
     let perplexity = perplexity.min((n - 1) as f64 / 3.0).max(1.0);
