@@ -343,8 +343,11 @@ fn write_tsne(cfg: &RunConfig, dir: &RunDir, ds: &Dataset, out: &evaluate::EvalO
     rows.truncate(take);
     rows.sort_unstable();
     let sel = Tensor::from_slice(&rows.iter().map(|&r| r as i64).collect::<Vec<_>>());
-    let z = out.z.index_select(0, &sel);
-    let pts = crate::eval::tsne::tsne(&z, 30.0, 1000, mix_seed(cfg.seed, SALT_EVAL ^ 0x75f))?;
+    let z = out.z.index_select(0, &sel).to_kind(Kind::Float).contiguous();
+    let d = z.size()[1] as usize;
+    let flat = Vec::<f32>::try_from(z.view(-1)).context("cluster embeddings to host")?;
+    let rows_f: Vec<Vec<f32>> = flat.chunks(d).map(<[f32]>::to_vec).collect();
+    let pts = crate::eval::tsne::tsne(&rows_f, 30.0, 1000, mix_seed(cfg.seed, SALT_EVAL ^ 0x75f))?;
     let labels: Vec<i64> = rows.iter().map(|&r| ds.labels[out.assignments.indices[r] as usize]).collect();
     let fig = dir.path().join("figures");
     std::fs::create_dir_all(&fig).with_context(|| format!("creating {}", fig.display()))?;
