@@ -392,8 +392,8 @@ fn grid_key(
 }
 
 /// Parse one sweep file's text. Problems are appended; the returned value holds
-/// everything that could be read.
-pub fn parse_sweep_text(path: &Path, text: &str, problems: &mut Vec<Problem>) -> SweepFile {
+/// everything that could be read (None: a TOML syntax error, nothing to read).
+pub fn parse_sweep_text(path: &Path, text: &str, problems: &mut Vec<Problem>) -> Option<SweepFile> {
     let src = Source { file: Arc::new(path.to_path_buf()), text };
     let mut out = SweepFile {
         path: src.file.clone(),
@@ -408,7 +408,7 @@ pub fn parse_sweep_text(path: &Path, text: &str, problems: &mut Vec<Problem>) ->
         Ok(d) => d,
         Err(p) => {
             problems.push(p);
-            return out;
+            return None;
         }
     };
     for (k, v) in doc.get_ref().iter() {
@@ -432,7 +432,7 @@ pub fn parse_sweep_text(path: &Path, text: &str, problems: &mut Vec<Problem>) ->
             }
         }
     }
-    out
+    Some(out)
 }
 
 fn parse_block(src: &Source<'_>, t: &Spanned<DeValue<'_>>, problems: &mut Vec<Problem>) -> Option<BlockDef> {

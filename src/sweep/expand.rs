@@ -166,7 +166,10 @@ fn load_layers(
         return None;
     }
     stack.push(key);
-    let child = parse_sweep_text(path, &text, problems);
+    let Some(child) = parse_sweep_text(path, &text, problems) else {
+        stack.pop();
+        return None;
+    };
     let merged = match &child.extends {
         Some(ext) => {
             let parent_path = path.parent().unwrap_or(Path::new("")).join(&ext.value);
@@ -222,6 +225,9 @@ fn merge_grid(mut under: Grid, over: Grid, with_include: bool) -> Grid {
 struct Checker {
     schema: Option<Json>,
     seen: HashSet<(String, String)>,
+    /// Origins of values found bad: runs using them are not built (their
+    /// problem is reported once, here, not again per run).
+    bad: HashSet<Origin>,
 }
 
 impl Checker {
@@ -274,12 +280,14 @@ impl Checker {
         }
         if let Err(msg) = schema_check(self.schema(), key) {
             problems.push(Problem::new(key_at.clone(), msg));
+            self.bad.insert(at.clone());
             return;
         }
         let mut t = toml::Table::new();
         set_dotted(&mut t, key, v.clone());
         if let Err(e) = toml::Value::Table(t).try_into::<RunConfig>() {
             problems.push(Problem::new(at.clone(), format!("`{key}`: {}", clean_de_error(&e.to_string()))));
+            self.bad.insert(at.clone());
         }
     }
 }
@@ -305,10 +313,14 @@ fn schema_check(schema: &Json, key: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// serde's messages are good; toml adds a trailing newline and sometimes a
-/// "in `key`" suffix we already say ourselves.
+/// serde's messages are good; toml adds a trailing newline and an "in `key`"
+/// line that we already say ourselves.
 fn clean_de_error(msg: &str) -> String {
-    msg.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
+    msg.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !(l.starts_with("in `") && l.ends_with('`')))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Set `value` at a dotted key, creating tables on the way; a table value merges
@@ -435,7 +447,8 @@ fn located_validation(cfg: &RunConfig, prov: &Provenance, fallback: &Origin) -> 
         .collect()
 }
 
-/// The same problem produced by many runs is reported once, with a count.
+/// The same problem produced by many runs is reported once, with a count;
+/// problems are listed in file order.
 fn dedup(problems: Vec<Problem>) -> Vec<Problem> {
     let mut order: Vec<Problem> = Vec::new();
     let mut index: HashMap<(Origin, String), (usize, usize)> = HashMap::new();
@@ -457,6 +470,7 @@ fn dedup(problems: Vec<Problem>) -> Vec<Problem> {
             }
         }
     }
+    order.sort_by(|a, b| (&a.origin.file, a.origin.pos).cmp(&(&b.origin.file, b.origin.pos)));
     order
 }
 
@@ -639,6 +653,9 @@ fn expand(file: &SweepFile, problems: &mut Vec<Problem>) -> Option<Expanded> {
     let mut runs: IndexMap<String, (PlanEntry, RunConfig)> = IndexMap::new();
     for b in &blocks {
         for c in &b.candidates {
+            if c.sets.iter().any(|s| checker.bad.contains(s.at)) {
+                continue;
+            }
             let ctx = match (many_blocks, c.label.is_empty()) {
                 (true, true) => format!("block `{}`", b.name),
                 (true, false) => format!("block `{}`, run {}", b.name, c.label),
