@@ -316,9 +316,10 @@ fn schema_check(schema: &Json, key: &str) -> Result<(), String> {
 /// serde's messages are good; toml adds a trailing newline and an "in `key`"
 /// line that we already say ourselves.
 fn clean_de_error(msg: &str) -> String {
+    let names_key = |l: &str| l.starts_with("in `") && l.ends_with('`');
     msg.lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !(l.starts_with("in `") && l.ends_with('`')))
+        .filter(|l| !l.is_empty() && !names_key(l))
         .collect::<Vec<_>>()
         .join("; ")
 }
