@@ -1,1 +1,468 @@
-//! Raw sweep-file structures (in progress).
+//! Raw sweep files: the TOML text parsed strictly into values that remember where
+//! they were written, so that every later problem (an unknown key, a wrong type, an
+//! out-of-range value found by `RunConfig::validate`) can be reported as
+//! `FILE:LINE:COL: message`.
+//!
+//! Parsing uses toml's spanned document tree ([`toml::de::DeTable`]) instead of
+//! serde structs: serde stops at the first error, and the sweep tool promises to
+//! report *all* problems before anything runs. The format itself is documented in
+//! `docs/sweep-files.md`; the expansion into runs lives in `sweep::expand`.
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+/// Where something was written: a file and, when the parser gave a span, the
+/// 1-based line and column of its first character.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    pub file: Arc<PathBuf>,
+    pub pos: Option<(usize, usize)>,
+}
+
+impl Origin {
+    /// A whole-file origin (no line): for problems that belong to no single key.
+    pub fn file(file: &Arc<PathBuf>) -> Self {
+        Self { file: file.clone(), pos: None }
+    }
+}
+
+/// One problem found in a sweep or run file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub origin: Origin,
+    pub message: String,
+    /// Which block / combination of values produced it (None: the file itself).
+    pub context: Option<String>,
+}
+
+impl Problem {
+    pub fn new(origin: Origin, message: impl Into<String>) -> Self {
+        Self { origin, message: message.into(), context: None }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.origin.file.display())?;
+        if let Some((line, col)) = self.origin.pos {
+            write!(f, ":{line}:{col}")?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(c) = &self.context {
+            write!(f, " ({c})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found in a sweep file (and the files it extends), collected
+/// before anything runs.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct SweepError {
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for SweepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.problems.as_slice() {
+            [one] => write!(f, "{one}"),
+            many => {
+                write!(f, "{} problems (nothing was run):", many.len())?;
+                for p in many {
+                    write!(f, "\n  {p}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A value set at a dotted key of `RunConfig` (`"transform.m" = 10`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Leaf {
+    pub value: toml::Value,
+    pub key_at: Origin,
+    pub value_at: Origin,
+}
+
+/// Dotted key -> value, in file order. Nested tables and dotted keys are
+/// flattened, so `[base] data.dataset = "x"` and `[base.data] dataset = "x"` are
+/// the same leaf `data.dataset`.
+pub type Leaves = IndexMap<String, Leaf>;
+
+/// One swept key and its list of values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axis {
+    pub key_at: Origin,
+    pub values: Vec<(toml::Value, Origin)>,
+}
+
+/// `[[zip]]`: lists of equal length that move together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZipGroup {
+    pub at: Origin,
+    pub axes: IndexMap<String, Axis>,
+}
+
+/// `[[include]]` / `[[exclude]]`: a set of dotted keys and values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overrides {
+    pub at: Origin,
+    pub leaves: Leaves,
+}
+
+/// What a sweep file and each of its blocks share: a base config and the ways to
+/// vary it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Grid {
+    pub base: Leaves,
+    pub axes: IndexMap<String, Axis>,
+    pub zip: Vec<ZipGroup>,
+    pub include: Vec<Overrides>,
+    pub exclude: Vec<Overrides>,
+    /// `seeds = [...]`: an axis on `seed`.
+    pub seeds: Option<Axis>,
+}
+
+/// A string setting with its position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setting {
+    pub value: String,
+    pub at: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockDef {
+    pub name: Setting,
+    pub grid: Grid,
+}
+
+/// One sweep file as written (before `extends` is followed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepFile {
+    pub path: Arc<PathBuf>,
+    pub name: Option<Setting>,
+    pub template: Option<Setting>,
+    pub extends: Option<Setting>,
+    pub store: Option<Setting>,
+    pub grid: Grid,
+    pub blocks: Vec<BlockDef>,
+}
+
+const TOP_KEYS: &[&str] =
+    &["name", "template", "extends", "store", "seeds", "base", "axes", "zip", "exclude", "include", "block"];
+const BLOCK_KEYS: &[&str] = &["name", "base", "axes", "zip", "exclude", "include", "seeds"];
+
+/// Positions from byte offsets of one file's text.
+struct Source<'a> {
+    file: Arc<PathBuf>,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn at(&self, span: Range<usize>) -> Origin {
+        let start = span.start.min(self.text.len());
+        let before = &self.text[..start];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let col = before[line_start..].chars().count() + 1;
+        Origin { file: self.file.clone(), pos: Some((line, col)) }
+    }
+
+    fn problem(&self, span: Range<usize>, message: impl Into<String>) -> Problem {
+        Problem::new(self.at(span), message)
+    }
+
+    /// Parse the whole document; a syntax error is one problem at its span.
+    fn parse(&self) -> Result<Spanned<DeTable<'_>>, Problem> {
+        DeTable::parse(self.text).map_err(|e| {
+            let origin = match e.span() {
+                Some(s) => self.at(s),
+                None => Origin::file(&self.file),
+            };
+            Problem::new(origin, format!("TOML syntax: {}", e.message().trim()))
+        })
+    }
+}
+
+/// A parsed TOML value as a plain `toml::Value` (spans dropped below this point).
+fn plain(v: &DeValue<'_>) -> toml::Value {
+    match v {
+        DeValue::String(s) => toml::Value::String(s.to_string()),
+        DeValue::Integer(i) => {
+            // The parser has already checked the digits; an overflow is the one
+            // way this can fail, and i64 is TOML's integer range.
+            toml::Value::Integer(i64::from_str_radix(i.as_str(), i.radix()).unwrap_or(i64::MAX))
+        }
+        DeValue::Float(x) => toml::Value::Float(x.as_str().parse().unwrap_or(f64::NAN)),
+        DeValue::Boolean(b) => toml::Value::Boolean(*b),
+        DeValue::Datetime(d) => toml::Value::Datetime(*d),
+        DeValue::Array(a) => toml::Value::Array(a.iter().map(|x| plain(x.get_ref())).collect()),
+        DeValue::Table(t) => toml::Value::Table(
+            t.iter().map(|(k, x)| (k.get_ref().to_string(), plain(x.get_ref()))).collect(),
+        ),
+    }
+}
+
+fn join_key(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+fn type_name(v: &DeValue<'_>) -> &'static str {
+    match v {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date",
+        DeValue::Array(_) => "a list",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+/// Flatten a table of config values into dotted leaves (arrays are leaves).
+fn flatten(src: &Source<'_>, prefix: &str, table: &DeTable<'_>, out: &mut Leaves, problems: &mut Vec<Problem>) {
+    for (k, v) in table.iter() {
+        let key = join_key(prefix, k.get_ref());
+        match v.get_ref() {
+            DeValue::Table(t) => flatten(src, &key, t, out, problems),
+            other => {
+                let leaf = Leaf { value: plain(other), key_at: src.at(k.span()), value_at: src.at(v.span()) };
+                if out.contains_key(&key) {
+                    problems.push(src.problem(k.span(), format!("`{key}` is set twice")));
+                } else {
+                    out.insert(key, leaf);
+                }
+            }
+        }
+    }
+}
+
+/// Flatten a table whose leaves are lists (axes, zip groups).
+fn axes(
+    src: &Source<'_>,
+    prefix: &str,
+    table: &DeTable<'_>,
+    out: &mut IndexMap<String, Axis>,
+    problems: &mut Vec<Problem>,
+) {
+    for (k, v) in table.iter() {
+        let key = join_key(prefix, k.get_ref());
+        match v.get_ref() {
+            DeValue::Table(t) => axes(src, &key, t, out, problems),
+            DeValue::Array(a) => {
+                if a.is_empty() {
+                    problems.push(src.problem(k.span(), format!("axis `{key}` has an empty list of values")));
+                }
+                let values = a.iter().map(|x| (plain(x.get_ref()), src.at(x.span()))).collect();
+                if out.contains_key(&key) {
+                    problems.push(src.problem(k.span(), format!("axis `{key}` is given twice")));
+                } else {
+                    out.insert(key, Axis { key_at: src.at(k.span()), values });
+                }
+            }
+            other => problems.push(src.problem(
+                v.span(),
+                format!("axis `{key}` must be a list of values, found {} (write [x] for one value)", type_name(other)),
+            )),
+        }
+    }
+}
+
+fn string_setting(src: &Source<'_>, key: &str, v: &Spanned<DeValue<'_>>, problems: &mut Vec<Problem>) -> Option<Setting> {
+    match v.get_ref() {
+        DeValue::String(s) => Some(Setting { value: s.to_string(), at: src.at(v.span()) }),
+        other => {
+            problems.push(src.problem(v.span(), format!("`{key}` must be a string, found {}", type_name(other))));
+            None
+        }
+    }
+}
+
+/// `[[zip]]`, `[[include]]`, ...: an array of tables (or inline tables).
+fn tables<'a, 'i>(
+    src: &Source<'_>,
+    key: &str,
+    v: &'a Spanned<DeValue<'i>>,
+    problems: &mut Vec<Problem>,
+) -> Vec<&'a Spanned<DeValue<'i>>> {
+    match v.get_ref() {
+        DeValue::Array(a) => {
+            let mut out = Vec::new();
+            for item in a.iter() {
+                if item.get_ref().is_table() {
+                    out.push(item);
+                } else {
+                    problems.push(src.problem(
+                        item.span(),
+                        format!("each `{key}` entry must be a table ([[{key}]]), found {}", type_name(item.get_ref())),
+                    ));
+                }
+            }
+            out
+        }
+        other => {
+            problems.push(src.problem(
+                v.span(),
+                format!("`{key}` must be a list of tables ([[{key}]]), found {}", type_name(other)),
+            ));
+            Vec::new()
+        }
+    }
+}
+
+fn unknown_key(src: &Source<'_>, where_: &str, key: &Spanned<toml::de::DeString<'_>>, known: &[&str]) -> Problem {
+    src.problem(
+        key.span(),
+        format!("unknown key `{}` {where_} (expected one of: {})", key.get_ref(), known.join(", ")),
+    )
+}
+
+/// Read one grid-level key (shared by the top level and blocks). Returns false
+/// when the key is not a grid key.
+fn grid_key(
+    src: &Source<'_>,
+    grid: &mut Grid,
+    key: &str,
+    v: &Spanned<DeValue<'_>>,
+    problems: &mut Vec<Problem>,
+) -> bool {
+    match key {
+        "base" => match v.get_ref() {
+            DeValue::Table(t) => flatten(src, "", t, &mut grid.base, problems),
+            other => problems.push(src.problem(v.span(), format!("`base` must be a table, found {}", type_name(other)))),
+        },
+        "axes" => match v.get_ref() {
+            DeValue::Table(t) => axes(src, "", t, &mut grid.axes, problems),
+            other => problems.push(src.problem(v.span(), format!("`axes` must be a table, found {}", type_name(other)))),
+        },
+        "seeds" => match v.get_ref() {
+            DeValue::Array(a) => {
+                if a.is_empty() {
+                    problems.push(src.problem(v.span(), "`seeds` is an empty list"));
+                }
+                grid.seeds = Some(Axis {
+                    key_at: src.at(v.span()),
+                    values: a.iter().map(|x| (plain(x.get_ref()), src.at(x.span()))).collect(),
+                });
+            }
+            other => problems.push(src.problem(v.span(), format!("`seeds` must be a list, found {}", type_name(other)))),
+        },
+        "zip" => {
+            for t in tables(src, "zip", v, problems) {
+                let mut group = IndexMap::new();
+                if let DeValue::Table(inner) = t.get_ref() {
+                    axes(src, "", inner, &mut group, problems);
+                }
+                if group.is_empty() {
+                    problems.push(src.problem(t.span(), "empty [[zip]] group"));
+                }
+                grid.zip.push(ZipGroup { at: src.at(t.span()), axes: group });
+            }
+        }
+        "include" | "exclude" => {
+            for t in tables(src, key, v, problems) {
+                let mut leaves = Leaves::new();
+                if let DeValue::Table(inner) = t.get_ref() {
+                    flatten(src, "", inner, &mut leaves, problems);
+                }
+                if leaves.is_empty() {
+                    problems.push(src.problem(t.span(), format!("empty [[{key}]] entry")));
+                }
+                let o = Overrides { at: src.at(t.span()), leaves };
+                if key == "include" {
+                    grid.include.push(o);
+                } else {
+                    grid.exclude.push(o);
+                }
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Parse one sweep file's text. Problems are appended; the returned value holds
+/// everything that could be read (None: a TOML syntax error, nothing to read).
+pub fn parse_sweep_text(path: &Path, text: &str, problems: &mut Vec<Problem>) -> Option<SweepFile> {
+    let src = Source { file: Arc::new(path.to_path_buf()), text };
+    let mut out = SweepFile {
+        path: src.file.clone(),
+        name: None,
+        template: None,
+        extends: None,
+        store: None,
+        grid: Grid::default(),
+        blocks: Vec::new(),
+    };
+    let doc = match src.parse() {
+        Ok(d) => d,
+        Err(p) => {
+            problems.push(p);
+            return None;
+        }
+    };
+    for (k, v) in doc.get_ref().iter() {
+        let key: &str = k.get_ref();
+        match key {
+            "name" => out.name = string_setting(&src, key, v, problems),
+            "template" => out.template = string_setting(&src, key, v, problems),
+            "extends" => out.extends = string_setting(&src, key, v, problems),
+            "store" => out.store = string_setting(&src, key, v, problems),
+            "block" => {
+                for t in tables(&src, "block", v, problems) {
+                    if let Some(b) = parse_block(&src, t, problems) {
+                        out.blocks.push(b);
+                    }
+                }
+            }
+            _ => {
+                if !grid_key(&src, &mut out.grid, key, v, problems) {
+                    problems.push(unknown_key(&src, "at the top level", k, TOP_KEYS));
+                }
+            }
+        }
+    }
+    Some(out)
+}
+
+fn parse_block(src: &Source<'_>, t: &Spanned<DeValue<'_>>, problems: &mut Vec<Problem>) -> Option<BlockDef> {
+    let DeValue::Table(table) = t.get_ref() else { return None };
+    let mut name = None;
+    let mut grid = Grid::default();
+    for (k, v) in table.iter() {
+        let key: &str = k.get_ref();
+        if key == "name" {
+            name = string_setting(src, "name", v, problems);
+        } else if !grid_key(src, &mut grid, key, v, problems) {
+            problems.push(unknown_key(src, "in [[block]]", k, BLOCK_KEYS));
+        }
+    }
+    match name {
+        Some(n) if !n.value.is_empty() => Some(BlockDef { name: n, grid }),
+        _ => {
+            problems.push(src.problem(t.span(), "[[block]] needs a `name`"));
+            None
+        }
+    }
+}
+
+/// Parse a single-run file: the whole document is a `RunConfig`, flattened.
+pub fn parse_run_text(path: &Path, text: &str, problems: &mut Vec<Problem>) -> Leaves {
+    let src = Source { file: Arc::new(path.to_path_buf()), text };
+    let mut leaves = Leaves::new();
+    match src.parse() {
+        Ok(doc) => flatten(&src, "", doc.get_ref(), &mut leaves, problems),
+        Err(p) => problems.push(p),
+    }
+    leaves
+}

@@ -1,1 +1,485 @@
+//! Sweep files: expansion (product, zip, blocks, include/exclude, seeds, dotted
+//! keys, extends), run ids, and every strict error with its FILE:LINE:COL.
+use std::path::{Path, PathBuf};
 
+use serde_json::json;
+use sweep::config::{Backbone, DatasetName, TransformKind};
+use sweep::sweep::{load_run_config, load_sweep, run_id, Expanded, Problem, SweepError};
+
+/// A tiny synthetic base every test starts from.
+const BASE: &str = r#"
+[base]
+data.dataset = "synthetic"
+data.synthetic.per_class = 16
+train.epochs = 2
+train.batch_size = 16
+"#;
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn load(text: &str) -> Expanded {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "s.toml", text);
+    match load_sweep(&p) {
+        Ok(e) => e,
+        Err(e) => panic!("unexpected errors:\n{e}"),
+    }
+}
+
+fn load_err(text: &str) -> SweepError {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "s.toml", text);
+    load_sweep(&p).expect_err("the sweep file should be refused")
+}
+
+/// The one problem whose message contains `needle`, with its (line, col).
+fn problem<'a>(err: &'a SweepError, needle: &str) -> &'a Problem {
+    let hits: Vec<&Problem> = err.problems.iter().filter(|p| p.message.contains(needle)).collect();
+    assert_eq!(hits.len(), 1, "expected one problem containing {needle:?} in:\n{err}");
+    hits[0]
+}
+
+#[test]
+fn cartesian_product_in_plan_order() {
+    let e = load(&format!(
+        "name = \"grid\"\n{BASE}\n[axes]\n\"loss.gamma\" = [0.0, 1.0]\n\"transform.m\" = [10, 20, 30]\n"
+    ));
+    assert_eq!(e.runs.len(), 6);
+    // The last axis moves fastest.
+    let got: Vec<(f64, usize)> = e.runs.iter().map(|(_, c)| (c.loss.gamma, c.transform.m)).collect();
+    assert_eq!(got, vec![(0.0, 10), (0.0, 20), (0.0, 30), (1.0, 10), (1.0, 20), (1.0, 30)]);
+    assert_eq!(e.plan.runs[0].swept.keys().collect::<Vec<_>>(), ["loss.gamma", "transform.m"]);
+    assert_eq!(e.plan.runs[4].swept["transform.m"], json!(20));
+    assert_eq!(e.plan.runs[4].blocks, ["main"]);
+    assert_eq!(e.plan.template, "generic");
+    assert_eq!(e.store, Path::new("runs").join("grid"));
+    // Base values and resolved defaults reach every run.
+    for (_, c) in &e.runs {
+        assert_eq!(c.data.synthetic.per_class, 16);
+        assert_eq!(c.train.epochs, Some(2));
+        assert_eq!(c.data.clusters, Some(4), "resolve() fills K from the synthetic classes");
+    }
+}
+
+#[test]
+fn zip_groups_move_together() {
+    let e = load(&format!(
+        "name = \"z\"\n{BASE}\n[axes]\n\"loss.beta\" = [0.5, 1.0]\n\n[[zip]]\n\"transform.m\" = [10, 100]\n\"transform.d_prime\" = [32, 64]\n"
+    ));
+    let got: Vec<(f64, usize, usize)> =
+        e.runs.iter().map(|(_, c)| (c.loss.beta, c.transform.m, c.transform.d_prime)).collect();
+    assert_eq!(got, vec![(0.5, 10, 32), (0.5, 100, 64), (1.0, 10, 32), (1.0, 100, 64)]);
+    assert_eq!(e.plan.runs[0].swept.keys().collect::<Vec<_>>(), ["loss.beta", "transform.m", "transform.d_prime"]);
+}
+
+#[test]
+fn blocks_union_and_deduplicate() {
+    let e = load(&format!(
+        r#"name = "b"
+template = "table5"
+{BASE}
+[[block]]
+name = "projection"
+[block.axes]
+"transform.m" = [10, 50]
+
+[[block]]
+name = "wide"
+[block.base]
+"transform.d_prime" = 64
+[block.axes]
+"transform.m" = [50, 100]
+"#
+    ));
+    // d_prime 64 is the default, so m = 50 is the same run in both blocks.
+    assert_eq!(e.runs.len(), 3);
+    let ms: Vec<usize> = e.runs.iter().map(|(_, c)| c.transform.m).collect();
+    assert_eq!(ms, [10, 50, 100]);
+    assert_eq!(e.plan.runs[0].blocks, ["projection"]);
+    assert_eq!(e.plan.runs[1].blocks, ["projection", "wide"]);
+    assert_eq!(e.plan.runs[2].blocks, ["wide"]);
+    assert_eq!(e.plan.template, "table5");
+    let ids: std::collections::HashSet<&str> = e.plan.runs.iter().map(|r| r.run_id.as_str()).collect();
+    assert_eq!(ids.len(), 3);
+}
+
+#[test]
+fn block_base_merges_over_top_level_base_and_axes_are_shared() {
+    let e = load(&format!(
+        r#"name = "b"
+{BASE}
+[axes]
+"loss.gamma" = [0.0, 1.0]
+
+[[block]]
+name = "diagonal"
+[block.base]
+"transform.kind" = "diagonal"
+"transform.d_prime" = 256
+[block.axes]
+"transform.m" = [10, 30]
+"#
+    ));
+    assert_eq!(e.runs.len(), 4);
+    for (_, c) in &e.runs {
+        assert_eq!(c.transform.kind, TransformKind::Diagonal);
+        assert_eq!(c.data.synthetic.per_class, 16, "top-level base still applies");
+    }
+    assert_eq!(e.plan.runs[0].swept.keys().collect::<Vec<_>>(), ["loss.gamma", "transform.m"]);
+}
+
+#[test]
+fn include_and_exclude() {
+    let e = load(&format!(
+        r#"name = "ie"
+{BASE}
+[axes]
+"transform.m" = [10, 20]
+"transform.d_prime" = [32, 64]
+
+[[exclude]]
+"transform.m" = 10
+"transform.d_prime" = 64
+
+[[include]]
+"transform.m" = 7
+"#
+    ));
+    let got: Vec<(usize, usize)> = e.runs.iter().map(|(_, c)| (c.transform.m, c.transform.d_prime)).collect();
+    // (10, 64) is excluded; the include comes after the grid, with the base d' (default 64).
+    assert_eq!(got, vec![(10, 32), (20, 32), (20, 64), (7, 64)]);
+    assert_eq!(e.plan.runs[3].swept["transform.m"], json!(7));
+}
+
+#[test]
+fn exclude_compares_numbers_as_numbers() {
+    let e = load(&format!(
+        "name = \"x\"\n{BASE}\n[axes]\n\"loss.gamma\" = [0.0, 1.0]\n[[exclude]]\n\"loss.gamma\" = 1\n"
+    ));
+    assert_eq!(e.runs.len(), 1);
+    assert_eq!(e.runs[0].1.loss.gamma, 0.0);
+}
+
+#[test]
+fn seeds_are_an_axis_on_seed() {
+    let e = load(&format!("name = \"s\"\nseeds = [0, 1, 2]\n{BASE}\n[axes]\n\"transform.m\" = [10, 20]\n"));
+    assert_eq!(e.runs.len(), 6);
+    // The seed moves slowest: the whole grid for seed 0 comes first.
+    let got: Vec<(u64, usize)> = e.runs.iter().map(|(_, c)| (c.seed, c.transform.m)).collect();
+    assert_eq!(got, vec![(0, 10), (0, 20), (1, 10), (1, 20), (2, 10), (2, 20)]);
+    assert_eq!(e.plan.runs[3].swept.keys().collect::<Vec<_>>(), ["seed", "transform.m"]);
+
+    // One seed does not vary: it is set but not a swept value.
+    let one = load(&format!("name = \"s\"\nseeds = [5]\n{BASE}\n[axes]\n\"transform.m\" = [10]\n"));
+    assert_eq!(one.runs[0].1.seed, 5);
+    assert_eq!(one.plan.runs[0].swept.keys().collect::<Vec<_>>(), ["transform.m"]);
+}
+
+#[test]
+fn dotted_keys_quoted_keys_and_nested_tables_are_the_same() {
+    let a = load(
+        r#"name = "d"
+[base]
+"data.synthetic.per_class" = 16
+"train.epochs" = 2
+[axes]
+"loss.gamma" = [0.5]
+"#,
+    );
+    let b = load(
+        r#"name = "d"
+[base.data.synthetic]
+per_class = 16
+[base.train]
+epochs = 2
+[axes.loss]
+gamma = [0.5]
+"#,
+    );
+    assert_eq!(a.runs[0].1, b.runs[0].1);
+    assert_eq!(a.plan.runs[0].run_id, b.plan.runs[0].run_id);
+    assert_eq!(b.plan.runs[0].swept.keys().collect::<Vec<_>>(), ["loss.gamma"]);
+}
+
+#[test]
+fn run_id_is_stable_under_key_order_and_ignores_data_root() {
+    let a = load(
+        r#"name = "k"
+[base]
+train.epochs = 2
+data.synthetic.per_class = 16
+model.backbone = "resnet18"
+[axes]
+"transform.m" = [10, 20]
+"#,
+    );
+    let b = load(
+        r#"name = "k2"
+[axes]
+"transform.m" = [10, 20]
+[base]
+model.backbone = "resnet18"
+data.synthetic.per_class = 16
+train.epochs = 2
+data.root = "somewhere"
+[[block]]
+name = "other"
+"#,
+    );
+    let ids = |e: &Expanded| e.plan.runs.iter().map(|r| r.run_id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&a), ids(&b));
+    assert_eq!(b.plan.runs[0].blocks, ["other"]);
+    for id in ids(&a) {
+        assert_eq!(id.len(), 12);
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{id}");
+    }
+    // Any value that changes a result changes the id.
+    let mut c = a.runs[0].1.clone();
+    assert_eq!(run_id(&c), a.plan.runs[0].run_id);
+    c.loss.tau = 0.2;
+    assert_ne!(run_id(&c), a.plan.runs[0].run_id);
+}
+
+#[test]
+fn extends_merges_base_axes_and_appends_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("common")).unwrap();
+    write(
+        &dir.path().join("common"),
+        "base.toml",
+        &format!(
+            "name = \"parent\"\ntemplate = \"table4\"\n{BASE}\ndata.root = \"data\"\n[axes]\n\"transform.m\" = [10, 20]\n\"loss.gamma\" = [1.0]\n[[block]]\nname = \"p\"\n"
+        ),
+    );
+    let child = write(
+        dir.path(),
+        "child.toml",
+        r#"name = "child"
+extends = "common/base.toml"
+[base]
+"train.epochs" = 3
+[axes]
+"transform.m" = [30]
+[[block]]
+name = "c"
+[block.axes]
+"loss.beta" = [0.5]
+"#,
+    );
+    let e = load_sweep(&child).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(e.plan.sweep, "child");
+    assert_eq!(e.plan.template, "table4", "inherited");
+    assert_eq!(e.runs.len(), 2, "blocks p and c, axis m overridden to [30]");
+    assert_eq!(e.plan.runs[0].blocks, ["p"]);
+    assert_eq!(e.plan.runs[1].blocks, ["c"]);
+    for (_, c) in &e.runs {
+        assert_eq!(c.transform.m, 30);
+        assert_eq!(c.train.epochs, Some(3));
+        assert_eq!(c.data.synthetic.per_class, 16);
+        // A relative data.root is taken from the folder of the file that wrote it.
+        let root = c.data.root.as_ref().unwrap();
+        assert!(root.is_absolute());
+        assert!(root.ends_with("common/data"), "{}", root.display());
+    }
+    assert_eq!(e.runs[1].1.loss.beta, 0.5);
+}
+
+#[test]
+fn extends_cycle_and_missing_file_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.toml", "name = \"a\"\nextends = \"b.toml\"\n");
+    write(dir.path(), "b.toml", "name = \"b\"\n\nextends = \"a.toml\"\n");
+    let err = load_sweep(&dir.path().join("a.toml")).unwrap_err();
+    let p = problem(&err, "extends cycle");
+    assert!(p.origin.file.ends_with("b.toml"));
+    assert_eq!(p.origin.pos, Some((3, 11)));
+
+    write(dir.path(), "c.toml", "name = \"c\"\nextends = \"nowhere.toml\"\n");
+    let err = load_sweep(&dir.path().join("c.toml")).unwrap_err();
+    let p = problem(&err, "cannot read");
+    assert!(p.message.contains("nowhere.toml"), "{p}");
+    assert_eq!(p.origin.pos, Some((2, 11)));
+}
+
+#[test]
+fn data_root_expands_sweep_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "s.toml",
+        "name = \"r\"\n[base]\ndata.dataset = \"stl10\"\ndata.root = \"$SWEEP_DATA/stl10\"\ntrain.epochs = 1\n",
+    );
+    // Other tests read SWEEP_DATA (the real datasets), so this one never changes
+    // the environment: it checks whichever case the environment gives.
+    match std::env::var_os("SWEEP_DATA") {
+        Some(base) => {
+            let e = load_sweep(&p).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(e.runs[0].1.data.root.as_deref(), Some(PathBuf::from(base).join("stl10").as_path()));
+            assert_eq!(e.runs[0].1.data.dataset, DatasetName::Stl10);
+        }
+        None => {
+            let err = load_sweep(&p).unwrap_err();
+            let pr = problem(&err, "SWEEP_DATA is not set");
+            assert_eq!(pr.origin.pos, Some((4, 13)));
+        }
+    }
+    // An absolute root is kept as written.
+    let q = write(
+        dir.path(),
+        "abs.toml",
+        "name = \"r\"\n[base]\ndata.dataset = \"stl10\"\ndata.root = \"/datasets/stl10\"\n",
+    );
+    let e = load_sweep(&q).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(e.runs[0].1.data.root.as_deref(), Some(Path::new("/datasets/stl10")));
+}
+
+#[test]
+fn single_run_files_are_strict_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = write(dir.path(), "run.toml", "seed = 3\n[model]\nbackbone = \"resnet18\"\n[train]\nepochs = 1\n");
+    let cfg = load_run_config(&ok).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.seed, 3);
+    assert_eq!(cfg.model.backbone, Backbone::Resnet18);
+    assert_eq!(cfg.train.batch_size, Some(64), "resolved");
+
+    let bad = write(dir.path(), "bad.toml", "seed = 3\n[model]\nbackbone = \"vgg\"\nwidht = 0.5\n[transform]\nm = 0\n");
+    let err = load_run_config(&bad).unwrap_err();
+    assert_eq!(problem(&err, "unknown variant").origin.pos, Some((3, 12)));
+    assert_eq!(problem(&err, "unknown key `model.widht`").origin.pos, Some((4, 1)));
+    // With bad keys present the config cannot be built, so range checks wait.
+    assert_eq!(err.problems.len(), 2, "{err}");
+}
+
+// ---- strict errors, each located ------------------------------------------
+
+#[test]
+fn unknown_key_at_top_level() {
+    let err = load_err(&format!("name = \"u\"\nnmae = \"x\"\n{BASE}"));
+    let p = problem(&err, "unknown key `nmae` at the top level");
+    assert_eq!(p.origin.pos, Some((2, 1)));
+    assert!(p.message.contains("expected one of: name, template"), "{p}");
+}
+
+#[test]
+fn unknown_key_in_base() {
+    let err = load_err("name = \"u\"\n[base]\ndata.datset = \"stl10\"\n");
+    let p = problem(&err, "unknown key `data.datset`");
+    assert_eq!(p.origin.pos, Some((3, 6)));
+    assert!(p.message.contains("`data` has: classes, clusters, dataset, limit"), "{p}");
+}
+
+#[test]
+fn unknown_key_in_block_and_in_block_axes() {
+    let err = load_err(&format!(
+        "name = \"u\"\n{BASE}\n[[block]]\nname = \"b\"\naxis = 1\n[block.axes]\n\"loss.gama\" = [1.0]\n"
+    ));
+    let p = problem(&err, "unknown key `axis` in [[block]]");
+    assert_eq!(p.origin.pos, Some((11, 1)));
+    let p = problem(&err, "unknown key `loss.gama`");
+    assert_eq!(p.origin.pos, Some((13, 1)));
+}
+
+#[test]
+fn wrong_type_is_located_at_the_value() {
+    let err = load_err(&format!("name = \"t\"\n{BASE}\n[axes]\n\"transform.m\" = [10, \"ten\"]\n"));
+    let p = problem(&err, "`transform.m`: invalid type");
+    assert_eq!(p.origin.pos, Some((10, 22)));
+    assert!(p.message.contains("string \"ten\""), "{p}");
+}
+
+#[test]
+fn m_zero_is_located_at_the_axis_value_with_its_combination() {
+    let err = load_err(&format!("name = \"m\"\n{BASE}\n[axes]\n\"transform.m\" = [10, 0]\n"));
+    let p = problem(&err, "transform.m = 0");
+    assert_eq!(p.origin.pos, Some((10, 22)));
+    assert_eq!(p.context.as_deref(), Some("run transform.m=0"));
+}
+
+#[test]
+fn d_prime_zero_in_base() {
+    let err = load_err("name = \"d\"\n[base]\ntransform.d_prime = 0\n[axes]\n\"seed\" = [0, 1]\n");
+    let p = problem(&err, "transform.d_prime must be >= 1");
+    assert_eq!(p.origin.pos, Some((3, 21)));
+    // Both runs have it; it is reported once, with a count.
+    assert_eq!(p.context.as_deref(), Some("run seed=0 and 1 more runs"));
+}
+
+#[test]
+fn negative_weight_in_a_block() {
+    let err = load_err(&format!(
+        "name = \"w\"\n{BASE}\n[[block]]\nname = \"neg\"\n[block.base]\n\"loss.gamma\" = -1.0\n"
+    ));
+    let p = problem(&err, "loss.gamma = -1");
+    assert_eq!(p.origin.pos, Some((12, 16)));
+    assert_eq!(p.context.as_deref(), Some("block `neg`"));
+}
+
+#[test]
+fn unknown_dataset_and_backbone() {
+    let err = load_err("name = \"n\"\n[base]\ndata.dataset = \"imagenet\"\nmodel.backbone = \"resnet50\"\n");
+    let p = problem(&err, "`data.dataset`: unknown variant `imagenet`");
+    assert_eq!(p.origin.pos, Some((3, 16)));
+    assert!(p.message.contains("stl10"), "{p}");
+    let p = problem(&err, "`model.backbone`: unknown variant `resnet50`");
+    assert_eq!(p.origin.pos, Some((4, 18)));
+}
+
+#[test]
+fn batch_larger_than_dataset() {
+    let err = load_err(
+        "name = \"b\"\n[base]\ndata.synthetic.per_class = 16\n[axes]\n\"train.batch_size\" = [32, 128]\n",
+    );
+    let p = problem(&err, "larger than the dataset (64 images)");
+    assert_eq!(p.origin.pos, Some((5, 27)));
+}
+
+#[test]
+fn unequal_zip_and_empty_axis() {
+    let err = load_err(&format!(
+        "name = \"z\"\n{BASE}\n[axes]\n\"loss.beta\" = []\n[[zip]]\n\"transform.m\" = [10, 100]\n\"transform.d_prime\" = [32, 64, 128]\n"
+    ));
+    let p = problem(&err, "[[zip]] lists must have equal lengths");
+    assert_eq!(p.origin.pos, Some((13, 1)));
+    assert!(p.message.contains("`transform.m` has 2 values but `transform.d_prime` has 3"), "{p}");
+    let p = problem(&err, "empty list");
+    assert_eq!(p.origin.pos, Some((10, 1)));
+}
+
+#[test]
+fn syntax_error_is_located() {
+    let err = load_err("name = \"s\"\n[base\n");
+    assert_eq!(err.problems.len(), 1);
+    assert!(err.problems[0].message.starts_with("TOML syntax"), "{err}");
+    assert_eq!(err.problems[0].origin.pos.map(|p| p.0), Some(2));
+}
+
+#[test]
+fn all_problems_are_reported_together() {
+    let err = load_err(
+        r#"name = "all"
+colour = "blue"
+[base]
+data.synthetic.per_class = 16
+train.epochs = 1
+[axes]
+"transform.m" = [0, 10]
+"loss.alpha" = [-1.0]
+[[zip]]
+"eval.every" = [1, 2]
+"eval.chunk" = [64]
+[[block]]
+name = "bad"
+[block.base]
+model.backbone = "resnet50"
+[[block]]
+name = "ok"
+"#,
+    );
+    let text = err.to_string();
+    let text = text.replace(&*err.problems[0].origin.file.display().to_string(), "FILE");
+    insta::assert_snapshot!("all_problems_together", text);
+}

@@ -1,0 +1,47 @@
+//! `sweep plan FILE`: expand a sweep file and show its runs; nothing runs and
+//! nothing is written.
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::sweep::schedule::swept_label;
+use crate::sweep::table::text_table;
+use crate::sweep::{load_sweep, Observed, StateCounts, Store};
+
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    /// The sweep file (TOML).
+    pub file: PathBuf,
+    /// Store folder to compare against (default: the file's `store`, else runs/<name>).
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+}
+
+pub fn exec(args: &PlanArgs) -> anyhow::Result<i32> {
+    let expanded = load_sweep(&args.file)?;
+    let store_path = args.store.clone().unwrap_or_else(|| expanded.store.clone());
+    // A store that does not exist yet simply has every run `new`.
+    let store = Store::existing(&store_path).ok();
+    let mut views = Vec::with_capacity(expanded.runs.len());
+    let mut rows = Vec::with_capacity(expanded.runs.len());
+    for (entry, _) in &expanded.runs {
+        let view = match &store {
+            Some(s) => Some(s.view(&entry.run_id)?),
+            None => None,
+        };
+        let state = view.as_ref().map(|v| v.observed).unwrap_or(Observed::New);
+        rows.push(vec![entry.run_id.clone(), entry.blocks.join(","), swept_label(entry), state.to_string()]);
+        views.extend(view);
+    }
+    print!("{}", text_table(&["run", "blocks", "swept", "state"], &rows));
+    let counts = StateCounts::of(&views);
+    println!(
+        "\nsweep `{}` (template `{}`): {} runs, {} already done; store {}",
+        expanded.plan.sweep,
+        expanded.plan.template,
+        expanded.runs.len(),
+        counts.done,
+        store_path.display()
+    );
+    Ok(0)
+}

@@ -1,0 +1,55 @@
+//! `sweep status [FILE|STORE]`: how far a sweep has got, from its store.
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::sweep::table::text_table;
+use crate::sweep::{load_sweep, StateCounts, Store};
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// A sweep file (its runs, in plan order) or a store folder (default: the current folder).
+    pub target: Option<PathBuf>,
+    /// Store folder, when TARGET is a sweep file stored elsewhere than its default.
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+}
+
+/// Longest reason shown in the table (the whole one is in status.json).
+const REASON_CHARS: usize = 100;
+
+pub fn exec(args: &StatusArgs) -> anyhow::Result<i32> {
+    let target = args.target.clone().unwrap_or_else(|| PathBuf::from("."));
+    let (store, ids) = if target.is_file() {
+        let expanded = load_sweep(&target)?;
+        let path = args.store.clone().unwrap_or_else(|| expanded.store.clone());
+        let ids: Vec<String> = expanded.runs.iter().map(|(e, _)| e.run_id.clone()).collect();
+        (Store::existing(&path).with_context(|| format!("sweep {} has not run yet", target.display()))?, ids)
+    } else {
+        let store = Store::existing(args.store.as_deref().unwrap_or(Path::new(&target)))?;
+        let ids = match store.read_plan()? {
+            Some(plan) => plan.runs.into_iter().map(|e| e.run_id).collect(),
+            None => store.runs()?.into_iter().map(|r| r.run_id().to_string()).collect(),
+        };
+        (store, ids)
+    };
+    let views = ids.iter().map(|id| store.view(id)).collect::<anyhow::Result<Vec<_>>>()?;
+    let rows: Vec<Vec<String>> = views
+        .iter()
+        .map(|v| {
+            let epoch = match v.epochs {
+                Some(e) => format!("{}/{e}", v.status.epoch),
+                None => v.status.epoch.to_string(),
+            };
+            let mut reason = v.status.reason.clone().unwrap_or_default();
+            if reason.chars().count() > REASON_CHARS {
+                reason = reason.chars().take(REASON_CHARS - 3).collect::<String>() + "...";
+            }
+            vec![v.run_id.clone(), v.observed.to_string(), epoch, v.status.attempts.to_string(), reason]
+        })
+        .collect();
+    println!("{}: {} runs: {}\n", store.root().display(), views.len(), StateCounts::of(&views));
+    print!("{}", text_table(&["run", "state", "epoch", "attempts", "reason"], &rows));
+    Ok(0)
+}

@@ -1,0 +1,395 @@
+//! The store: one folder per sweep, one sub-folder per run, laid out as
+//! documented at the top of [`crate::record`]. Everything a process needs to
+//! resume a sweep after a crash lives here, so every write is atomic (a reader
+//! sees the old file or the new one) or an fsynced append.
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+use crate::config::RunConfig;
+use crate::record::{EpochRecord, Plan, PlanEntry, RunState, RunStatus, Summary};
+use crate::util::{read_json, write_atomic, write_json_atomic};
+
+use super::expand::{identity, run_id};
+use super::lock::RunLock;
+
+/// A sweep's store folder.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// Open (creating it if needed) the store at `path`.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(path.join("runs"))
+            .with_context(|| format!("creating the store folder {}", path.display()))?;
+        Ok(Self { root: path.to_path_buf() })
+    }
+
+    /// Open an existing store without creating anything (for read-only commands).
+    pub fn existing(path: &Path) -> anyhow::Result<Self> {
+        if !path.join("runs").is_dir() && !path.join("plan.json").is_file() {
+            bail!("{} is not a sweep store (no plan.json or runs/ inside)", path.display());
+        }
+        Ok(Self { root: path.to_path_buf() })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn plan_path(&self) -> PathBuf {
+        self.root.join("plan.json")
+    }
+
+    pub fn write_plan(&self, plan: &Plan) -> anyhow::Result<()> {
+        write_json_atomic(&self.plan_path(), plan)
+    }
+
+    /// The plan, if one has been written.
+    pub fn read_plan(&self) -> anyhow::Result<Option<Plan>> {
+        let p = self.plan_path();
+        if p.is_file() {
+            read_json(&p).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Where run `run_id` lives (whether or not it exists yet).
+    pub fn run_path(&self, run_id: &str) -> PathBuf {
+        self.root.join("runs").join(run_id)
+    }
+
+    /// The run directory of `run_id` if it has been created.
+    pub fn run(&self, run_id: &str) -> Option<RunDir> {
+        let path = self.run_path(run_id);
+        path.join("config.toml").is_file().then(|| RunDir { path, run_id: run_id.to_string() })
+    }
+
+    /// How run `run_id` stands (`new` if its folder does not exist yet).
+    pub fn view(&self, run_id: &str) -> anyhow::Result<RunView> {
+        match self.run(run_id) {
+            None => Ok(RunView {
+                run_id: run_id.to_string(),
+                observed: Observed::New,
+                status: RunStatus::pending(),
+                epochs: None,
+            }),
+            Some(dir) => Ok(RunView {
+                run_id: run_id.to_string(),
+                observed: dir.observe()?,
+                status: dir.status()?,
+                epochs: dir.read_config()?.train.epochs,
+            }),
+        }
+    }
+
+    /// Every run directory present, sorted by id.
+    pub fn runs(&self) -> anyhow::Result<Vec<RunDir>> {
+        let dir = self.root.join("runs");
+        let mut out = Vec::new();
+        if !dir.is_dir() {
+            return Ok(out);
+        }
+        for e in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+            let e = e.with_context(|| format!("listing {}", dir.display()))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(r) = self.run(&name) {
+                out.push(r);
+            }
+        }
+        out.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+        Ok(out)
+    }
+}
+
+/// One run as `sweep status` shows it.
+#[derive(Debug, Clone)]
+pub struct RunView {
+    pub run_id: String,
+    pub observed: Observed,
+    /// The recorded status (`pending` for runs not created yet).
+    pub status: RunStatus,
+    /// Planned epochs, from the stored config.
+    pub epochs: Option<usize>,
+}
+
+/// Runs per state, stale `running` runs counted as interrupted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateCounts {
+    pub done: usize,
+    pub running: usize,
+    pub failed: usize,
+    pub interrupted: usize,
+    pub pending: usize,
+}
+
+impl StateCounts {
+    pub fn of(views: &[RunView]) -> Self {
+        let mut c = Self::default();
+        for v in views {
+            match v.observed {
+                Observed::State(RunState::Done) => c.done += 1,
+                Observed::State(RunState::Running) => c.running += 1,
+                Observed::State(RunState::Failed) => c.failed += 1,
+                Observed::State(RunState::Interrupted) | Observed::Stale => c.interrupted += 1,
+                Observed::State(RunState::Pending) | Observed::New => c.pending += 1,
+            }
+        }
+        c
+    }
+}
+
+impl std::fmt::Display for StateCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} done, {} running, {} failed, {} interrupted, {} pending",
+            self.done, self.running, self.failed, self.interrupted, self.pending
+        )
+    }
+}
+
+/// What a run's status file says, checked against its lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observed {
+    /// The recorded state, consistent with the lock.
+    State(RunState),
+    /// `running` is recorded but nobody holds the lock: the process died
+    /// (killed, power loss). The run resumes from its last checkpoint.
+    Stale,
+    /// Not created in the store yet.
+    New,
+}
+
+impl std::fmt::Display for Observed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Observed::State(s) => s.fmt(f),
+            Observed::Stale => f.write_str("interrupted (stale)"),
+            Observed::New => f.write_str("new"),
+        }
+    }
+}
+
+/// One run's folder in the store.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    path: PathBuf,
+    run_id: String,
+}
+
+impl RunDir {
+    /// Create the run's folder and write its `config.toml` once. An existing
+    /// config must describe the same run: a different one means a hash collision
+    /// or a corrupted store, and is refused. Only `data.root` may differ (data
+    /// moved; it is not part of the run's identity): it is updated.
+    pub fn create(store: &Store, entry: &PlanEntry, cfg: &RunConfig) -> anyhow::Result<Self> {
+        let id = run_id(cfg);
+        if id != entry.run_id {
+            bail!("plan entry {} does not match its config (whose id is {id})", entry.run_id);
+        }
+        let dir = Self { path: store.run_path(&id), run_id: id };
+        std::fs::create_dir_all(&dir.path).with_context(|| format!("creating {}", dir.path.display()))?;
+        let text = toml::to_string(cfg).context("serialising the run config")?;
+        let path = dir.config_path();
+        if path.is_file() {
+            let old = dir.read_config()?;
+            if identity(&old) != identity(cfg) {
+                bail!(
+                    "{} holds a different config for run {}: a run-id collision or a corrupted store \
+                     (move the folder away to start this run afresh)",
+                    path.display(),
+                    dir.run_id
+                );
+            }
+            if old.data.root != cfg.data.root {
+                write_atomic(&path, text.as_bytes())?;
+            }
+        } else {
+            write_atomic(&path, text.as_bytes())?;
+        }
+        Ok(dir)
+    }
+
+    /// Open an existing run folder (for `exec-run`, reports).
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let run_id = path
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .with_context(|| format!("{} is not a run folder", path.display()))?;
+        if !path.join("config.toml").is_file() {
+            bail!("{} is not a run folder (no config.toml)", path.display());
+        }
+        Ok(Self { path: path.to_path_buf(), run_id })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+    pub fn config_path(&self) -> PathBuf {
+        self.path.join("config.toml")
+    }
+    pub fn status_path(&self) -> PathBuf {
+        self.path.join("status.json")
+    }
+    pub fn metrics_path(&self) -> PathBuf {
+        self.path.join("metrics.jsonl")
+    }
+    pub fn summary_path(&self) -> PathBuf {
+        self.path.join("summary.json")
+    }
+    pub fn assignments_path(&self) -> PathBuf {
+        self.path.join("assignments.csv")
+    }
+    pub fn checkpoint_dir(&self) -> PathBuf {
+        self.path.join("checkpoints")
+    }
+    pub fn figures_dir(&self) -> PathBuf {
+        self.path.join("figures")
+    }
+    pub fn log_path(&self) -> PathBuf {
+        self.path.join("log.txt")
+    }
+    pub fn lock_path(&self) -> PathBuf {
+        self.path.join("lock")
+    }
+
+    /// The run's config as stored (already resolved when it was written).
+    pub fn read_config(&self) -> anyhow::Result<RunConfig> {
+        let p = self.config_path();
+        let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))
+    }
+
+    /// The recorded status (`pending` when none has been written).
+    pub fn status(&self) -> anyhow::Result<RunStatus> {
+        let p = self.status_path();
+        if p.is_file() {
+            read_json(&p)
+        } else {
+            Ok(RunStatus::pending())
+        }
+    }
+
+    pub fn set_status(&self, status: &RunStatus) -> anyhow::Result<()> {
+        write_json_atomic(&self.status_path(), status)
+    }
+
+    /// The status checked against the lock: a `running` run whose lock nobody
+    /// holds is stale.
+    pub fn observe(&self) -> anyhow::Result<Observed> {
+        let st = self.status()?;
+        if st.state == RunState::Running && !RunLock::is_held(self)? {
+            return Ok(Observed::Stale);
+        }
+        Ok(Observed::State(st.state))
+    }
+
+    /// Append one epoch's record and fsync, so a crash loses at most the line
+    /// being written. A torn last line left by an earlier crash is cut off first
+    /// so the new record starts on a line of its own.
+    pub fn append_metrics(&self, record: &EpochRecord) -> anyhow::Result<()> {
+        let p = self.metrics_path();
+        let mut f = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&p)
+            .with_context(|| format!("opening {}", p.display()))?;
+        cut_torn_tail(&mut f).with_context(|| format!("repairing {}", p.display()))?;
+        let mut line = serde_json::to_string(record).context("serialising a metrics record")?;
+        line.push('\n');
+        f.write_all(line.as_bytes()).with_context(|| format!("appending to {}", p.display()))?;
+        f.sync_data().with_context(|| format!("syncing {}", p.display()))?;
+        Ok(())
+    }
+
+    /// Every complete record. A torn last line (a crash mid-append) is ignored;
+    /// a bad line elsewhere is an error naming the line.
+    pub fn read_metrics(&self) -> anyhow::Result<Vec<EpochRecord>> {
+        let p = self.metrics_path();
+        let text = match std::fs::read_to_string(&p) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", p.display())),
+        };
+        let complete = text.ends_with('\n');
+        let lines: Vec<&str> = text.lines().collect();
+        let mut out = Vec::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str(line) {
+                Ok(r) => out.push(r),
+                Err(_) if i + 1 == lines.len() && !complete => break,
+                Err(e) => return Err(e).with_context(|| format!("{}:{}: bad metrics record", p.display(), i + 1)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Keep only the records of epochs `<= epoch` (a run resuming from the
+    /// checkpoint of `epoch` redoes the later ones).
+    pub fn rewind_metrics(&self, epoch: usize) -> anyhow::Result<()> {
+        let kept: Vec<EpochRecord> = self.read_metrics()?.into_iter().filter(|r| r.epoch <= epoch).collect();
+        let mut text = String::new();
+        for r in &kept {
+            text.push_str(&serde_json::to_string(r).context("serialising a metrics record")?);
+            text.push('\n');
+        }
+        write_atomic(&self.metrics_path(), text.as_bytes())
+    }
+
+    pub fn write_summary(&self, summary: &Summary) -> anyhow::Result<()> {
+        write_json_atomic(&self.summary_path(), summary)
+    }
+
+    pub fn read_summary(&self) -> anyhow::Result<Option<Summary>> {
+        let p = self.summary_path();
+        if p.is_file() {
+            read_json(&p).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// If the file does not end in a newline, truncate it after its last newline.
+fn cut_torn_tail(f: &mut File) -> std::io::Result<()> {
+    let len = f.seek(SeekFrom::End(0))?;
+    if len == 0 {
+        return Ok(());
+    }
+    let mut last = [0u8; 1];
+    f.seek(SeekFrom::Start(len - 1))?;
+    f.read_exact(&mut last)?;
+    if last[0] == b'\n' {
+        return Ok(());
+    }
+    // Read backwards in chunks until a newline: records are short.
+    let mut end = len;
+    let mut keep = 0;
+    let mut buf = vec![0u8; 4096];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let n = (end - start) as usize;
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(&mut buf[..n])?;
+        if let Some(i) = buf[..n].iter().rposition(|b| *b == b'\n') {
+            keep = start + i as u64 + 1;
+            break;
+        }
+        end = start;
+    }
+    f.set_len(keep)?;
+    Ok(())
+}
