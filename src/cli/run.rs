@@ -1,11 +1,10 @@
 //! `sweep run FILE`: every run of a sweep not yet done, across the chosen devices,
 //! then the sweep's report.
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 
-use crate::sweep::{self, Expanded, ProgressMode, ScheduleOptions, StopFlag, Store};
+use crate::sweep::{self, Expanded};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -74,6 +73,8 @@ pub fn run_expanded(_: Expanded, _: &RunOptions) -> anyhow::Result<i32> {
 
 #[cfg(feature = "torch")]
 pub fn run_expanded(expanded: Expanded, o: &RunOptions) -> anyhow::Result<i32> {
+    use crate::sweep::{ProgressMode, ScheduleOptions, StopFlag, Store};
+    use anyhow::Context;
     anyhow::ensure!(o.per_device >= 1, "--per-device must be at least 1");
     let store_path = o.store.clone().unwrap_or_else(|| expanded.store.clone());
     let store = Store::open(&store_path)?;
@@ -120,6 +121,6 @@ pub fn run_expanded(expanded: Expanded, o: &RunOptions) -> anyhow::Result<i32> {
 
 /// The sweep's report next to the others (reports/<sweep>.md).
 #[cfg(feature = "torch")]
-fn render_report(store: &Path) -> anyhow::Result<PathBuf> {
-    crate::report::write_report(store, Path::new("reports"))
+fn render_report(store: &std::path::Path) -> anyhow::Result<PathBuf> {
+    crate::report::write_report(store, std::path::Path::new("reports"))
 }

@@ -19,7 +19,7 @@ pub fn exec(a: &TrainArgs) -> anyhow::Result<i32> {
     let stem = a.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
     let store = a.store.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("train-{stem}")));
     let config = crate::sweep::load_run_config(&a.file)?;
-    let expanded = crate::sweep::expand::single(&stem, config, &a.file);
+    let expanded = crate::sweep::expand::single(&format!("train-{stem}"), config, &a.file, store.clone());
     super::run::run_expanded(expanded, &super::run::RunOptions {
         store: Some(store),
         devices: a.device.clone().unwrap_or_else(|| "auto".into()),

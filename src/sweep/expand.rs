@@ -719,3 +719,16 @@ fn expand(file: &SweepFile, problems: &mut Vec<Problem>) -> Option<Expanded> {
     };
     Some(Expanded { plan, runs, store })
 }
+
+/// A one-run "sweep" for `sweep train RUN.toml`: the run under block `main`,
+/// nothing swept, stored in `store`.
+pub fn single(name: &str, config: RunConfig, source: &Path, store: PathBuf) -> Expanded {
+    let entry = PlanEntry { run_id: run_id(&config), blocks: vec![MAIN_BLOCK.to_string()], swept: Default::default() };
+    let plan = Plan {
+        sweep: name.to_string(),
+        template: DEFAULT_TEMPLATE.to_string(),
+        source: source.display().to_string(),
+        runs: vec![entry.clone()],
+    };
+    Expanded { plan, runs: vec![(entry, config)], store }
+}

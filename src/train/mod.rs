@@ -165,6 +165,11 @@ pub fn run(cfg: &RunConfig, dir: &RunDir, data: &LoadedData, device: Device, ctl
         dir.append_metrics(&EpochRecord { epoch: done_epochs, step: meta.global_step, train: train.clone(), eval })
             .map_err(|e| failed_ctx("appending metrics", e))?;
         last_train = train;
+        // The epoch counter in status.json is ours; the scheduler owns state and reason.
+        if let Ok(mut st) = dir.status() {
+            st.epoch = done_epochs;
+            let _ = dir.set_status(&st);
+        }
         meta.train_seconds = time_before + started.elapsed().as_secs_f64();
         if is_last || done_epochs % cfg.train.checkpoint_every == 0 {
             checkpoint::save(&ckpt_dir, &mut meta, &engine.state_tensors())
