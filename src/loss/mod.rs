@@ -12,7 +12,7 @@ pub mod consensus;
 pub mod sinkhorn;
 pub mod transforms;
 
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 pub use byol::byol_loss;
 pub use cluster::{cosine_scores, log_assignments, soft_cluster_loss};
@@ -31,6 +31,20 @@ pub struct ViewOutputs<'a> {
     pub v: &'a Tensor,
     /// Cluster embedding z = g(f_theta(x)), B x head_dim.
     pub z: &'a Tensor,
+}
+
+impl ViewOutputs<'_> {
+    fn promoted(&self) -> (Tensor, Tensor, Tensor) {
+        (promote(self.w), promote(self.v), promote(self.z))
+    }
+}
+
+/// float32 for half types, the tensor itself otherwise (float32 stays, float64 stays).
+fn promote(t: &Tensor) -> Tensor {
+    match t.kind() {
+        Kind::Half | Kind::BFloat16 => t.to_kind(Kind::Float),
+        _ => t.shallow_clone(),
+    }
 }
 
 /// The three terms and their weighted sum, all scalars.
@@ -56,6 +70,10 @@ pub struct LossTerms {
 /// collapsed L2 near ln K is visible in any run); it is left out of `total`, so it
 /// adds nothing to the graph and no gradient. The cost is small next to the
 /// networks' forward passes.
+///
+/// Half-precision inputs (bf16 from the networks) are promoted to float32 first:
+/// Sinkhorn's exp(s / eps) and the temperature-0.1 softmaxes need the mantissa.
+/// Call it outside any autocast region, which would push the matmuls back down.
 pub fn concurl_loss(
     view1: ViewOutputs<'_>,
     view2: ViewOutputs<'_>,
@@ -63,6 +81,10 @@ pub fn concurl_loss(
     cfg: &LossConfig,
     transforms: &Transforms,
 ) -> LossTerms {
+    let (view1, view2) = (view1.promoted(), view2.promoted());
+    let prototypes = &promote(prototypes);
+    let view1 = ViewOutputs { w: &view1.0, v: &view1.1, z: &view1.2 };
+    let view2 = ViewOutputs { w: &view2.0, v: &view2.1, z: &view2.2 };
     let with_grad_if = |weight: f64, f: &dyn Fn() -> Tensor| if weight != 0.0 { f() } else { tch::no_grad(f) };
 
     let l1 = with_grad_if(cfg.alpha, &|| byol_loss(view1.w, view2.w, view1.v, view2.v));

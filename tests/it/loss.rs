@@ -336,3 +336,21 @@ fn gaussian_and_diagonal_entries_have_their_stated_spread() {
     let std = f64::try_from(d.a.to_kind(Kind::Double).std(true)).unwrap();
     assert!((std - 1.0).abs() < 0.01, "diagonal std {std}, want 1");
 }
+
+#[test]
+fn half_precision_inputs_are_promoted_before_the_losses() {
+    let r = reference();
+    let tr = transforms_of(&r["consensus"][0], Kind::Float);
+    let x = inputs(&r);
+    let bf = |t: &Tensor| t.detach().to_kind(Kind::BFloat16);
+    let (w1, w2, v1, v2, z1, z2, c) = (bf(&x.w1), bf(&x.w2), bf(&x.v1), bf(&x.v2), bf(&x.z1), bf(&x.z2), bf(&x.protos));
+    let cfg = LossConfig::default();
+    let low = concurl_loss(ViewOutputs { w: &w1, v: &v1, z: &z1 }, ViewOutputs { w: &w2, v: &v2, z: &z2 }, &c, &cfg, &tr);
+    assert_eq!(low.total.kind(), Kind::Float);
+    assert_eq!(low.codes[0].kind(), Kind::Float);
+    // Same numbers as float32 inputs holding the same (bf16-rounded) values.
+    let f = |t: &Tensor| t.to_kind(Kind::Float);
+    let (w1, w2, v1, v2, z1, z2, c) = (f(&w1), f(&w2), f(&v1), f(&v2), f(&z1), f(&z2), f(&c));
+    let full = concurl_loss(ViewOutputs { w: &w1, v: &v1, z: &z1 }, ViewOutputs { w: &w2, v: &v2, z: &z2 }, &c, &cfg, &tr);
+    assert_close("total", &low.total, &full.total, 0.0);
+}
