@@ -26,7 +26,10 @@ use tch::Tensor;
 /// Panics if a target variable has no online counterpart of the same shape:
 /// the two networks were built from different configurations, a bug.
 pub fn ema_update(target: &VarStore, online: &VarStore, tau: f64) {
-    assert!((0.0..=1.0).contains(&tau), "ema_update: tau = {tau} must be in [0, 1]");
+    assert!(
+        (0.0..=1.0).contains(&tau),
+        "ema_update: tau = {tau} must be in [0, 1]"
+    );
     let pairs = matched(target, online);
     let weight = 1.0 - tau; // lerp(xi, theta, 1 - tau) = tau xi + (1 - tau) theta
     tch::no_grad(|| {
@@ -61,9 +64,14 @@ pub fn copy_matching(target: &VarStore, online: &VarStore) {
 pub fn pack_contiguous(vs: &VarStore) -> bool {
     let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
     vars.sort_by(|a, b| a.0.cmp(&b.0));
-    let Some((_, first)) = vars.first() else { return true };
+    let Some((_, first)) = vars.first() else {
+        return true;
+    };
     let (kind, device) = (first.kind(), first.device());
-    if vars.iter().any(|(_, t)| t.kind() != kind || t.device() != device) {
+    if vars
+        .iter()
+        .any(|(_, t)| t.kind() != kind || t.device() != device)
+    {
         return false;
     }
     let total: i64 = vars.iter().map(|(_, t)| t.numel() as i64).sum();
@@ -73,7 +81,7 @@ pub fn pack_contiguous(vs: &VarStore) -> bool {
         for (_, t) in vars.iter_mut() {
             let n = t.numel() as i64;
             let mut view = flat.narrow(0, offset, n).view(t.size().as_slice());
-            let _ = view.copy_(t);
+            view.copy_(t);
             t.set_data(&view);
             offset += n;
         }
@@ -98,8 +106,16 @@ fn matched(target: &VarStore, online: &VarStore) -> Vec<(String, Tensor, Tensor)
         .variables()
         .into_iter()
         .map(|(name, t)| {
-            let o = onl.get(&name).unwrap_or_else(|| panic!("EMA: target variable `{name}` has no online counterpart"));
-            assert_eq!(t.size(), o.size(), "EMA: `{name}` is {:?} in the target but {:?} online", t.size(), o.size());
+            let o = onl.get(&name).unwrap_or_else(|| {
+                panic!("EMA: target variable `{name}` has no online counterpart")
+            });
+            assert_eq!(
+                t.size(),
+                o.size(),
+                "EMA: `{name}` is {:?} in the target but {:?} online",
+                t.size(),
+                o.size()
+            );
             let o = o.to_device(t.device());
             (name, t, o)
         })
@@ -117,7 +133,11 @@ fn packed_view(vars: &[&Tensor]) -> Option<Tensor> {
     let mut expect = first.data_ptr() as usize;
     let mut total = 0i64;
     for t in vars {
-        if t.kind() != kind || t.device() != device || !t.is_contiguous() || t.data_ptr() as usize != expect {
+        if t.kind() != kind
+            || t.device() != device
+            || !t.is_contiguous()
+            || t.data_ptr() as usize != expect
+        {
             return None;
         }
         let n = t.numel();

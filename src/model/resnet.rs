@@ -37,7 +37,12 @@ impl EncoderConfig {
         };
         let w = cfg.model.width;
         let widths = BASE_WIDTHS.map(|c| ((c * w).round() as i64).max(MIN_CHANNELS));
-        Self { blocks, stem: cfg.stem(), widths, in_channels }
+        Self {
+            blocks,
+            stem: cfg.stem(),
+            widths,
+            in_channels,
+        }
     }
 }
 
@@ -59,7 +64,19 @@ fn conv(p: nn::Path, c_in: i64, c_out: i64, k: i64, stride: i64, padding: i64) -
         fan: nn::init::FanInOut::FanOut,
         non_linearity: nn::init::NonLinearity::ReLU,
     };
-    nn::conv2d(p, c_in, c_out, k, nn::ConvConfig { stride, padding, bias: false, ws_init, ..Default::default() })
+    nn::conv2d(
+        p,
+        c_in,
+        c_out,
+        k,
+        nn::ConvConfig {
+            stride,
+            padding,
+            bias: false,
+            ws_init,
+            ..Default::default()
+        },
+    )
 }
 
 /// BatchNorm2d with weight 1 and bias 0 (tch's and torchvision's default).
@@ -80,8 +97,12 @@ struct BasicBlock {
 
 impl BasicBlock {
     fn new(p: nn::Path, c_in: i64, c_out: i64, stride: i64) -> Self {
-        let downsample = (stride != 1 || c_in != c_out)
-            .then(|| (conv(&p / "downsample" / "0", c_in, c_out, 1, stride, 0), bn(&p / "downsample" / "1", c_out)));
+        let downsample = (stride != 1 || c_in != c_out).then(|| {
+            (
+                conv(&p / "downsample" / "0", c_in, c_out, 1, stride, 0),
+                bn(&p / "downsample" / "1", c_out),
+            )
+        });
         Self {
             conv1: conv(&p / "conv1", c_in, c_out, 3, stride, 1),
             bn1: bn(&p / "bn1", c_out),
@@ -94,7 +115,12 @@ impl BasicBlock {
 
 impl ModuleT for BasicBlock {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        let ys = xs.apply(&self.conv1).apply_t(&self.bn1, train).relu().apply(&self.conv2).apply_t(&self.bn2, train);
+        let ys = xs
+            .apply(&self.conv1)
+            .apply_t(&self.bn1, train)
+            .relu()
+            .apply(&self.conv2)
+            .apply_t(&self.bn2, train);
         let shortcut = match &self.downsample {
             Some((c, b)) => xs.apply(c).apply_t(b, train),
             None => xs.shallow_clone(),
@@ -124,8 +150,14 @@ impl Encoder {
         // cifar: 3x3 stride 1 keeps 32 px images at full resolution in stage 1;
         // imagenet: 7x7 stride 2 (then a max-pool in forward) for 96 / 224 px.
         let (conv1, bn1) = match config.stem {
-            Stem::Cifar => (conv(p / "conv1", config.in_channels, c0, 3, 1, 1), bn(p / "bn1", c0)),
-            Stem::Imagenet => (conv(p / "conv1", config.in_channels, c0, 7, 2, 3), bn(p / "bn1", c0)),
+            Stem::Cifar => (
+                conv(p / "conv1", config.in_channels, c0, 3, 1, 1),
+                bn(p / "bn1", c0),
+            ),
+            Stem::Imagenet => (
+                conv(p / "conv1", config.in_channels, c0, 7, 2, 3),
+                bn(p / "bn1", c0),
+            ),
         };
         let mut c_in = c0;
         let mut stages = Vec::with_capacity(4);
@@ -142,7 +174,12 @@ impl Encoder {
                 .collect();
             stages.push(blocks);
         }
-        Self { config, conv1, bn1, stages }
+        Self {
+            config,
+            conv1,
+            bn1,
+            stages,
+        }
     }
 
     /// Dimension of the pooled feature y (512 at width 1).
