@@ -1,1 +1,155 @@
-//! (in progress)
+//! The ConCURL losses (SPEC section 3) as free functions over tensors:
+//! [`byol::byol_loss`] (L1), [`sinkhorn::sinkhorn`] codes, [`cluster`] soft
+//! assignments and L2, [`consensus::consensus_loss`] (L3) over the fixed random
+//! [`transforms::Transforms`], and [`concurl_loss`], the weighted total
+//! L = alpha L1 + beta L2 + gamma L3.
+//!
+//! Shapes are checked on entry; a wrong shape is a bug in the caller (the inputs
+//! come from our own networks), so it panics with a message naming the argument.
+pub mod byol;
+pub mod cluster;
+pub mod consensus;
+pub mod sinkhorn;
+pub mod transforms;
+
+use tch::{Kind, Tensor};
+
+pub use byol::byol_loss;
+pub use cluster::{cosine_scores, log_assignments, soft_cluster_loss};
+pub use consensus::{consensus_loss, transformed_log_assignments};
+pub use sinkhorn::sinkhorn;
+pub use transforms::Transforms;
+
+use crate::config::run::LossConfig;
+
+/// What the losses need from one augmented view.
+#[derive(Debug, Clone, Copy)]
+pub struct ViewOutputs<'a> {
+    /// Online prediction w = h_theta(g_theta(f_theta(x))), B x proj_dim.
+    pub w: &'a Tensor,
+    /// Target projection v = g_xi(f_xi(x)), B x proj_dim (no gradient).
+    pub v: &'a Tensor,
+    /// Cluster embedding z = g(f_theta(x)), B x head_dim.
+    pub z: &'a Tensor,
+}
+
+impl ViewOutputs<'_> {
+    fn promoted(&self) -> (Tensor, Tensor, Tensor) {
+        (promote(self.w), promote(self.v), promote(self.z))
+    }
+}
+
+/// float32 for half types, the tensor itself otherwise (float32 stays, float64 stays).
+fn promote(t: &Tensor) -> Tensor {
+    match t.kind() {
+        Kind::Half | Kind::BFloat16 => t.to_kind(Kind::Float),
+        _ => t.shallow_clone(),
+    }
+}
+
+/// The three terms and their weighted sum, all scalars.
+#[derive(Debug)]
+pub struct LossTerms {
+    pub l1: Tensor,
+    pub l2: Tensor,
+    pub l3: Tensor,
+    /// alpha L1 + beta L2 + gamma L3: the tensor to call `backward` on.
+    pub total: Tensor,
+    /// Sinkhorn codes of each view's untransformed scores (B x K), for logging
+    /// and the collapse check.
+    pub codes: [Tensor; 2],
+}
+
+/// L = alpha L1 + beta L2 + gamma L3 for one mini-batch of two views.
+///
+/// The codes q1, q2 come from each view's own UNtransformed scores s = <z/||z||,
+/// c/||c||> and serve as targets of both L2 and L3 (SPEC 3), with no gradient.
+///
+/// A term whose weight is 0 is still computed, under `no_grad`, so every run logs
+/// all three (a BYOL-only run then shows whether clusters form on their own, and a
+/// collapsed L2 near ln K is visible in any run); it is left out of `total`, so it
+/// adds nothing to the graph and no gradient. The cost is small next to the
+/// networks' forward passes.
+///
+/// Half-precision inputs (bf16 from the networks) are promoted to float32 first:
+/// Sinkhorn's exp(s / eps) and the temperature-0.1 softmaxes need the mantissa.
+/// Call it outside any autocast region, which would push the matmuls back down.
+pub fn concurl_loss(
+    view1: ViewOutputs<'_>,
+    view2: ViewOutputs<'_>,
+    prototypes: &Tensor,
+    cfg: &LossConfig,
+    transforms: &Transforms,
+) -> LossTerms {
+    let (view1, view2) = (view1.promoted(), view2.promoted());
+    let prototypes = &promote(prototypes);
+    let view1 = ViewOutputs {
+        w: &view1.0,
+        v: &view1.1,
+        z: &view1.2,
+    };
+    let view2 = ViewOutputs {
+        w: &view2.0,
+        v: &view2.1,
+        z: &view2.2,
+    };
+    let with_grad_if =
+        |weight: f64, f: &dyn Fn() -> Tensor| if weight != 0.0 { f() } else { tch::no_grad(f) };
+
+    let l1 = with_grad_if(cfg.alpha, &|| byol_loss(view1.w, view2.w, view1.v, view2.v));
+
+    let s1 = cosine_scores(view1.z, prototypes);
+    let s2 = cosine_scores(view2.z, prototypes);
+    let q1 = sinkhorn(&s1, cfg.sinkhorn_eps, cfg.sinkhorn_iters);
+    let q2 = sinkhorn(&s2, cfg.sinkhorn_eps, cfg.sinkhorn_iters);
+
+    let l2 = with_grad_if(cfg.beta, &|| {
+        soft_cluster_loss(
+            &q1,
+            &q2,
+            &log_assignments(&s1, cfg.tau),
+            &log_assignments(&s2, cfg.tau),
+        )
+    });
+    let l3 = with_grad_if(cfg.gamma, &|| {
+        consensus_loss(
+            view1.z,
+            view2.z,
+            prototypes,
+            transforms,
+            &q1,
+            &q2,
+            cfg.tau,
+            cfg.detach_prototypes_l3,
+        )
+    });
+
+    let mut total = Tensor::zeros([], (l1.kind(), l1.device()));
+    for (w, term) in [(cfg.alpha, &l1), (cfg.beta, &l2), (cfg.gamma, &l3)] {
+        if w != 0.0 {
+            total += w * term;
+        }
+    }
+    LossTerms {
+        l1,
+        l2,
+        l3,
+        total,
+        codes: [q1, q2],
+    }
+}
+
+/// x / max(||x||, 1e-12) along the last axis (torch's F.normalize): the SPEC's
+/// unit normalisation, safe for an all-zero row.
+pub(crate) fn l2_normalize(x: &Tensor) -> Tensor {
+    let norm = x.norm_scalaropt_dim(2.0, [-1], true).clamp_min(1e-12);
+    x / norm
+}
+
+/// The two sizes of a matrix argument; panics naming `what` otherwise.
+pub(crate) fn dims2(t: &Tensor, what: &str) -> (i64, i64) {
+    match t.size()[..] {
+        [r, c] => (r, c),
+        ref s => panic!("{what}: expected a matrix (2 dimensions), got shape {s:?}"),
+    }
+}

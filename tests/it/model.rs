@@ -1,1 +1,410 @@
+//! The networks: shapes, parameter names (the checkpoint format), the target
+//! copy and its EMA, where gradients go, and a short seeded training run.
+use std::collections::BTreeSet;
 
+use tch::nn::{self, ModuleT, OptimizerConfig};
+use tch::{Device, Kind, Tensor};
+
+use sweep::config::run::{Backbone, LossConfig, RunConfig, SobelMode, Stem, TransformKind};
+use sweep::loss::{concurl_loss, Transforms, ViewOutputs};
+use sweep::model::{
+    cosine_tau, ema_update, input_channels, is_packed, pack_contiguous, Encoder, Networks, Online,
+};
+
+/// A resolved config with small heads (CPU-sized).
+fn small_config(backbone: Backbone, stem: Stem, width: f64) -> RunConfig {
+    let mut cfg = RunConfig::default();
+    cfg.model.backbone = backbone;
+    cfg.model.stem = Some(stem);
+    cfg.model.width = width;
+    cfg.model.proj_hidden = 32;
+    cfg.model.proj_dim = 16;
+    cfg.model.head_hidden = 32;
+    cfg.model.head_dim = 16;
+    cfg.resolve();
+    assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
+    cfg
+}
+
+/// These nets are tiny: libtorch's intra-op threads only add contention on a
+/// shared 2-core machine (measured: 13 s with the default pool, 1 s with one
+/// thread, for the training test under load). Process-wide, affects speed only.
+fn one_thread() {
+    tch::set_num_threads(1);
+}
+
+fn names(vs: &nn::VarStore) -> BTreeSet<String> {
+    vs.variables().into_keys().collect()
+}
+
+#[test]
+fn feature_dimensions_for_each_backbone_stem_and_width() {
+    one_thread();
+    tch::manual_seed(0);
+    for backbone in [Backbone::Resnet18, Backbone::Resnet34] {
+        for stem in [Stem::Cifar, Stem::Imagenet] {
+            for (width, feat) in [(0.25, 128), (0.125, 64)] {
+                let cfg = small_config(backbone, stem, width);
+                let vs = nn::VarStore::new(Device::Cpu);
+                let enc = Encoder::new(&vs.root(), &cfg, 3);
+                assert_eq!(enc.feat_dim(), feat, "{backbone:?} {stem:?} width {width}");
+                let y = enc.forward_t(
+                    &Tensor::randn([2, 3, 32, 32], (Kind::Float, Device::Cpu)),
+                    false,
+                );
+                assert_eq!(
+                    y.size(),
+                    vec![2, feat],
+                    "{backbone:?} {stem:?} width {width}"
+                );
+            }
+        }
+    }
+    // Full width: the paper's 512-d feature (built, not run).
+    let cfg = small_config(Backbone::Resnet34, Stem::Imagenet, 1.0);
+    let vs = nn::VarStore::new(Device::Cpu);
+    assert_eq!(Encoder::new(&vs.root(), &cfg, 3).feat_dim(), 512);
+    // Channels never drop below 4, however thin.
+    let cfg = small_config(Backbone::Resnet18, Stem::Cifar, 0.01);
+    assert_eq!(
+        Encoder::new(&(vs.root() / "thin"), &cfg, 3).config().widths,
+        [4, 4, 4, 5]
+    );
+}
+
+#[test]
+fn input_channels_follow_the_sobel_mode() {
+    assert_eq!(input_channels(SobelMode::Off, 3), 3);
+    assert_eq!(input_channels(SobelMode::Off, 1), 1);
+    assert_eq!(input_channels(SobelMode::Sobel, 3), 2);
+    assert_eq!(input_channels(SobelMode::RgbSobel, 3), 5);
+    let cfg = small_config(Backbone::Resnet18, Stem::Cifar, 0.125);
+    for c in [2, 5] {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let enc = Encoder::new(&vs.root(), &cfg, c);
+        assert_eq!(vs.variables()["conv1.weight"].size(), vec![8, c, 3, 3]);
+        let y = enc.forward_t(
+            &Tensor::randn([2, c, 16, 16], (Kind::Float, Device::Cpu)),
+            false,
+        );
+        assert_eq!(y.size(), vec![2, 64]);
+    }
+}
+
+#[test]
+fn parameter_names_are_stable() {
+    tch::manual_seed(0);
+    let cfg = small_config(Backbone::Resnet18, Stem::Cifar, 0.125);
+    let nets = Networks::new(&cfg, 3, Device::Cpu);
+    let online = names(&nets.online_vs);
+    for want in [
+        "encoder.conv1.weight",
+        "encoder.bn1.weight",
+        "encoder.bn1.running_mean",
+        "encoder.layer1.0.conv1.weight",
+        "encoder.layer1.1.bn2.running_var",
+        "encoder.layer2.0.downsample.0.weight",
+        "encoder.layer2.0.downsample.1.bias",
+        "encoder.layer4.1.conv2.weight",
+        "projector.fc1.weight",
+        "projector.bn1.running_var",
+        "projector.fc2.bias",
+        "predictor.fc1.weight",
+        "predictor.fc2.weight",
+        "head.fc1.weight",
+        "head.bn1.weight",
+        "head.fc2.weight",
+        "prototypes",
+    ] {
+        assert!(online.contains(want), "online network lacks `{want}`");
+    }
+    assert!(
+        !online.contains("encoder.layer1.0.downsample.0.weight"),
+        "stage 1 keeps its width: no projection"
+    );
+    assert!(
+        !online.contains("encoder.conv1.bias"),
+        "convolutions before BatchNorm have no bias"
+    );
+    // ResNet-18: stem 1 conv + 8 blocks x 2 convs + 3 downsample convs = 20 convolutions.
+    let is_conv = |n: &&String| {
+        n.starts_with("encoder.")
+            && (n.ends_with("conv1.weight")
+                || n.ends_with("conv2.weight")
+                || n.ends_with("downsample.0.weight"))
+    };
+    assert_eq!(online.iter().filter(is_conv).count(), 20);
+    // The target is exactly the online encoder and projector, under the same names.
+    let target = names(&nets.target_vs);
+    let expected: BTreeSet<String> = online
+        .iter()
+        .filter(|n| n.starts_with("encoder.") || n.starts_with("projector."))
+        .cloned()
+        .collect();
+    assert_eq!(target, expected);
+    assert_eq!(nets.online.prototypes.size(), vec![4, 16], "K x head_dim");
+}
+
+#[test]
+fn target_starts_as_an_exact_frozen_copy() {
+    tch::manual_seed(1);
+    let cfg = small_config(Backbone::Resnet18, Stem::Cifar, 0.125);
+    let nets = Networks::new(&cfg, 3, Device::Cpu);
+    let online = nets.online_vs.variables();
+    for (name, t) in nets.target_vs.variables() {
+        assert!(t.equal(&online[&name]), "`{name}` differs at init");
+        assert!(!t.requires_grad(), "target `{name}` must not require grad");
+    }
+    assert!(
+        is_packed(&nets.target_vs),
+        "the target is packed for the fused EMA"
+    );
+    let x = Tensor::randn([4, 3, 16, 16], (Kind::Float, Device::Cpu));
+    let v = nets.target.forward_t(&x, false);
+    let out = nets.online.forward_t(&x, false);
+    assert!(v.equal(&out.projection), "same weights, same projection");
+    assert!(!v.requires_grad());
+}
+
+#[test]
+fn ema_is_exact_on_a_hand_computation_packed_or_not() {
+    // Dyadic values and tau = 0.75: every product and sum is exact in float32.
+    for packed in [false, true] {
+        let online = nn::VarStore::new(Device::Cpu);
+        let target = nn::VarStore::new(Device::Cpu);
+        let (o, t) = (online.root(), target.root());
+        let (oa, ta) = (&o / "a", &t / "a");
+        let _ = oa.var_copy(
+            "weight",
+            &Tensor::from_slice(&[1.0f32, 2.0, -4.0, 8.0]).view([2, 2]),
+        );
+        let _ = oa.var_copy("bias", &Tensor::from_slice(&[0.5f32]));
+        let _ = oa.zeros_no_train("running_mean", &[2]).fill_(4.0);
+        let _ = o.var_copy("extra", &Tensor::from_slice(&[9.0f32])); // online only (a predictor)
+        let _ = ta.var_copy(
+            "weight",
+            &Tensor::from_slice(&[0.0f32, 2.0, 4.0, -8.0]).view([2, 2]),
+        );
+        let _ = ta.var_copy("bias", &Tensor::from_slice(&[-0.5f32]));
+        let _ = ta.zeros_no_train("running_mean", &[2]);
+        if packed {
+            assert!(pack_contiguous(&target));
+            assert!(is_packed(&target));
+        } else {
+            assert!(!is_packed(&target));
+        }
+        ema_update(&target, &online, 0.75);
+        let vars = target.variables();
+        let get = |n: &str| Vec::<f32>::try_from(vars[n].flatten(0, -1)).unwrap();
+        // 0.75 xi + 0.25 theta
+        assert_eq!(
+            get("a.weight"),
+            vec![0.25, 2.0, 2.0, -4.0],
+            "packed = {packed}"
+        );
+        assert_eq!(get("a.bias"), vec![-0.25], "packed = {packed}");
+        assert_eq!(
+            get("a.running_mean"),
+            vec![1.0, 1.0],
+            "BN statistics are averaged too (packed = {packed})"
+        );
+        assert!(!vars.contains_key("extra"));
+    }
+}
+
+#[test]
+fn ema_on_the_networks_matches_the_formula() {
+    tch::manual_seed(2);
+    let cfg = small_config(Backbone::Resnet18, Stem::Cifar, 0.125);
+    let nets = Networks::new(&cfg, 3, Device::Cpu);
+    tch::no_grad(|| {
+        for (_, mut v) in nets.online_vs.variables() {
+            let _ = v.g_add_(&(v.randn_like() * 0.1));
+        }
+    });
+    let before: Vec<(String, Tensor)> = nets
+        .target_vs
+        .variables()
+        .into_iter()
+        .map(|(n, t)| (n, t.copy()))
+        .collect();
+    nets.update_target(0.9);
+    let online = nets.online_vs.variables();
+    let after = nets.target_vs.variables();
+    for (name, xi) in before {
+        let want = &xi * 0.9 + &online[&name] * 0.1;
+        let d = (&after[&name] - want).abs().max().double_value(&[]);
+        assert!(d < 1e-6, "`{name}`: off by {d}");
+    }
+}
+
+#[test]
+fn cosine_schedule_runs_from_base_to_one() {
+    assert_eq!(cosine_tau(0.99, 0, 100), 0.99);
+    assert!((cosine_tau(0.99, 50, 100) - 0.995).abs() < 1e-12);
+    assert_eq!(cosine_tau(0.99, 100, 100), 1.0);
+    assert_eq!(cosine_tau(0.99, 200, 100), 1.0);
+}
+
+/// Four kinds of 16 px pattern (stripes each way, checks, a centred square) with
+/// a random colour and noise; two views are two noise draws. Fixed by `seed`.
+fn structured_batch(n: i64, seed: i64) -> (Tensor, Tensor) {
+    tch::manual_seed(seed);
+    let opts = (Kind::Float, Device::Cpu);
+    let r = Tensor::arange(16, opts)
+        .view([16, 1])
+        .expand([16, 16], false);
+    let c = r.transpose(0, 1);
+    let patterns = [
+        (r.divide_scalar_mode(4, "floor").remainder(2)),
+        (c.divide_scalar_mode(4, "floor").remainder(2)),
+        ((r.divide_scalar_mode(4, "floor") + c.divide_scalar_mode(4, "floor")).remainder(2)),
+        ((r.ge(4)
+            .logical_and(&r.lt(12))
+            .logical_and(&c.ge(4))
+            .logical_and(&c.lt(12)))
+        .to_kind(Kind::Float)),
+    ];
+    let imgs: Vec<Tensor> = (0..n)
+        .map(|i| {
+            let colour = Tensor::rand([3, 1, 1], opts);
+            patterns[(i % 4) as usize].unsqueeze(0) * colour
+        })
+        .collect();
+    let clean = Tensor::stack(&imgs, 0);
+    let view = |clean: &Tensor| clean + clean.randn_like() * 0.2;
+    (view(&clean), view(&clean))
+}
+
+#[test]
+fn gradients_reach_every_online_part_and_never_the_target() {
+    one_thread();
+    tch::manual_seed(4);
+    let cfg = small_config(Backbone::Resnet18, Stem::Cifar, 0.125);
+    let nets = Networks::new(&cfg, 3, Device::Cpu);
+    let tr = Transforms::new(TransformKind::Projection, 3, 8, 16, cfg.seed, Device::Cpu);
+    let mut opt = nn::Adam::default().build(&nets.online_vs, 1e-3).unwrap();
+    let (x1, x2) = structured_batch(8, 5);
+    let (o1, o2) = (
+        nets.online.forward_t(&x1, true),
+        nets.online.forward_t(&x2, true),
+    );
+    let (v1, v2) = (
+        nets.target.forward_t(&x1, true),
+        nets.target.forward_t(&x2, true),
+    );
+    let terms = concurl_loss(
+        ViewOutputs {
+            w: &o1.prediction,
+            v: &v1,
+            z: &o1.z,
+        },
+        ViewOutputs {
+            w: &o2.prediction,
+            v: &v2,
+            z: &o2.z,
+        },
+        &nets.online.prototypes,
+        &LossConfig::default(),
+        &tr,
+    );
+    let target_before: Vec<(String, Tensor)> = nets
+        .target_vs
+        .variables()
+        .into_iter()
+        .map(|(n, t)| (n, t.copy()))
+        .collect();
+    opt.zero_grad();
+    terms.total.backward();
+    for name in [
+        "encoder.conv1.weight",
+        "encoder.layer4.1.conv2.weight",
+        "projector.fc1.weight",
+        "predictor.fc2.weight",
+        "head.fc1.weight",
+        "head.fc2.bias",
+        "prototypes",
+    ] {
+        let g = nets.online_vs.variables()[name].grad();
+        assert!(
+            g.defined() && g.abs().sum(None::<Kind>).double_value(&[]) > 0.0,
+            "no gradient reached `{name}`"
+        );
+    }
+    for (name, t) in nets.target_vs.variables() {
+        assert!(!t.grad().defined(), "target `{name}` got a gradient");
+    }
+    opt.step();
+    let after = nets.target_vs.variables();
+    for (name, t) in target_before {
+        assert!(
+            after[&name].equal(&t),
+            "the optimiser step changed target `{name}`"
+        );
+    }
+}
+
+#[test]
+fn online_embed_matches_the_full_forward() {
+    tch::manual_seed(6);
+    let cfg = small_config(Backbone::Resnet18, Stem::Imagenet, 0.125);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let online = Online::new(&vs.root(), &cfg, 3);
+    let x = Tensor::randn([3, 3, 32, 32], (Kind::Float, Device::Cpu));
+    let full = online.forward_t(&x, false);
+    let (y, z) = online.embed(&x, false);
+    assert!(y.equal(&full.y) && z.equal(&full.z));
+    assert_eq!(full.prediction.size(), vec![3, 16]);
+    // Re-normalising the prototypes leaves unit rows.
+    online.renormalize_prototypes();
+    let norms = online.prototypes.norm_scalaropt_dim(2.0, [-1], false);
+    assert!((norms - 1.0).abs().max().double_value(&[]) < 1e-6);
+}
+
+#[test]
+fn concurl_loss_falls_over_thirty_adam_steps() {
+    one_thread();
+    tch::manual_seed(7);
+    let mut cfg = small_config(Backbone::Resnet18, Stem::Cifar, 0.125);
+    cfg.data.clusters = Some(4);
+    let nets = Networks::new(&cfg, 3, Device::Cpu);
+    let tr = Transforms::new(TransformKind::Projection, 10, 8, 16, cfg.seed, Device::Cpu);
+    let mut opt = nn::Adam::default().build(&nets.online_vs, 1e-3).unwrap();
+    let (x1, x2) = structured_batch(16, 8);
+    let mut losses = Vec::new();
+    for _ in 0..30 {
+        let (o1, o2) = (
+            nets.online.forward_t(&x1, true),
+            nets.online.forward_t(&x2, true),
+        );
+        let (v1, v2) = (
+            nets.target.forward_t(&x1, true),
+            nets.target.forward_t(&x2, true),
+        );
+        let terms = concurl_loss(
+            ViewOutputs {
+                w: &o1.prediction,
+                v: &v1,
+                z: &o1.z,
+            },
+            ViewOutputs {
+                w: &o2.prediction,
+                v: &v2,
+                z: &o2.z,
+            },
+            &nets.online.prototypes,
+            &cfg.loss,
+            &tr,
+        );
+        opt.backward_step(&terms.total);
+        nets.update_target(cfg.train.ema_tau);
+        losses.push(terms.total.double_value(&[]));
+    }
+    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
+    let (start, end) = (mean(&losses[..3]), mean(&losses[27..]));
+    assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+    assert!(
+        end < 0.5 * start,
+        "loss did not fall: {start:.4} -> {end:.4} ({losses:?})"
+    );
+}
