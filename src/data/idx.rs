@@ -87,12 +87,17 @@ pub(crate) fn read_pair(img_path: &Path, lab_path: &Path, hint: &str) -> Result<
 /// Check the magic number and read the `ndim` big-endian sizes after it.
 fn header(path: &Path, b: &[u8], magic: u32, ndim: usize) -> Result<(usize, Vec<u32>), DataError> {
     let head = 4 + 4 * ndim;
-    if b.len() < head {
-        return Err(DataError::Truncated { path: path.to_path_buf(), expected: head as u64, got: b.len() as u64 });
+    let truncated = || DataError::Truncated { path: path.to_path_buf(), expected: head as u64, got: b.len() as u64 };
+    if b.len() < 4 {
+        return Err(truncated());
     }
     let be = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    // The magic first: a labels file given as images is a wrong file, not a short one.
     if be(0) != magic {
         return Err(DataError::BadMagic { path: path.to_path_buf(), expected: magic, found: be(0) });
+    }
+    if b.len() < head {
+        return Err(truncated());
     }
     let dims: Vec<u32> = (0..ndim).map(|d| be(4 + 4 * d)).collect();
     Ok((dims[0] as usize, dims))
