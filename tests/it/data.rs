@@ -458,6 +458,8 @@ fn sq_dist(x: &Tensor, c: &Tensor) -> Tensor {
 
 /// Lloyd's k-means with k-means++ seeding, best inertia of several restarts.
 fn kmeans(x: &Tensor, k: i64, restarts: usize) -> Vec<i64> {
+    // Seeds torch's global generator: keep out of the way of augment's seeded tests.
+    let _guard = crate::augment::RNG.lock().unwrap_or_else(|e| e.into_inner());
     let n = x.size()[0];
     let mut best: Option<(f64, Tensor)> = None;
     for r in 0..restarts {
