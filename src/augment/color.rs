@@ -23,10 +23,11 @@ pub struct JitterConfig {
     pub hue: f64,
 }
 
-/// Grey level, B x 1 x H x W.
+/// Grey level, B x 1 x H x W. Scalar weights, so no constant tensor has to be
+/// copied to the device.
 pub fn grayscale(x: &Tensor) -> Tensor {
-    let w = Tensor::from_slice(&LUMA).to_kind(x.kind()).to_device(x.device()).view([1, 3, 1, 1]);
-    (x * w).sum_dim_intlist(1, true, x.kind())
+    let c = |i: i64| x.narrow(1, i, 1);
+    c(0) * LUMA[0] + c(1) * LUMA[1] + c(2) * LUMA[2]
 }
 
 /// Per-image factors are [B] tensors.

@@ -34,6 +34,7 @@ pub struct Augmenter {
     /// Blur probability of view 1 and view 2 (1.0 and 0.5 in BYOL).
     blur_p: [f64; 2],
     sobel: SobelMode,
+    sobel_filters: sobel::Sobel,
     in_channels: i64,
     /// 1 x 3 x 1 x 1, on the device.
     mean: Tensor,
@@ -67,6 +68,7 @@ impl Augmenter {
             blur: BlurConfig { kernel: cfg.blur_kernel() as i64, sigma: a.blur_sigma },
             blur_p: a.blur_p,
             sobel: cfg.model.sobel,
+            sobel_filters: sobel::Sobel::new(device),
             in_channels: in_channels_stored,
             mean: stat(a.mean),
             std: stat(a.std),
@@ -138,9 +140,9 @@ impl Augmenter {
         let n = (x - &self.mean) / &self.std;
         match self.sobel {
             SobelMode::Off => n,
-            SobelMode::Sobel => sobel::sobel(&n),
+            SobelMode::Sobel => self.sobel_filters.forward(&n),
             SobelMode::RgbSobel => {
-                let s = sobel::sobel(&n);
+                let s = self.sobel_filters.forward(&n);
                 Tensor::cat(&[n, s], 1)
             }
         }
