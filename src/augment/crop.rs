@@ -31,7 +31,7 @@ pub fn sample_boxes(cfg: &CropConfig, b: i64, h_in: i64, w_in: i64, dev: Device)
     let h = (&target / &aspect).sqrt().round();
     let fits = w.gt(0.0).logical_and(&w.le(wf)).logical_and(&h.gt(0.0)).logical_and(&h.le(hf));
     // argmax returns the first maximal index: the first try that fits.
-    let first = fits.to_kind(Kind::Uint8).argmax(1, true);
+    let first = fits.to_kind(Kind::Float).argmax(1, true);
     let any = fits.any_dim(1, false);
     let w_try = w.gather(1, &first, false).squeeze_dim(1);
     let h_try = h.gather(1, &first, false).squeeze_dim(1);

@@ -263,7 +263,7 @@ fn blur_kernel_and_grouped_conv() {
     // torchvision: linspace(-1, 1, 3), exp(-x^2 / (2 sigma^2)), normalised; sigma = 1.
     let k = blur::gaussian_kernels(&Tensor::from_slice(&[1.0f32, 0.5]), 3);
     let k0 = Vec::<f32>::try_from(k.get(0)).unwrap();
-    for (g, w) in k0.iter().zip([0.274068619, 0.451862762, 0.274068619]) {
+    for (g, w) in k0.iter().zip([0.274_068_62_f32, 0.451_862_76, 0.274_068_62]) {
         assert!((g - w).abs() < 1e-6);
     }
     // A centred impulse blurs into the outer product of the image's own kernel.
