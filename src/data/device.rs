@@ -11,6 +11,10 @@ pub struct DeviceData {
     pub n: i64,
 }
 
+// SAFETY: the device copy is written once in `new` and only read (index_select)
+// afterwards; concurrent reads of a libtorch tensor are safe.
+unsafe impl Sync for DeviceData {}
+
 impl DeviceData {
     pub fn new(ds: &Dataset, device: Device) -> Self {
         Self { images: ds.images.to_device(device), n: ds.images.size()[0] }

@@ -45,6 +45,26 @@ pub struct Dataset {
     pub paths: Option<Vec<PathBuf>>,
 }
 
+// SAFETY: a Dataset is never mutated after `load` returns (its fields are read
+// only), libtorch tensors may be read from several threads at once, and their
+// reference counts are atomic. Runs of one process share a Dataset through an
+// `Arc` so the uint8 images are held once.
+unsafe impl Sync for Dataset {}
+
+impl Clone for Dataset {
+    /// The images are shared (a shallow clone of the tensor), the rest copied.
+    fn clone(&self) -> Self {
+        Self {
+            name: self.name.clone(),
+            images: self.images.shallow_clone(),
+            labels: self.labels.clone(),
+            num_classes: self.num_classes,
+            class_names: self.class_names.clone(),
+            paths: self.paths.clone(),
+        }
+    }
+}
+
 impl Dataset {
     pub fn len(&self) -> usize {
         self.labels.len()

@@ -34,7 +34,7 @@ impl FlatAdam {
         tch::no_grad(|| {
             for p in params.iter_mut() {
                 let n = p.numel() as i64;
-                let view = flat.narrow(0, offset, n).view(p.size().as_slice());
+                let mut view = flat.narrow(0, offset, n).view(p.size().as_slice());
                 view.copy_(p);
                 p.set_data(&view);
                 offset += n;

@@ -64,11 +64,11 @@ pub fn evaluate(engine: &Engine, data: &DeviceData, indices: &[i64], labels: &[i
         for chunk in indices.chunks(ev.chunk) {
             let idx = Tensor::from_slice(chunk).to_device(device);
             let x = engine.augmenter.eval(&data.batch(&idx));
-            let o = engine.online.forward_t(&x, false);
+            let o = engine.nets.online.forward_t(&x, false);
             let z = o.z.to_kind(Kind::Float);
             if ev.diversity {
                 // argmax of p~(m) for each member m (Figure 1): M x chunk labels.
-                let st = loss::transformed_scores(&z, &engine.online.prototypes, &engine.transforms);
+                let st = loss::transformed_log_assignments(&z, &engine.nets.online.prototypes, &engine.transforms, cfg.loss.tau);
                 members.push(st.argmax(-1, false).to_device(tch::Device::Cpu));
             }
             if want(Feature::Encoder) {
@@ -78,7 +78,7 @@ pub fn evaluate(engine: &Engine, data: &DeviceData, indices: &[i64], labels: &[i
                 xs.push(x.flatten(1, -1).to_kind(Kind::Float));
             }
             if want(Feature::TargetProjection) {
-                vs.push(engine.target.forward_t(&x, false).to_kind(Kind::Float));
+                vs.push(engine.nets.target.forward_t(&x, false).to_kind(Kind::Float));
             }
             zs.push(z);
         }
@@ -89,7 +89,7 @@ pub fn evaluate(engine: &Engine, data: &DeviceData, indices: &[i64], labels: &[i
 
     // The paper's assignment: Sinkhorn codes over the whole set at once, in float64
     // so that N x K with N = 60,000 cannot overflow (SPEC 7).
-    let scores = tch::no_grad(|| loss::cosine_scores(&z, &engine.online.prototypes));
+    let scores = tch::no_grad(|| loss::cosine_scores(&z, &engine.nets.online.prototypes));
     let q = tch::no_grad(|| loss::sinkhorn(&scores.to_kind(Kind::Double), cfg.loss.sinkhorn_eps, cfg.loss.sinkhorn_iters));
     let (qmax, qarg) = q.max_dim(-1, false);
     let codes = to_vec_i64(&qarg);

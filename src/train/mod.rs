@@ -284,6 +284,7 @@ fn finish(
     }
     // The final weights for other tools: VarStore names are the format.
     engine
+        .nets
         .online_vs
         .save(dir.path().join("online.safetensors"))
         .with_context(|| format!("writing {}", dir.path().join("online.safetensors").display()))?;

@@ -1,12 +1,12 @@
 //! One ConCURL training step (SPEC section 3), shared by the trainer and `sweep bench`.
 use std::time::Instant;
 
-use tch::{nn, Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 use crate::augment::Augmenter;
 use crate::config::RunConfig;
-use crate::loss::{self, Transforms};
-use crate::model::{ema, Online, Target};
+use crate::loss::{self, Transforms, ViewOutputs};
+use crate::model::{ema, Networks};
 use crate::util::mix_seed;
 
 use super::adam::FlatAdam;
@@ -25,7 +25,6 @@ pub struct PhaseTimes {
     pub augment: f64,
     pub online: f64,
     pub target: f64,
-    pub sinkhorn: f64,
     pub losses: f64,
     pub backward: f64,
     pub optimizer: f64,
@@ -33,11 +32,11 @@ pub struct PhaseTimes {
 }
 
 impl PhaseTimes {
-    pub fn names() -> [&'static str; 8] {
-        ["augment", "online forward", "target forward", "sinkhorn", "losses (L1, L2, L3)", "backward", "optimiser", "EMA"]
+    pub fn names() -> [&'static str; 7] {
+        ["augment", "online forward", "target forward", "losses (Sinkhorn, L1-L3)", "backward", "optimiser", "EMA"]
     }
-    pub fn values(&self) -> [f64; 8] {
-        [self.augment, self.online, self.target, self.sinkhorn, self.losses, self.backward, self.optimizer, self.ema]
+    pub fn values(&self) -> [f64; 7] {
+        [self.augment, self.online, self.target, self.losses, self.backward, self.optimizer, self.ema]
     }
 }
 
@@ -66,10 +65,8 @@ fn lap(clock: &mut Option<Clock>) -> f64 {
 pub struct Engine {
     pub cfg: RunConfig,
     pub device: Device,
-    pub online_vs: nn::VarStore,
-    pub target_vs: nn::VarStore,
-    pub online: Online,
-    pub target: Target,
+    /// Online and target networks (the target packed for a one-kernel EMA).
+    pub nets: Networks,
     pub transforms: Transforms,
     pub augmenter: Augmenter,
     pub adam: FlatAdam,
@@ -82,13 +79,7 @@ impl Engine {
         tch::manual_seed(mix_seed(cfg.seed, SALT_INIT) as i64);
         let augmenter = Augmenter::new(cfg, stored_channels, device);
         let in_ch = augmenter.out_channels();
-        let online_vs = nn::VarStore::new(device);
-        let mut target_vs = nn::VarStore::new(device);
-        let online = Online::new(&online_vs.root(), cfg, in_ch);
-        let target = Target::new(&target_vs.root(), cfg, in_ch);
-        // The target starts as a copy of the online network (BYOL).
-        target_vs.copy(&online_vs).map_err(|e| anyhow::anyhow!("initialising the target network: {e}"))?;
-        target_vs.freeze();
+        let nets = Networks::new(cfg, in_ch, device);
         let transforms = Transforms::new(
             cfg.transform.kind,
             cfg.transform.m,
@@ -99,14 +90,14 @@ impl Engine {
         );
         // Fixed order (by name) so that the flat optimiser layout is stable across runs.
         let mut named: Vec<(String, Tensor)> =
-            online_vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+            nets.online_vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
         let adam = FlatAdam::new(
             named.into_iter().map(|(_, t)| t).collect(),
             cfg.train.lr,
             cfg.train.weight_decay,
         );
-        Ok(Self { cfg: cfg.clone(), device, online_vs, target_vs, online, target, transforms, augmenter, adam })
+        Ok(Self { cfg: cfg.clone(), device, nets, transforms, augmenter, adam })
     }
 
     /// tau_B for this step: fixed, or BYOL's cosine schedule to 1 when enabled.
@@ -121,7 +112,6 @@ impl Engine {
     /// One optimisation step on a uint8 batch already on the device.
     /// Returns [L, L1, L2, L3] (detached, on the device: no host sync here).
     pub fn step(&mut self, batch: &Tensor, global_step: usize, total_steps: usize, times: Option<&mut PhaseTimes>) -> Tensor {
-        let l = &self.cfg.loss;
         // Re-seeding per step makes every random draw a function of (seed, step):
         // exact resume from any checkpoint needs no RNG state.
         tch::manual_seed(mix_seed(self.cfg.seed, SALT_STEP ^ ((global_step as u64) << 8)) as i64);
@@ -132,73 +122,48 @@ impl Engine {
         let (x1, x2) = self.augmenter.two_views(batch);
         pt.augment += lap(&mut clock);
 
-        let (o1, o2) = tch::autocast(bf16, || (self.online.forward_t(&x1, true), self.online.forward_t(&x2, true)));
+        let nets = &self.nets;
+        let (o1, o2) = tch::autocast(bf16, || (nets.online.forward_t(&x1, true), nets.online.forward_t(&x2, true)));
         pt.online += lap(&mut clock);
 
         // The target gets no gradient (SPEC 2); it runs in training mode as in BYOL.
-        let (v1, v2) = tch::no_grad(|| {
-            tch::autocast(bf16, || (self.target.forward_t(&x1, true), self.target.forward_t(&x2, true)))
-        });
+        let (v1, v2) = tch::autocast(bf16, || (nets.target.forward_t(&x1, true), nets.target.forward_t(&x2, true)));
         pt.target += lap(&mut clock);
 
-        let (z1, z2) = (o1.z.to_kind(Kind::Float), o2.z.to_kind(Kind::Float));
-        let protos = &self.online.prototypes;
-        let s1 = loss::cosine_scores(&z1, protos);
-        let s2 = loss::cosine_scores(&z2, protos);
-        // Codes per view from the untransformed scores, without gradient (SPEC 3).
-        let (q1, q2) = tch::no_grad(|| {
-            (
-                loss::sinkhorn(&s1.detach(), l.sinkhorn_eps, l.sinkhorn_iters),
-                loss::sinkhorn(&s2.detach(), l.sinkhorn_eps, l.sinkhorn_iters),
-            )
-        });
-        pt.sinkhorn += lap(&mut clock);
-
-        // A term whose weight is 0 is still computed for the log, without gradient.
-        let weighted = |w: f64, f: &dyn Fn() -> Tensor| if w != 0.0 { f() } else { tch::no_grad(f) };
-        let l1 = weighted(l.alpha, &|| {
-            loss::byol_loss(&o1.w.to_kind(Kind::Float), &o2.w.to_kind(Kind::Float), &v1.to_kind(Kind::Float), &v2.to_kind(Kind::Float))
-        });
-        let l2 = weighted(l.beta, &|| {
-            let lp1 = (&s1 / l.tau).log_softmax(-1, Kind::Float);
-            let lp2 = (&s2 / l.tau).log_softmax(-1, Kind::Float);
-            loss::soft_cluster_loss(&q1, &q2, &lp1, &lp2)
-        });
-        let l3 = weighted(l.gamma, &|| {
-            loss::consensus_loss(&z1, &z2, protos, &self.transforms, &q1, &q2, l.tau, l.detach_prototypes_l3)
-        });
-        let total = &l1 * l.alpha + &l2 * l.beta + &l3 * l.gamma;
+        // Losses in float32 outside autocast (softmax, logs and Sinkhorn need the range).
+        let terms = loss::concurl_loss(
+            ViewOutputs { w: &o1.prediction, v: &v1, z: &o1.z },
+            ViewOutputs { w: &o2.prediction, v: &v2, z: &o2.z },
+            &nets.online.prototypes,
+            &self.cfg.loss,
+            &self.transforms,
+        );
         pt.losses += lap(&mut clock);
 
         self.adam.zero_grad();
-        total.backward();
+        terms.total.backward();
         pt.backward += lap(&mut clock);
         self.adam.step();
-        if l.renormalize_prototypes {
-            tch::no_grad(|| {
-                let mut p = self.online.prototypes.shallow_clone();
-                let n = p.norm_scalaropt_dim(2.0, [1i64].as_slice(), true).clamp_min(1e-12);
-                let normed = &p / n;
-                p.copy_(&normed);
-            });
+        if self.cfg.loss.renormalize_prototypes {
+            self.nets.online.renormalize_prototypes();
         }
         pt.optimizer += lap(&mut clock);
-        ema::ema_update(&self.target_vs, &self.online_vs, self.ema_tau(global_step, total_steps));
+        self.nets.update_target(self.ema_tau(global_step, total_steps));
         pt.ema += lap(&mut clock);
 
         if let Some(t) = times {
             *t = pt;
         }
-        Tensor::stack(&[total.detach(), l1.detach(), l2.detach(), l3.detach()], 0)
+        Tensor::stack(&[terms.total.detach(), terms.l1.detach(), terms.l2.detach(), terms.l3.detach()], 0)
     }
 
     /// Everything a checkpoint holds besides counters.
     pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
         let mut out = Vec::new();
-        for (name, t) in self.online_vs.variables() {
+        for (name, t) in self.nets.online_vs.variables() {
             out.push((format!("online.{name}"), t));
         }
-        for (name, t) in self.target_vs.variables() {
+        for (name, t) in self.nets.target_vs.variables() {
             out.push((format!("target.{name}"), t));
         }
         out.extend(self.adam.state());
@@ -214,7 +179,7 @@ impl Engine {
             map.remove(name).ok_or_else(|| anyhow::anyhow!("checkpoint lacks `{name}`: it was written by another configuration"))
         };
         tch::no_grad(|| -> anyhow::Result<()> {
-            for (prefix, vs) in [("online", &self.online_vs), ("target", &self.target_vs)] {
+            for (prefix, vs) in [("online", &self.nets.online_vs), ("target", &self.nets.target_vs)] {
                 for (name, mut var) in vs.variables() {
                     let src = take(&format!("{prefix}.{name}"))?;
                     anyhow::ensure!(src.size() == var.size(), "checkpoint `{prefix}.{name}` has shape {:?}, the model {:?}", src.size(), var.size());

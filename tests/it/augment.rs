@@ -10,7 +10,7 @@ use tch::{Device, Kind, Tensor};
 /// several threads: tests that assert on seeded draws hold this lock so no other
 /// test of this module or of data.rs draws in between. (Tests of other modules can still draw
 /// concurrently; a process-wide lock in tests/it/common.rs would close that.)
-pub(crate) static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub(crate) use crate::common::TORCH_RNG as RNG;
 
 fn cfg(res: u32) -> RunConfig {
     let mut c = RunConfig::default();

@@ -25,3 +25,11 @@ pub fn shared_data() -> Option<PathBuf> {
         None
     }
 }
+
+/// libtorch has one process-wide RNG and the test harness runs tests on several
+/// threads: every test that seeds it and depends on the draws holds this guard.
+pub static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub fn torch_rng() -> std::sync::MutexGuard<'static, ()> {
+    TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -81,6 +81,7 @@ fn kmeans_matches_sklearn_on_blobs() {
 
 #[test]
 fn kmeans_is_reproducible_and_leaves_torch_rng_alone() {
+    let _rng = crate::common::torch_rng();
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     // Overlapping data, so different starts give different local optima.
     let rows: Vec<Vec<f32>> = (0..400).map(|_| (0..5).map(|_| rng.random::<f32>()).collect()).collect();

@@ -100,6 +100,7 @@ fn sinkhorn_matches_plain_formula_and_survives_overflow() {
 
 #[test]
 fn sinkhorn_takes_no_gradient_and_handles_a_whole_dataset_in_float64() {
+    let _rng = crate::common::torch_rng();
     tch::manual_seed(3);
     let (n, k) = (60_000, 20);
     let scores =
@@ -426,6 +427,7 @@ fn detach_option_cuts_only_the_prototype_gradient_of_l3() {
 
 #[test]
 fn transforms_are_fixed_by_the_seed() {
+    let _rng = crate::common::torch_rng();
     let draw = |seed| Transforms::new(TransformKind::Projection, 5, 8, 32, seed, Device::Cpu);
     let (a, b, c) = (draw(7), draw(7), draw(8));
     assert!(a.a.equal(&b.a), "same seed, same maps");

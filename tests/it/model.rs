@@ -39,6 +39,7 @@ fn names(vs: &nn::VarStore) -> BTreeSet<String> {
 
 #[test]
 fn feature_dimensions_for_each_backbone_stem_and_width() {
+    let _rng = crate::common::torch_rng();
     one_thread();
     tch::manual_seed(0);
     for backbone in [Backbone::Resnet18, Backbone::Resnet34] {
@@ -93,6 +94,7 @@ fn input_channels_follow_the_sobel_mode() {
 
 #[test]
 fn parameter_names_are_stable() {
+    let _rng = crate::common::torch_rng();
     tch::manual_seed(0);
     let cfg = small_config(Backbone::Resnet18, Stem::Cifar, 0.125);
     let nets = Networks::new(&cfg, 3, Device::Cpu);
@@ -147,6 +149,7 @@ fn parameter_names_are_stable() {
 
 #[test]
 fn target_starts_as_an_exact_frozen_copy() {
+    let _rng = crate::common::torch_rng();
     tch::manual_seed(1);
     let cfg = small_config(Backbone::Resnet18, Stem::Cifar, 0.125);
     let nets = Networks::new(&cfg, 3, Device::Cpu);
@@ -214,6 +217,7 @@ fn ema_is_exact_on_a_hand_computation_packed_or_not() {
 
 #[test]
 fn ema_on_the_networks_matches_the_formula() {
+    let _rng = crate::common::torch_rng();
     tch::manual_seed(2);
     let cfg = small_config(Backbone::Resnet18, Stem::Cifar, 0.125);
     let nets = Networks::new(&cfg, 3, Device::Cpu);
@@ -278,6 +282,7 @@ fn structured_batch(n: i64, seed: i64) -> (Tensor, Tensor) {
 
 #[test]
 fn gradients_reach_every_online_part_and_never_the_target() {
+    let _rng = crate::common::torch_rng();
     one_thread();
     tch::manual_seed(4);
     let cfg = small_config(Backbone::Resnet18, Stem::Cifar, 0.125);
@@ -346,6 +351,7 @@ fn gradients_reach_every_online_part_and_never_the_target() {
 
 #[test]
 fn online_embed_matches_the_full_forward() {
+    let _rng = crate::common::torch_rng();
     tch::manual_seed(6);
     let cfg = small_config(Backbone::Resnet18, Stem::Imagenet, 0.125);
     let vs = nn::VarStore::new(Device::Cpu);
@@ -363,6 +369,7 @@ fn online_embed_matches_the_full_forward() {
 
 #[test]
 fn concurl_loss_falls_over_thirty_adam_steps() {
+    let _rng = crate::common::torch_rng();
     one_thread();
     tch::manual_seed(7);
     let mut cfg = small_config(Backbone::Resnet18, Stem::Cifar, 0.125);
