@@ -47,7 +47,8 @@ test-fast:
 
 # Regenerates the numeric fixtures under tests/fixtures from PyTorch / scikit-learn.
 fixtures: venv
-	$(VENV)/bin/python tests/fixtures/gen_fixtures.py
+	$(VENV)/bin/python tests/fixtures/gen_loss.py
+	$(VENV)/bin/python tests/fixtures/gen_metrics.py
 
 clean-venv:
 	rm -rf $(VENV)

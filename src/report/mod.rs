@@ -71,10 +71,9 @@ pub fn resolve_store(arg: &Path) -> anyhow::Result<PathBuf> {
     Err(ReportError::NotAStore(arg.to_path_buf()).into())
 }
 
-/// A sweep file's store: its `store` key (relative to the sweep file's folder,
-/// like every path in it), else `runs/<name>` (relative to the current folder,
-/// where `sweep run` puts it). Only `name` and `store` are read, so any sweep
-/// file the orchestrator accepts works here.
+/// A sweep file's store, by the orchestrator's rule: its `store` key, else
+/// `runs/<name>`, both relative to the current folder (only these two keys are
+/// read, so a report renders even where the sweep's data is absent).
 pub fn store_of_sweep_file(file: &Path) -> anyhow::Result<PathBuf> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
@@ -85,8 +84,8 @@ pub fn store_of_sweep_file(file: &Path) -> anyhow::Result<PathBuf> {
         let s = store
             .as_str()
             .with_context(|| format!("{}: `store` must be a string", file.display()))?;
-        let dir = file.parent().unwrap_or(Path::new(""));
-        return Ok(dir.join(s));
+        // Same rule as the orchestrator: relative to the current directory.
+        return Ok(PathBuf::from(s));
     }
     let name = match table.get("name") {
         Some(n) => n

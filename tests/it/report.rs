@@ -659,7 +659,8 @@ fn store_is_found_from_a_sweep_file_or_a_folder() {
     .unwrap();
     assert_eq!(
         report::resolve_store(&dir.join("a.toml")).unwrap(),
-        dir.join("store")
+        PathBuf::from("store"),
+        "`store` is relative to the current folder, as in `sweep run`"
     );
     std::fs::write(dir.join("b.toml"), "name = \"quick\"\n").unwrap();
     assert_eq!(
