@@ -10,6 +10,9 @@ STAMP := $(VENV)/.torch-$(TORCH_VERSION)
 export LIBTORCH_USE_PYTORCH := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 CARGO ?= cargo
+# Where the real datasets are (the paper sweeps' $SWEEP_DATA; tests that read real
+# data skip loudly when it is absent).
+export SWEEP_DATA ?= $(abspath $(CURDIR)/../shared/data)
 
 .PHONY: all venv build release demo test test-fast fixtures doctor clean-venv
 

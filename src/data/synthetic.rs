@@ -114,9 +114,11 @@ fn draw(class: usize, s: usize, rng: &mut ChaCha8Rng) -> Vec<u8> {
     // Distractor: a soft blob of a third colour somewhere, drawn behind the shape.
     let blob = colour(rng);
     let (bx, by) = (rng.random::<f64>() * sf, rng.random::<f64>() * sf);
-    let b_sigma = rng.random_range(0.06..0.16) * sf;
+    // Smaller and fainter than the shape: a nuisance for pixel distances, not a
+    // second object that competes with the shape for the views' shared content.
+    let b_sigma = rng.random_range(0.05..0.10) * sf;
     // The shape: radius, centre (mostly inside the image), rotation.
-    let radius = rng.random_range(0.16..0.32) * sf;
+    let radius = rng.random_range(0.22..0.36) * sf;
     let cx = rng.random_range(radius * 0.8..sf - radius * 0.8);
     let cy = rng.random_range(radius * 0.8..sf - radius * 0.8);
     let rot = max_rotation(class);
@@ -134,7 +136,7 @@ fn draw(class: usize, s: usize, rng: &mut ChaCha8Rng) -> Vec<u8> {
             // Coverage from the distance in pixels: 1 inside, 0 outside, linear over one pixel.
             let cover = (0.5 - shape_sd(class, u, v) * radius).clamp(0.0, 1.0);
             let grad = gx * (x - sf / 2.0) + gy * (y - sf / 2.0);
-            let b_alpha = 0.85 * (-((x - bx).powi(2) + (y - by).powi(2)) / (2.0 * b_sigma * b_sigma)).exp();
+            let b_alpha = 0.6 * (-((x - bx).powi(2) + (y - by).powi(2)) / (2.0 * b_sigma * b_sigma)).exp();
             for c in 0..3 {
                 let back = (bg[c] + grad) * (1.0 - b_alpha) + blob[c] * b_alpha;
                 let val = back * (1.0 - cover) + fg[c] * cover + noise.sample(rng);

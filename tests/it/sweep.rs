@@ -509,3 +509,53 @@ fn text_table_aligns_columns() {
     );
     insta::assert_snapshot!("text_table", t);
 }
+
+/// The paper's sweep files expand to the paper's settings (SPEC sections 3-6).
+#[test]
+fn paper_sweeps_carry_the_papers_settings() {
+    use sweep::config::{Backbone, DatasetName, Split, TransformKind};
+    if std::env::var_os("SWEEP_DATA").is_none() {
+        eprintln!("SKIPPED: the paper sweeps read $SWEEP_DATA (make test sets it)");
+        return;
+    }
+    let load = |name: &str| load_sweep(&common_root().join("sweeps").join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+
+    let t5 = load("table5.toml");
+    assert_eq!(t5.plan.template, "table5");
+    assert_eq!(t5.runs.len(), 12, "4 diagonal + 4 projection M + 3 new projection d' + BYOL");
+    for (_, c) in &t5.runs {
+        assert_eq!((c.data.dataset, c.data.split), (DatasetName::Stl10, Some(Split::TrainTest)));
+        assert_eq!((c.model.backbone, c.epochs(), c.batch_size(), c.resolution()), (Backbone::Resnet34, 1000, 128, 96));
+        assert_eq!(c.train.lr, 5e-4);
+    }
+    let diag: Vec<usize> = t5.runs.iter().filter(|(_, c)| c.transform.kind == TransformKind::Diagonal).map(|(_, c)| c.transform.m).collect();
+    assert_eq!(diag, [10, 30, 50, 100]);
+    let proj100: Vec<usize> = t5
+        .runs
+        .iter()
+        .filter(|(_, c)| c.transform.kind == TransformKind::Projection && c.transform.m == 100 && c.loss.gamma > 0.0)
+        .map(|(_, c)| c.transform.d_prime)
+        .collect();
+    assert_eq!(proj100, [64, 32, 128, 256]);
+    assert_eq!(t5.runs.iter().filter(|(_, c)| c.loss.method_name() == "BYOL").count(), 1);
+
+    let t4 = load("table4.toml");
+    let methods: Vec<String> = t4.runs.iter().map(|(_, c)| c.loss.method_name()).collect();
+    assert_eq!(methods, ["BYOL", "soft clustering", "BYOL + soft clustering", "ConCURL"]);
+
+    let t3 = load("table3.toml");
+    assert_eq!(t3.runs.len(), 10);
+    for (_, c) in &t3.runs {
+        let (epochs, batch, split, res) = match c.data.dataset {
+            DatasetName::Stl10 => (1000, 128, Split::TrainTest, 96),
+            DatasetName::Cifar10 | DatasetName::Cifar100_20 => (500, 256, Split::TrainTest, 32),
+            DatasetName::Imagenet10 | DatasetName::ImagenetDogs => (500, 128, Split::Train, 224),
+            other => panic!("table3 has {other}"),
+        };
+        assert_eq!((c.epochs(), c.batch_size(), c.data.split, c.resolution()), (epochs, batch, Some(split), res), "{}", c.data.dataset);
+        assert_eq!((c.transform.m, c.transform.d_prime), (100, 64));
+    }
+    let fig1 = load("fig1.toml");
+    assert_eq!(fig1.runs.len(), 1);
+    assert!(fig1.runs[0].1.eval.diversity);
+}
