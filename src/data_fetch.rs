@@ -445,11 +445,9 @@ fn progress_bar(len: Option<u64>, label: &str, shown: bool) -> indicatif::Progre
     }
     let bar = match len {
         Some(n) => indicatif::ProgressBar::new(n).with_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            )
-            .expect("a valid progress template")
-            .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                .expect("a valid progress template")
+                .progress_chars("=> "),
         ),
         None => indicatif::ProgressBar::new_spinner().with_style(
             indicatif::ProgressStyle::with_template("{msg} {spinner} {bytes} {bytes_per_sec}")
@@ -509,7 +507,8 @@ fn verify(file: &RemoteFile, part: &Path, dest: &Path, sums: &StreamSums) -> Res
             }
             Check::Gunzipped(want) => {
                 let f = File::open(part).map_err(io_err(part))?;
-                let actual = digest_reader(want, flate2::read::GzDecoder::new(BufReader::new(f))).map_err(archive_err)?;
+                let actual =
+                    digest_reader(want, flate2::read::GzDecoder::new(BufReader::new(f))).map_err(archive_err)?;
                 if actual != want.hex() {
                     return Err(mismatch(dest, "decompressed content".into(), want, actual));
                 }

@@ -69,7 +69,11 @@ fn parse(name: &str) -> anyhow::Result<DatasetName> {
 fn root_lines(dir: &Path, root: &Path) -> String {
     let mut s = format!("  data.root = \"{}\"", root.display());
     if let Ok(rel) = root.strip_prefix(dir) {
-        s.push_str(&format!("\n  (or, with SWEEP_DATA={}: data.root = \"$SWEEP_DATA/{}\")", dir.display(), rel.display()));
+        s.push_str(&format!(
+            "\n  (or, with SWEEP_DATA={}: data.root = \"$SWEEP_DATA/{}\")",
+            dir.display(),
+            rel.display()
+        ));
     }
     s
 }

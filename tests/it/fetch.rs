@@ -25,7 +25,10 @@ use crate::common::{fixture, shared_data};
 enum Reply {
     Bytes(Vec<u8>),
     /// Announce `announced` bytes, send `body`, close the connection.
-    Truncated { body: Vec<u8>, announced: u64 },
+    Truncated {
+        body: Vec<u8>,
+        announced: u64,
+    },
     NotFound,
 }
 
@@ -67,8 +70,7 @@ impl Server {
                     Reply::Truncated { body, announced } => ("200 OK", body, announced),
                     Reply::NotFound => ("404 Not Found", b"not found".to_vec(), 9),
                 };
-                let head =
-                    format!("HTTP/1.1 {status}\r\nContent-Length: {announced}\r\nConnection: close\r\n\r\n");
+                let head = format!("HTTP/1.1 {status}\r\nContent-Length: {announced}\r\nConnection: close\r\n\r\n");
                 let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(&body));
                 let _ = stream.flush();
                 // Dropping the stream closes it: a short body is a truncated transfer.
@@ -298,7 +300,8 @@ fn a_truncated_transfer_is_refused() {
 
 #[test]
 fn a_missing_file_is_an_http_error_naming_the_address() {
-    let server = Server::start(mirror_dir(), HashMap::from([("cifar-10/cifar-10-binary.tar.gz".into(), Reply::NotFound)]));
+    let server =
+        Server::start(mirror_dir(), HashMap::from([("cifar-10/cifar-10-binary.tar.gz".into(), Reply::NotFound)]));
     let tmp = tempfile::tempdir().unwrap();
     let err = fetch(&cifar10_source(), &opts(tmp.path(), &server)).unwrap_err();
     match &err {
@@ -369,7 +372,13 @@ fn dataset_names_and_the_imagenet_instructions() {
     let names: Vec<DatasetName> = catalogue().iter().map(|s| s.dataset).collect();
     assert_eq!(
         names,
-        [DatasetName::Mnist, DatasetName::FashionMnist, DatasetName::Cifar10, DatasetName::Cifar100_20, DatasetName::Stl10]
+        [
+            DatasetName::Mnist,
+            DatasetName::FashionMnist,
+            DatasetName::Cifar10,
+            DatasetName::Cifar100_20,
+            DatasetName::Stl10
+        ]
     );
     for s in catalogue() {
         for f in &s.files {
