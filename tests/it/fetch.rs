@@ -213,8 +213,7 @@ fn mnist_is_downloaded_verified_and_kept_as_gz() {
         assert_eq!(std::fs::read(tmp.path().join(&rel)).unwrap(), want, "{rel}");
     }
     // Only the four files: no temporary file is left behind.
-    let expected: Vec<String> = MNIST_FILES.iter().map(|n| format!("mnist/{n}.gz")).collect::<Vec<_>>();
-    let mut expected = expected;
+    let mut expected: Vec<String> = MNIST_FILES.iter().map(|n| format!("mnist/{n}.gz")).collect();
     expected.sort();
     assert_eq!(files_under(tmp.path()), expected);
 
