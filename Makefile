@@ -52,6 +52,7 @@ test-fast:
 fixtures: venv
 	$(VENV)/bin/python tests/fixtures/gen_loss.py
 	$(VENV)/bin/python tests/fixtures/gen_metrics.py
+	$(VENV)/bin/python tests/fixtures/gen_fetch.py
 
 clean-venv:
 	rm -rf $(VENV)

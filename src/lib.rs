@@ -11,6 +11,7 @@
 pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod data_fetch;
 pub mod eval;
 pub mod record;
 pub mod report;

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod bench;
+pub mod data;
 pub mod doctor;
 pub mod exec_run;
 pub mod export;
@@ -22,6 +23,7 @@ pub mod train;
 ///   sweep status sweeps/table5.toml   what is done, running, failed
 ///   sweep report sweeps/table5.toml   Markdown tables shaped like the paper's
 ///   sweep export sweeps/table5.toml --csv   one row per run, for spreadsheets
+///   sweep data fetch cifar10 --dir DATA     download a dataset (verified)
 #[derive(Debug, Parser)]
 #[command(name = "sweep", version, about, long_about, verbatim_doc_comment)]
 pub struct Cli {
@@ -50,6 +52,8 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Training throughput and peak memory of a named configuration.
     Bench(bench::BenchArgs),
+    /// Download the public datasets (verified), list what is present and the data.root to use.
+    Data(data::DataArgs),
     /// Submit a sweep to a cluster scheduler (Slurm job arrays).
     Submit(SubmitArgs),
     /// Run one prepared run directory (used by --isolate and by cluster jobs).
@@ -77,6 +81,7 @@ pub fn main() -> i32 {
         Command::Report(a) => report::exec(a),
         Command::Export(a) => export::exec(a),
         Command::Bench(a) => bench::exec(&a),
+        Command::Data(a) => data::exec(&a),
         Command::Submit(a) => Err(anyhow::anyhow!(
             "`sweep submit {}`: the Slurm backend is not part of this build yet; run the sweep with `sweep run` (or `sweep exec-run RUN_DIR` per run from your own job script)",
             a.file.display()

@@ -73,7 +73,7 @@ impl DataError {
 /// What to tell the user when a dataset's files are not where data.root points.
 pub(crate) fn fetch_hint(dataset: &str, what: &str) -> String {
     format!(
-        "download the {what} with `sweep data fetch {dataset} --dir DIR` and point data.root at DIR, \
-         or point data.root at the folder that already holds it"
+        "download the {what} with `sweep data fetch {dataset} --dir DIR` and set data.root to the \
+         folder it prints, or point data.root at the folder that already holds it"
     )
 }
