@@ -9,6 +9,9 @@
 //! codes are computed over the whole predicted set at once (SPEC 7), so a code
 //! depends on the other images predicted with it; `p` and its confidence do not.
 //!
+//! The k-means columns (the run's `eval.kmeans_features`) are left out when
+//! fewer than K images are predicted.
+//!
 //! Channel rule: the images must have the channel count the run was trained on
 //! (`model.json`'s `image_channels`: 1 for MNIST-like runs, 3 otherwise).
 //! Grey images are not silently replicated for a colour run, nor colour images
@@ -144,8 +147,14 @@ pub fn predict(run_dir: &Path, data: &PredictData, device: Device) -> anyhow::Re
             (images, Some(paths), None)
         }
     };
-    let (engine, _) = restore(&dir, device)?;
+    let (mut engine, _) = restore(&dir, device)?;
     let n = images.size()[0];
+    let k = cfg.clusters() as i64;
+    if n < k && !engine.cfg.eval.kmeans_features.is_empty() {
+        // K-means into K clusters needs K images; codes and p do not.
+        tracing::warn!(run = %run, "{n} images for K = {k} clusters: no k-means columns");
+        engine.cfg.eval.kmeans_features.clear();
+    }
     let on_device = DeviceData { images: images.to_device(device), n };
     let indices: Vec<i64> = (0..n).collect();
     // k-means is seeded as the run's final evaluation (after its last epoch).
@@ -165,9 +174,25 @@ fn spec_config(run: &RunConfig, spec: &DataConfig) -> RunConfig {
     c
 }
 
-/// A dataset spec from a run-config TOML file (its `[data]` table; the other
-/// keys are ignored), read by the sweep loader: same strictness, `$SWEEP_DATA`
-/// expansion and relative `data.root` from the file's folder.
+/// A dataset spec from a TOML file: its `[data]` table (a run-config file's, the
+/// other tables ignored: nothing is trained), or the file's top level when it
+/// has no such table. The keys are `DataConfig`'s, strictly; `data.root` is
+/// resolved as in run files (`$SWEEP_DATA`, relative to the file's folder).
 pub fn read_data_spec(path: &Path) -> anyhow::Result<DataConfig> {
-    Ok(crate::sweep::load_run_config(path)?.data)
+    use anyhow::Context;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut top: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let table = match top.remove("data") {
+        Some(toml::Value::Table(t)) => t,
+        Some(_) => anyhow::bail!("{}: `data` must be a table of dataset keys", path.display()),
+        None => top,
+    };
+    let mut spec: DataConfig = toml::Value::Table(table)
+        .try_into()
+        .with_context(|| format!("{}: not a data spec (the keys of a run config's [data] table)", path.display()))?;
+    if let Some(raw) = spec.root.take() {
+        let root = crate::sweep::expand::resolve_data_root(&raw, path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        spec.root = Some(root);
+    }
+    Ok(spec)
 }
