@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod exec_run;
 pub mod export;
 pub mod plan;
+pub mod predict;
 pub mod report;
 pub mod run;
 pub mod status;
@@ -24,6 +25,7 @@ pub mod train;
 ///   sweep report sweeps/table5.toml   Markdown tables shaped like the paper's
 ///   sweep export sweeps/table5.toml --csv   one row per run, for spreadsheets
 ///   sweep data fetch cifar10 --dir DATA     download a dataset (verified)
+///   sweep predict RUN_DIR --data IMAGES/    cluster new images with a finished run
 #[derive(Debug, Parser)]
 #[command(name = "sweep", version, about, long_about, verbatim_doc_comment)]
 pub struct Cli {
@@ -50,6 +52,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// One row per run with every swept value and metric, as CSV or JSON.
     Export(export::ExportArgs),
+    /// Cluster other images with a finished run's final weights (assignments.csv's columns).
+    Predict(predict::PredictArgs),
     /// Training throughput and peak memory of a named configuration.
     Bench(bench::BenchArgs),
     /// Download the public datasets (verified), list what is present and the data.root to use.
@@ -80,6 +84,7 @@ pub fn main() -> i32 {
         Command::Status(a) => status::exec(&a),
         Command::Report(a) => report::exec(a),
         Command::Export(a) => export::exec(a),
+        Command::Predict(a) => predict::exec(&a),
         Command::Bench(a) => bench::exec(&a),
         Command::Data(a) => data::exec(&a),
         Command::Submit(a) => Err(anyhow::anyhow!(

@@ -77,18 +77,10 @@ pub(crate) fn list(root: &Path, classes: Option<&[String]>, split: Split) -> Res
             if !cdir.is_dir() {
                 return Err(DataError::Missing { path: cdir, hint: hint(&format!("class folder `{class}` is missing")) });
             }
-            let mut files = Vec::new();
-            for entry in std::fs::read_dir(&cdir).map_err(|e| DataError::io(&cdir, e))? {
-                let p = entry.map_err(|e| DataError::io(&cdir, e))?.path();
-                let ext = p.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
-                if p.is_file() && ext.is_some_and(|e| EXTENSIONS.contains(&e.as_str())) {
-                    files.push(p);
-                }
-            }
+            let files = image_files(&cdir)?;
             if files.is_empty() {
                 return Err(DataError::Empty { path: cdir });
             }
-            files.sort();
             labels.extend(std::iter::repeat_n(label as i64, files.len()));
             paths.extend(files);
         }
@@ -96,47 +88,85 @@ pub(crate) fn list(root: &Path, classes: Option<&[String]>, split: Split) -> Res
     Ok(Listing { paths, labels, class_names })
 }
 
+/// The image files (by extension) directly inside `dir`, sorted by name.
+pub(crate) fn image_files(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))? {
+        let p = entry.map_err(|e| DataError::io(dir, e))?.path();
+        let ext = p.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+        if p.is_file() && ext.is_some_and(|e| EXTENSIONS.contains(&e.as_str())) {
+            files.push(p);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The file's own channel count from its header alone (no decoding): 1 for
+/// grey (L, LA), 3 for colour (RGB, RGBA); alpha is dropped at decode.
+pub(crate) fn file_channels(path: &Path) -> Result<i64, DataError> {
+    use image::ImageDecoder;
+    let decoder = image::ImageReader::open(path)
+        .map_err(|e| DataError::io(path, e))?
+        .with_guessed_format()
+        .map_err(|e| DataError::io(path, e))?
+        .into_decoder()
+        .map_err(|e| DataError::Image { path: path.to_path_buf(), message: e.to_string() })?;
+    Ok(if decoder.color_type().has_color() { 3 } else { 1 })
+}
+
 /// Decode, resize (short side to resolution * 256 / 224, bilinear with
-/// antialiasing) and centre-crop every file, in parallel. N x 3 x R x R uint8.
-pub(crate) fn decode(paths: &[PathBuf], labels: Vec<i64>, resolution: u32) -> Result<Part, DataError> {
+/// antialiasing) and centre-crop every file, in parallel, as `channels` (1: grey,
+/// 3: RGB) channels. N x C x R x R uint8.
+pub(crate) fn decode(paths: &[PathBuf], labels: Vec<i64>, resolution: u32, channels: usize) -> Result<Part, DataError> {
+    assert!(channels == 1 || channels == 3, "images decode to 1 or 3 channels, not {channels}");
     let r = resolution as usize;
-    let images: Vec<Vec<u8>> = paths.par_iter().map(|p| decode_one(p, resolution)).collect::<Result<_, _>>()?;
-    let mut part = Part::new(3, r, r);
+    let images: Vec<Vec<u8>> =
+        paths.par_iter().map(|p| decode_one(p, resolution, channels)).collect::<Result<_, _>>()?;
+    let mut part = Part::new(channels, r, r);
     part.pixels = images.concat();
     part.labels = labels;
     Ok(part)
 }
 
-fn decode_one(path: &Path, resolution: u32) -> Result<Vec<u8>, DataError> {
+fn decode_one(path: &Path, resolution: u32, channels: usize) -> Result<Vec<u8>, DataError> {
     let img = image::ImageReader::open(path)
         .map_err(|e| DataError::io(path, e))?
         .with_guessed_format()
         .map_err(|e| DataError::io(path, e))?
         .decode()
-        .map_err(|e| DataError::Image { path: path.to_path_buf(), message: e.to_string() })?
-        .to_rgb8();
-    let (w, h) = img.dimensions();
+        .map_err(|e| DataError::Image { path: path.to_path_buf(), message: e.to_string() })?;
+    let (w, h) = (img.width(), img.height());
     if w == 0 || h == 0 {
         return Err(DataError::Image { path: path.to_path_buf(), message: "image has no pixels".into() });
     }
-    // torchvision's Resize(int(R * 256 / 224)) then CenterCrop(R).
+    Ok(if channels == 1 { resize_crop(&img.to_luma8(), resolution) } else { resize_crop(&img.to_rgb8(), resolution) })
+}
+
+/// torchvision's Resize(int(R * 256 / 224)) then CenterCrop(R), as C x R x R bytes.
+fn resize_crop<P>(img: &image::ImageBuffer<P, Vec<u8>>, resolution: u32) -> Vec<u8>
+where
+    P: image::Pixel<Subpixel = u8> + 'static,
+{
+    let (w, h) = img.dimensions();
     let short = ((resolution as f64) * 256.0 / 224.0).floor().max(resolution as f64) as u32;
     let (nw, nh) = if w <= h {
         (short, ((h as f64) * short as f64 / w as f64).floor().max(short as f64) as u32)
     } else {
         (((w as f64) * short as f64 / h as f64).floor().max(short as f64) as u32, short)
     };
-    let resized = image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Triangle);
+    let resized = image::imageops::resize(img, nw, nh, image::imageops::FilterType::Triangle);
     let x0 = ((nw - resolution) as f64 / 2.0).round() as u32;
     let y0 = ((nh - resolution) as f64 / 2.0).round() as u32;
     let crop = image::imageops::crop_imm(&resized, x0, y0, resolution, resolution).to_image();
     // HWC -> CHW.
+    let c = P::CHANNEL_COUNT as usize;
     let r = resolution as usize;
-    let mut out = vec![0u8; 3 * r * r];
+    let mut out = vec![0u8; c * r * r];
     for (i, px) in crop.pixels().enumerate() {
-        for c in 0..3 {
-            out[c * r * r + i] = px.0[c];
+        for (k, &v) in px.channels().iter().enumerate() {
+            out[k * r * r + i] = v;
         }
     }
-    Ok(out)
+    out
 }

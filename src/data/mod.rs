@@ -119,7 +119,7 @@ pub fn load(cfg: &RunConfig) -> Result<Dataset, DataError> {
                 listing.paths = keep.iter().map(|&i| listing.paths[i].clone()).collect();
                 listing.labels = keep.iter().map(|&i| listing.labels[i]).collect();
             }
-            let part = folder::decode(&listing.paths, listing.labels, resolution)?;
+            let part = folder::decode(&listing.paths, listing.labels, resolution, 3)?;
             (part, listing.class_names, Some(listing.paths))
         }
     };
@@ -159,6 +159,29 @@ impl Dataset {
             ..self
         }
     }
+}
+
+/// The images directly inside `dir` (`.jpg`, `.jpeg`, `.png`, sorted by name),
+/// each with its own channel count read from its header (1 grey, 3 colour):
+/// `sweep predict` checks them against the run before decoding anything.
+pub fn list_images(dir: &Path) -> Result<Vec<(PathBuf, i64)>, DataError> {
+    if !dir.is_dir() {
+        return Err(DataError::Missing { path: dir.to_path_buf(), hint: "point at a folder of .jpg/.png images".into() });
+    }
+    let files = folder::image_files(dir)?;
+    if files.is_empty() {
+        return Err(DataError::Empty { path: dir.to_path_buf() });
+    }
+    files.into_iter().map(|p| folder::file_channels(&p).map(|c| (p, c))).collect()
+}
+
+/// Decodes image files exactly as the class-folder reader does (short side to
+/// R * 256 / 224, centre crop to R x R), as `channels` (1 or 3) channels:
+/// uint8 N x C x R x R on the CPU.
+pub fn decode_images(paths: &[PathBuf], resolution: u32, channels: i64) -> Result<Tensor, DataError> {
+    let part = folder::decode(paths, vec![0; paths.len()], resolution, channels as usize)?;
+    let r = resolution as i64;
+    Ok(Tensor::from_data_size(&part.pixels, &[paths.len() as i64, channels, r, r], Kind::Uint8))
 }
 
 /// `data.limit`: a uniformly random subset of `limit` of `n` indices, kept in

@@ -412,6 +412,12 @@ fn build(sets: &[Set<'_>], fallback: &Origin) -> Result<(RunConfig, Provenance),
     }
 }
 
+/// `data.root` as the file `file` wrote it, resolved as in run and sweep files
+/// (for readers of a bare `[data]` table, such as `sweep predict`).
+pub fn resolve_data_root(raw: &Path, file: &Path) -> Result<PathBuf, String> {
+    expand_root(&raw.to_string_lossy(), &Origin::file(&Arc::new(file.to_path_buf())))
+}
+
 /// `$SWEEP_DATA` at the start expands from the environment; a relative path is
 /// taken from the folder of the file that wrote it.
 fn expand_root(raw: &str, at: &Origin) -> Result<PathBuf, String> {

@@ -3,10 +3,12 @@
 //! p, k-means baselines on chosen features, ensemble diversity (Figure 1).
 //! Labels enter only here, and only to score.
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use tch::{Kind, Tensor};
 
-use crate::config::Feature;
+use crate::config::{Feature, LossConfig};
 use crate::data::DeviceData;
 use crate::eval::{diversity, kmeans, metrics};
 use crate::loss;
@@ -14,7 +16,9 @@ use crate::util::mix_seed;
 
 use super::step::{Engine, SALT_EVAL};
 
-/// Per-image results of one evaluation (rows follow `indices`).
+/// Per-image results over a set of images (rows follow `indices`): what
+/// `assignments.csv` holds for the evaluated set and what `sweep predict` writes
+/// for other images. Columns: [`Assignments::write_csv`].
 pub struct Assignments {
     pub indices: Vec<i64>,
     pub codes: Vec<i64>,
@@ -23,6 +27,28 @@ pub struct Assignments {
     pub p_conf: Vec<f64>,
     /// k-means labels per feature, in `EvalConfig::kmeans_features` order.
     pub kmeans: Vec<(Feature, Vec<i64>)>,
+}
+
+/// The two prototype-based assignments of a set of cluster embeddings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clusters {
+    /// argmax_j q_ij, q the Sinkhorn codes over the whole set (the paper's assignment).
+    pub codes: Vec<i64>,
+    /// max_j q_ij: the row of q is a distribution over the K clusters.
+    pub codes_conf: Vec<f64>,
+    /// argmax_j p_ij, p_ij = softmax_j(s_ij / tau).
+    pub p: Vec<i64>,
+    /// max_j p_ij.
+    pub p_conf: Vec<f64>,
+}
+
+/// What one forward pass of the evaluation transform over a set gives.
+pub struct Assigned {
+    pub assignments: Assignments,
+    /// Cluster embeddings z (CPU, float), for t-SNE.
+    pub z: Tensor,
+    /// argmax of p~(m) per member m (Figure 1), M x N on the CPU, when asked.
+    pub members: Option<Tensor>,
 }
 
 pub struct EvalOutput {
@@ -51,13 +77,32 @@ fn to_vec_f64(t: &Tensor) -> Vec<f64> {
         .expect("float tensor to Vec")
 }
 
-/// Evaluates `engine` on the images `indices` of `data`; `labels` are the
-/// ground truth of those same images (for scoring only).
-pub fn evaluate(engine: &Engine, data: &DeviceData, indices: &[i64], labels: &[i64], epoch: usize) -> anyhow::Result<EvalOutput> {
+/// The paper's assignment and argmax p for N x D cluster embeddings `z` and
+/// K x D `prototypes` (SPEC 7): scores s = z/||z|| . (c/||c||)^T; codes by
+/// Sinkhorn over the whole set at once, in float64 so that N x K with N = 60,000
+/// cannot overflow exp(s / eps); p = softmax(s / tau). The codes depend on the
+/// whole set (the column marginals of q are 1/K): the same image can change
+/// cluster when predicted among other images.
+pub fn clusters(z: &Tensor, prototypes: &Tensor, loss_cfg: &LossConfig) -> Clusters {
+    tch::no_grad(|| {
+        let scores = loss::cosine_scores(&z.to_kind(Kind::Float), prototypes).to_kind(Kind::Double);
+        let q = loss::sinkhorn(&scores, loss_cfg.sinkhorn_eps, loss_cfg.sinkhorn_iters);
+        let (qmax, qarg) = q.max_dim(-1, false);
+        let p = (&scores / loss_cfg.tau).softmax(-1, Kind::Double);
+        let (pmax, parg) = p.max_dim(-1, false);
+        Clusters { codes: to_vec_i64(&qarg), codes_conf: to_vec_f64(&qmax), p: to_vec_i64(&parg), p_conf: to_vec_f64(&pmax) }
+    })
+}
+
+/// Runs the evaluation transform and the networks over the images `indices` of
+/// `data` (chunks of `eval.chunk`) and assigns each image a cluster by every
+/// method: codes, p and k-means on `eval.kmeans_features` (seeded from the run's
+/// seed and `epoch`, so the same weights and images give the same labels).
+/// Training's evaluation and `sweep predict` both go through here.
+pub fn assign(engine: &Engine, data: &DeviceData, indices: &[i64], epoch: usize, with_members: bool) -> anyhow::Result<Assigned> {
     let cfg = &engine.cfg;
     let ev = &cfg.eval;
     let device = engine.device;
-    let t0 = std::time::Instant::now();
     let want = |f: Feature| ev.kmeans_features.contains(&f);
     let (mut zs, mut ys, mut vs, mut xs, mut members) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     tch::no_grad(|| {
@@ -66,7 +111,7 @@ pub fn evaluate(engine: &Engine, data: &DeviceData, indices: &[i64], labels: &[i
             let x = engine.augmenter.eval(&data.batch(&idx));
             let o = engine.nets.online.forward_t(&x, false);
             let z = o.z.to_kind(Kind::Float);
-            if ev.diversity {
+            if with_members {
                 // argmax of p~(m) for each member m (Figure 1): M x chunk labels.
                 let st = loss::transformed_log_assignments(&z, &engine.nets.online.prototypes, &engine.transforms, cfg.loss.tau);
                 members.push(st.argmax(-1, false).to_device(tch::Device::Cpu));
@@ -84,27 +129,7 @@ pub fn evaluate(engine: &Engine, data: &DeviceData, indices: &[i64], labels: &[i
         }
     });
     let z = Tensor::cat(&zs, 0);
-    let k = cfg.clusters() as i64;
-    let mut m = BTreeMap::new();
-
-    // The paper's assignment: Sinkhorn codes over the whole set at once, in float64
-    // so that N x K with N = 60,000 cannot overflow (SPEC 7).
-    let scores = tch::no_grad(|| loss::cosine_scores(&z, &engine.nets.online.prototypes));
-    let q = tch::no_grad(|| loss::sinkhorn(&scores.to_kind(Kind::Double), cfg.loss.sinkhorn_eps, cfg.loss.sinkhorn_iters));
-    let (qmax, qarg) = q.max_dim(-1, false);
-    let codes = to_vec_i64(&qarg);
-    let p = (&scores / cfg.loss.tau).softmax(-1, Kind::Double);
-    let (pmax, parg) = p.max_dim(-1, false);
-    let p_labels = to_vec_i64(&parg);
-    metrics::score(labels, &codes).insert_into("codes", &mut m);
-    metrics::score(labels, &p_labels).insert_into("p", &mut m);
-    let mut counts = vec![0usize; k as usize];
-    for &c in &codes {
-        counts[c as usize] += 1;
-    }
-    m.insert("largest_cluster_frac".into(), *counts.iter().max().unwrap_or(&0) as f64 / codes.len().max(1) as f64);
-    m.insert("clusters_used".into(), counts.iter().filter(|&&c| c > 0).count() as f64);
-
+    let c = clusters(&z, &engine.nets.online.prototypes, &cfg.loss);
     let mut km = Vec::new();
     for &f in &ev.kmeans_features {
         let feats = match f {
@@ -116,32 +141,89 @@ pub fn evaluate(engine: &Engine, data: &DeviceData, indices: &[i64], labels: &[i
         let res = kmeans::kmeans(
             &feats,
             &kmeans::KMeansConfig {
-                k: k as usize,
+                k: cfg.clusters(),
                 n_init: ev.kmeans_restarts,
                 max_iter: ev.kmeans_iters,
                 tol: ev.kmeans_tol,
                 seed: mix_seed(cfg.seed, SALT_EVAL ^ ((epoch as u64) << 8)),
             },
         )?;
-        metrics::score(labels, &res.labels).insert_into(feature_key(f), &mut m);
         km.push((f, res.labels));
     }
+    let assignments = Assignments {
+        indices: indices.to_vec(),
+        codes: c.codes,
+        codes_conf: c.codes_conf,
+        p: c.p,
+        p_conf: c.p_conf,
+        kmeans: km,
+    };
+    let members = (with_members && !members.is_empty()).then(|| Tensor::cat(&members, 1));
+    Ok(Assigned { assignments, z: z.to_device(tch::Device::Cpu), members })
+}
 
-    if ev.diversity && !members.is_empty() {
-        let all = Tensor::cat(&members, 1); // M x N
+/// Evaluates `engine` on the images `indices` of `data`; `labels` are the
+/// ground truth of those same images (for scoring only).
+pub fn evaluate(engine: &Engine, data: &DeviceData, indices: &[i64], labels: &[i64], epoch: usize) -> anyhow::Result<EvalOutput> {
+    let t0 = std::time::Instant::now();
+    let k = engine.cfg.clusters();
+    let Assigned { assignments: a, z, members } = assign(engine, data, indices, epoch, engine.cfg.eval.diversity)?;
+    let mut m = BTreeMap::new();
+    metrics::score(labels, &a.codes).insert_into("codes", &mut m);
+    metrics::score(labels, &a.p).insert_into("p", &mut m);
+    let mut counts = vec![0usize; k];
+    for &c in &a.codes {
+        counts[c as usize] += 1;
+    }
+    m.insert("largest_cluster_frac".into(), *counts.iter().max().unwrap_or(&0) as f64 / a.codes.len().max(1) as f64);
+    m.insert("clusters_used".into(), counts.iter().filter(|&&c| c > 0).count() as f64);
+    for (f, l) in &a.kmeans {
+        metrics::score(labels, l).insert_into(feature_key(*f), &mut m);
+    }
+    if let Some(all) = members {
         let rows: Vec<Vec<i64>> = (0..all.size()[0]).map(|i| to_vec_i64(&all.get(i))).collect();
         let (mean, std) = diversity::pairwise_nmi(&rows);
         m.insert("diversity.mean".into(), mean);
         m.insert("diversity.std".into(), std);
     }
     m.insert("eval_seconds".into(), t0.elapsed().as_secs_f64());
-    let assignments = Assignments {
-        indices: indices.to_vec(),
-        codes,
-        codes_conf: to_vec_f64(&qmax),
-        p: p_labels,
-        p_conf: to_vec_f64(&pmax),
-        kmeans: km,
-    };
-    Ok(EvalOutput { metrics: m, assignments, z: z.to_device(tch::Device::Cpu) })
+    Ok(EvalOutput { metrics: m, assignments: a, z })
+}
+
+impl Assignments {
+    /// The per-image table (`assignments.csv`, `sweep predict`'s output), one row
+    /// per image in `indices` order:
+    /// `index` (row of the image in its dataset), `path` (the file, for
+    /// folder-read images; empty otherwise), `codes` (argmax of the Sinkhorn
+    /// codes), `codes_conf` (max code), `p` (argmax p), `p_conf` (max p), one
+    /// column per k-means feature (`kmeans_target`, `kmeans_encoder`,
+    /// `kmeans_cluster`, `kmeans_pixels`, in the run's `eval.kmeans_features`
+    /// order), `label` (the true class; empty where none is known). `paths`
+    /// and `labels` are indexed by dataset row, like `indices`.
+    pub fn write_csv(&self, path: &Path, paths: Option<&[PathBuf]>, labels: Option<&[i64]>) -> anyhow::Result<()> {
+        let mut buf = Vec::new();
+        {
+            let mut w = csv::Writer::from_writer(&mut buf);
+            let mut header = vec!["index".to_string(), "path".into(), "codes".into(), "codes_conf".into(), "p".into(), "p_conf".into()];
+            header.extend(self.kmeans.iter().map(|(f, _)| feature_key(*f).to_string()));
+            header.push("label".into());
+            w.write_record(&header)?;
+            for (r, &i) in self.indices.iter().enumerate() {
+                let i = i as usize;
+                let mut row = vec![
+                    i.to_string(),
+                    paths.map(|p| p[i].display().to_string()).unwrap_or_default(),
+                    self.codes[r].to_string(),
+                    format!("{:.6}", self.codes_conf[r]),
+                    self.p[r].to_string(),
+                    format!("{:.6}", self.p_conf[r]),
+                ];
+                row.extend(self.kmeans.iter().map(|(_, l)| l[r].to_string()));
+                row.push(labels.map(|l| l[i].to_string()).unwrap_or_default());
+                w.write_record(&row)?;
+            }
+            w.flush()?;
+        }
+        crate::util::write_atomic(path, &buf).with_context(|| format!("writing {}", path.display()))
+    }
 }

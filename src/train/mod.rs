@@ -10,6 +10,8 @@ pub mod checkpoint;
 pub mod device;
 pub mod evaluate;
 pub mod executor;
+pub mod export;
+pub mod predict;
 pub mod step;
 
 use std::collections::BTreeMap;
@@ -282,12 +284,8 @@ fn finish(
     if cfg.eval.tsne {
         write_tsne(cfg, dir, ds, out)?;
     }
-    // The final weights for other tools: VarStore names are the format.
-    engine
-        .nets
-        .online_vs
-        .save(dir.path().join("online.safetensors"))
-        .with_context(|| format!("writing {}", dir.path().join("online.safetensors").display()))?;
+    // The final weights for other tools (and `sweep predict`'s channel rule).
+    export::write(dir.path(), dir.run_id(), engine, ds.channels())?;
     let warnings = collapse_warnings(cfg, &train, &out.metrics);
     for w in &warnings {
         tracing::warn!(run = %dir.run_id(), "{w}");
@@ -306,34 +304,9 @@ fn finish(
     dir.write_summary(&summary)
 }
 
-/// `assignments.csv`: one row per evaluated image (index, file path for folder
-/// datasets, the cluster chosen by each method, confidences, the true label).
+/// `assignments.csv`: one row per evaluated image (columns: [`evaluate::Assignments::write_csv`]).
 fn write_assignments(dir: &RunDir, ds: &Dataset, out: &evaluate::EvalOutput) -> anyhow::Result<()> {
-    let a = &out.assignments;
-    let path = dir.path().join("assignments.csv");
-    let mut buf = Vec::new();
-    {
-        let mut w = csv::Writer::from_writer(&mut buf);
-        let mut header = vec!["index".to_string(), "path".into(), "codes".into(), "codes_conf".into(), "p".into(), "p_conf".into()];
-        header.extend(a.kmeans.iter().map(|(f, _)| evaluate::feature_key(*f).to_string()));
-        header.push("label".into());
-        w.write_record(&header)?;
-        for (r, &i) in a.indices.iter().enumerate() {
-            let mut row = vec![
-                i.to_string(),
-                ds.paths.as_ref().map(|p| p[i as usize].display().to_string()).unwrap_or_default(),
-                a.codes[r].to_string(),
-                format!("{:.6}", a.codes_conf[r]),
-                a.p[r].to_string(),
-                format!("{:.6}", a.p_conf[r]),
-            ];
-            row.extend(a.kmeans.iter().map(|(_, l)| l[r].to_string()));
-            row.push(ds.labels[i as usize].to_string());
-            w.write_record(&row)?;
-        }
-        w.flush()?;
-    }
-    crate::util::write_atomic(&path, &buf)
+    out.assignments.write_csv(&dir.assignments_path(), ds.paths.as_deref(), Some(&ds.labels))
 }
 
 /// Figure 2: t-SNE of a seeded sample of the cluster embeddings, coloured by class.

@@ -19,3 +19,5 @@ mod eval;
 mod train;
 #[cfg(feature = "torch")]
 mod e2e;
+#[cfg(feature = "torch")]
+mod predict;

@@ -1,0 +1,66 @@
+//! `sweep predict RUN_DIR --data SPEC|FOLDER [--out FILE]`: a finished run's
+//! final weights applied to other images; writes `assignments.csv`'s columns.
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::config::{DatasetName, Split};
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// The finished run's folder in the store (holds config.toml, summary.json, checkpoints/).
+    pub run_dir: PathBuf,
+    /// A run-config TOML file whose [data] table names the dataset, or a folder
+    /// of .jpg/.png images (unlabelled, sorted by name).
+    #[arg(long, conflicts_with = "dataset", required_unless_present = "dataset")]
+    pub data: Option<PathBuf>,
+    /// The dataset, instead of --data FILE (e.g. --dataset mnist --root DIR --split test).
+    #[arg(long, value_parser = parse_dataset)]
+    pub dataset: Option<DatasetName>,
+    /// Folder of the dataset's files (with --dataset).
+    #[arg(long, requires = "dataset")]
+    pub root: Option<PathBuf>,
+    /// train, test or train+test (with --dataset; default: the paper's split).
+    #[arg(long, requires = "dataset", value_parser = parse_split)]
+    pub split: Option<Split>,
+    /// Output CSV (default: predictions.csv in the run's folder).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Device: cpu or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+fn parse_dataset(s: &str) -> Result<DatasetName, String> {
+    toml::Value::String(s.to_string()).try_into().map_err(|_| format!("unknown dataset `{s}`"))
+}
+
+fn parse_split(s: &str) -> Result<Split, String> {
+    toml::Value::String(s.to_string()).try_into().map_err(|_| format!("unknown split `{s}` (train, test or train+test)"))
+}
+
+#[cfg(not(feature = "torch"))]
+pub fn exec(_: &PredictArgs) -> anyhow::Result<i32> {
+    anyhow::bail!("this build has no libtorch (built without the `torch` feature)")
+}
+
+#[cfg(feature = "torch")]
+pub fn exec(a: &PredictArgs) -> anyhow::Result<i32> {
+    use crate::config::DataConfig;
+    use crate::train::predict::{predict, read_data_spec, PredictData};
+
+    let data = match (&a.data, a.dataset) {
+        (Some(p), _) if p.is_dir() => PredictData::Images(p.clone()),
+        (Some(p), _) => PredictData::Spec(read_data_spec(p)?),
+        (None, Some(dataset)) => {
+            PredictData::Spec(DataConfig { dataset, root: a.root.clone(), split: a.split, ..DataConfig::default() })
+        }
+        (None, None) => anyhow::bail!("give --data FILE|FOLDER or --dataset NAME"),
+    };
+    let device = crate::train::device::to_tch(a.device.parse()?);
+    let pred = predict(&a.run_dir, &data, device)?;
+    let out = a.out.clone().unwrap_or_else(|| a.run_dir.join("predictions.csv"));
+    pred.write_csv(&out)?;
+    println!("{} images predicted with run {}: {}", pred.assignments.indices.len(), pred.run_id, out.display());
+    Ok(0)
+}
