@@ -99,7 +99,8 @@ start() {
     fi
     write_conf
     start_munge
-    alive "$DIR/slurmctld.pid" || slurmctld -f "$CONF" >&2
+    # -c: start from a clean state, never with jobs left by an earlier run.
+    alive "$DIR/slurmctld.pid" || slurmctld -c -f "$CONF" >&2
     alive "$DIR/slurmd.pid" || slurmd -f "$CONF" -N localhost >&2
     # Ready when the node is idle (the controller has heard from slurmd).
     for _ in $(seq 120); do

@@ -4,6 +4,7 @@ mod config;
 mod sweep;
 mod report;
 mod metrics;
+mod slurm;
 #[cfg(feature = "torch")]
 mod data;
 #[cfg(feature = "torch")]
