@@ -415,6 +415,7 @@ name = "slurm-it"
 "data.dataset" = "folder"
 "data.root" = "images"
 "data.resolution" = 16
+"data.clusters" = 3
 "#;
 
 /// 3 class folders of 8 PNGs of 16 px (one colour per class, noise per image).
