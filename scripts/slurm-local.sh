@@ -29,7 +29,7 @@ install() {
     log "installing ${PACKAGES[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >&2
-    apt-get install -y -q --no-install-recommends "${PACKAGES[@]}" >&2
+    apt-get install -y -q "${PACKAGES[@]}" >&2
 }
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
