@@ -42,7 +42,7 @@ demo: release
 # installed here when missing (root + apt, as in CI), and then the test must run:
 # SWEEP_REQUIRE_SLURM=1 turns its loud skip into a failure.
 test: venv
-	@if scripts/slurm-local.sh install; then export SWEEP_REQUIRE_SLURM=1; \
+	@if [ "$$(id -u)" = 0 ] && scripts/slurm-local.sh install; then export SWEEP_REQUIRE_SLURM=1; \
 	else echo "==> WARNING: Slurm is not installed and cannot be here; the Slurm test will be SKIPPED"; fi; \
 	$(CARGO) test --release --no-fail-fast -- --test-threads=2
 
