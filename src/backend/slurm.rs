@@ -110,9 +110,9 @@ pub fn parse_manifest_line(line: &str) -> anyhow::Result<Vec<TaskRun>> {
 pub fn read_task(manifest: &Path, index: usize) -> anyhow::Result<Vec<TaskRun>> {
     let text = std::fs::read_to_string(manifest).with_context(|| format!("reading {}", manifest.display()))?;
     let lines: Vec<&str> = text.lines().collect();
-    let line = lines.get(index).with_context(|| {
-        format!("{} has {} tasks; there is no task {index}", manifest.display(), lines.len())
-    })?;
+    let line = lines
+        .get(index)
+        .with_context(|| format!("{} has {} tasks; there is no task {index}", manifest.display(), lines.len()))?;
     parse_manifest_line(line).with_context(|| format!("{}:{}", manifest.display(), index + 1))
 }
 
@@ -389,8 +389,8 @@ pub enum SlurmState {
 pub fn slurm_states(submissions: &[SubmissionRecord], queue: &Queue) -> anyhow::Result<HashMap<String, SlurmState>> {
     let mut out = HashMap::new();
     for sub in submissions {
-        let text = std::fs::read_to_string(&sub.manifest)
-            .with_context(|| format!("reading {}", sub.manifest.display()))?;
+        let text =
+            std::fs::read_to_string(&sub.manifest).with_context(|| format!("reading {}", sub.manifest.display()))?;
         let lines: Vec<&str> = text.lines().collect();
         for array in &sub.arrays {
             for task in 0..array.count {
@@ -521,7 +521,10 @@ impl std::fmt::Display for SubmitOutcome {
 fn new_submission_name(slurm_dir: &Path) -> String {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let base = format!("{secs:011}");
-    (0..).map(|i| if i == 0 { base.clone() } else { format!("{base}-{i}") }).find(|n| !slurm_dir.join(n).exists()).expect("an unused name")
+    (0..)
+        .map(|i| if i == 0 { base.clone() } else { format!("{base}-{i}") })
+        .find(|n| !slurm_dir.join(n).exists())
+        .expect("an unused name")
 }
 
 /// Expand, pick the runs to do, write the manifest and scripts under
@@ -543,10 +546,17 @@ pub fn submit(expanded: &Expanded, req: &Submit) -> anyhow::Result<SubmitOutcome
     for (entry, _) in &expanded.runs {
         let view = match &store {
             Some(s) => s.view(&entry.run_id)?,
-            None => RunView { run_id: entry.run_id.clone(), observed: Observed::New, status: RunStatus::pending(), epochs: None },
+            None => RunView {
+                run_id: entry.run_id.clone(),
+                observed: Observed::New,
+                status: RunStatus::pending(),
+                epochs: None,
+            },
         };
         match pick(view.observed, slurm.get(&entry.run_id), req.retry_failed) {
-            Pick::Submit => runs.push(TaskRun { dir: root.join("runs").join(&entry.run_id), attempts: view.status.attempts }),
+            Pick::Submit => {
+                runs.push(TaskRun { dir: root.join("runs").join(&entry.run_id), attempts: view.status.attempts })
+            }
             Pick::Done => out.done += 1,
             Pick::Running => out.running += 1,
             Pick::Queued => out.queued += 1,
@@ -568,7 +578,8 @@ pub fn submit(expanded: &Expanded, req: &Submit) -> anyhow::Result<SubmitOutcome
     let manifest = manifest_text(&runs, req.opts.runs_per_task);
     let tasks = manifest.lines().count();
     let arrays = split_arrays(tasks, req.max_array_size.unwrap_or_else(max_array_size));
-    let report_out = std::path::absolute(&req.report_out).with_context(|| format!("resolving {}", req.report_out.display()))?;
+    let report_out =
+        std::path::absolute(&req.report_out).with_context(|| format!("resolving {}", req.report_out.display()))?;
     let report = report_script(&layout, &req.opts, &report_out);
 
     if req.dry_run {

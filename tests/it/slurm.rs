@@ -7,8 +7,8 @@ use std::process::Command;
 
 use sweep::backend::slurm::{
     array_script, dependency, manifest_text, parse_manifest_line, parse_max_array_size, pick, report_script,
-    slurm_states, split_arrays, status_label, task_decision, ArraySpec, Layout, Pick, Queue, SlurmOptions,
-    SlurmState, SubmissionRecord, SubmittedArray, TaskDecision, TaskRun,
+    slurm_states, split_arrays, status_label, task_decision, ArraySpec, Layout, Pick, Queue, SlurmOptions, SlurmState,
+    SubmissionRecord, SubmittedArray, TaskDecision, TaskRun,
 };
 use sweep::record::{RunState, RunStatus};
 use sweep::sweep::{Observed, RunView};
@@ -359,7 +359,8 @@ mod real {
     }
 
     fn ok(out: Output) -> (String, String) {
-        let (o, e) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+        let (o, e) =
+            (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
         assert!(out.status.success(), "stdout:\n{o}\nstderr:\n{e}");
         (o, e)
     }
@@ -379,7 +380,9 @@ mod real {
                 let logs: Vec<String> = std::fs::read_dir(sub_dir.join("logs"))
                     .unwrap()
                     .flatten()
-                    .map(|e| format!("{}:\n{}", e.path().display(), std::fs::read_to_string(e.path()).unwrap_or_default()))
+                    .map(|e| {
+                        format!("{}:\n{}", e.path().display(), std::fs::read_to_string(e.path()).unwrap_or_default())
+                    })
                     .collect();
                 panic!("the submission did not finish within 5 minutes; logs:\n{}", logs.join("\n"));
             }
@@ -418,20 +421,20 @@ name = "slurm-it"
 "data.clusters" = 3
 "#;
 
-/// 3 class folders of 8 PNGs of 16 px (one colour per class, noise per image).
-fn write_images(root: &Path) {
-    for (c, rgb) in [[220u8, 40, 40], [40, 200, 60], [50, 60, 210]].iter().enumerate() {
-        let dir = root.join(format!("class{c}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        for i in 0..8u32 {
-            let img = image::RgbImage::from_fn(16, 16, |x, y| {
-                let n = ((x * 7 + y * 13 + i * 31) % 40) as u8;
-                image::Rgb([rgb[0].saturating_sub(n), rgb[1].saturating_sub(n), rgb[2].saturating_sub(n)])
-            });
-            img.save(dir.join(format!("{i}.png"))).unwrap();
+    /// 3 class folders of 8 PNGs of 16 px (one colour per class, noise per image).
+    fn write_images(root: &Path) {
+        for (c, rgb) in [[220u8, 40, 40], [40, 200, 60], [50, 60, 210]].iter().enumerate() {
+            let dir = root.join(format!("class{c}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            for i in 0..8u32 {
+                let img = image::RgbImage::from_fn(16, 16, |x, y| {
+                    let n = ((x * 7 + y * 13 + i * 31) % 40) as u8;
+                    image::Rgb([rgb[0].saturating_sub(n), rgb[1].saturating_sub(n), rgb[2].saturating_sub(n)])
+                });
+                img.save(dir.join(format!("{i}.png"))).unwrap();
+            }
         }
     }
-}
 
     #[test]
     fn sweep_through_real_slurm_then_retry_the_failed_run() {
@@ -444,7 +447,8 @@ fn write_images(root: &Path) {
         let reports = tmp.path().join("reports");
         let (s, r) = (store.to_str().unwrap(), reports.to_str().unwrap());
         let f = file.to_str().unwrap();
-        let common = ["--store", s, "--report-out", r, "--devices", "cpu", "--runs-per-task", "2", "--max-parallel", "2"];
+        let common =
+            ["--store", s, "--report-out", r, "--devices", "cpu", "--runs-per-task", "2", "--max-parallel", "2"];
 
         let mut args = vec!["submit", "--backend", "slurm", f];
         args.extend(common);
