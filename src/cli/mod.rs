@@ -6,12 +6,14 @@ pub mod bench;
 pub mod data;
 pub mod doctor;
 pub mod exec_run;
+pub mod exec_slurm_task;
 pub mod export;
 pub mod plan;
 pub mod predict;
 pub mod report;
 pub mod run;
 pub mod status;
+pub mod submit;
 pub mod train;
 
 /// ConCURL deep clustering on libtorch: declarative sweeps, resumable runs,
@@ -59,17 +61,13 @@ pub enum Command {
     /// Download the public datasets (verified), list what is present and the data.root to use.
     Data(data::DataArgs),
     /// Submit a sweep to a cluster scheduler (Slurm job arrays).
-    Submit(SubmitArgs),
+    Submit(submit::SubmitArgs),
     /// Run one prepared run directory (used by --isolate and by cluster jobs).
     #[command(name = "exec-run")]
     ExecRun(exec_run::ExecRunArgs),
-}
-
-/// Reserved: Slurm submission lands with the cluster backend.
-#[derive(Debug, clap::Args)]
-pub struct SubmitArgs {
-    /// The sweep file.
-    pub file: std::path::PathBuf,
+    /// Run one Slurm array task's line of a submission manifest (used by `submit`).
+    #[command(name = "exec-slurm-task", hide = true)]
+    ExecSlurmTask(exec_slurm_task::ExecSlurmTaskArgs),
 }
 
 /// Parse, dispatch, print errors with their whole context chain; the exit code.
@@ -87,11 +85,9 @@ pub fn main() -> i32 {
         Command::Predict(a) => predict::exec(&a),
         Command::Bench(a) => bench::exec(&a),
         Command::Data(a) => data::exec(&a),
-        Command::Submit(a) => Err(anyhow::anyhow!(
-            "`sweep submit {}`: the Slurm backend is not part of this build yet; run the sweep with `sweep run` (or `sweep exec-run RUN_DIR` per run from your own job script)",
-            a.file.display()
-        )),
+        Command::Submit(a) => submit::exec(&a),
         Command::ExecRun(a) => exec_run::exec(&a),
+        Command::ExecSlurmTask(a) => exec_slurm_task::exec(&a),
     };
     match result {
         Ok(code) => code,

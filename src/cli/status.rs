@@ -35,6 +35,9 @@ pub fn exec(args: &StatusArgs) -> anyhow::Result<i32> {
         (store, ids)
     };
     let views = ids.iter().map(|id| store.view(id)).collect::<anyhow::Result<Vec<_>>>()?;
+    // The store is the truth; Slurm's queue (when there is one and runs were
+    // submitted to it) only adds to runs the store has not seen start or end.
+    let slurm = crate::backend::slurm::submitted_states(store.root())?;
     let rows: Vec<Vec<String>> = views
         .iter()
         .map(|v| {
@@ -46,7 +49,8 @@ pub fn exec(args: &StatusArgs) -> anyhow::Result<i32> {
             if reason.chars().count() > REASON_CHARS {
                 reason = reason.chars().take(REASON_CHARS - 3).collect::<String>() + "...";
             }
-            vec![v.run_id.clone(), v.observed.to_string(), epoch, v.status.attempts.to_string(), reason]
+            let state = crate::backend::slurm::status_label(v, slurm.get(&v.run_id));
+            vec![v.run_id.clone(), state, epoch, v.status.attempts.to_string(), reason]
         })
         .collect();
     println!("{}: {} runs: {}\n", store.root().display(), views.len(), StateCounts::of(&views));

@@ -91,6 +91,12 @@ pub fn run(cfg: &RunConfig, dir: &RunDir, data: &LoadedData, device: Device, ctl
     let total_steps = steps * epochs;
     let stored_channels = ds.images.size()[1];
 
+    // A process killed after writing the summary but before the scheduler marked
+    // the run done left a finished run: nothing is trained or rewritten again.
+    if dir.read_summary().ok().flatten().is_some() {
+        tracing::info!(run = %dir.run_id(), "already finished (summary.json present)");
+        return Ok(());
+    }
     let mut engine = Engine::new(cfg, stored_channels, device).map_err(|e| failed_ctx("building the model", e))?;
     let ckpt_dir = dir.checkpoint_dir();
     let mut meta = CheckpointMeta::default();

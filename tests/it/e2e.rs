@@ -34,9 +34,13 @@ fn sweep_bin() -> &'static str {
     env!("CARGO_BIN_EXE_sweep")
 }
 
+/// Runs whose status says done (the scheduler writes it after the summary).
 fn done_runs(store: &Path) -> Vec<PathBuf> {
     let Ok(rd) = std::fs::read_dir(store.join("runs")) else { return vec![] };
-    rd.flatten().map(|e| e.path()).filter(|p| p.join("summary.json").exists()).collect()
+    rd.flatten()
+        .map(|e| e.path())
+        .filter(|p| std::fs::read_to_string(p.join("status.json")).is_ok_and(|s| s.contains("\"done\"")))
+        .collect()
 }
 
 fn run_sweep(file: &Path, store: &Path) -> std::process::Child {

@@ -5,6 +5,7 @@ mod sweep;
 mod report;
 mod metrics;
 mod fetch;
+mod slurm;
 #[cfg(feature = "torch")]
 mod data;
 #[cfg(feature = "torch")]
