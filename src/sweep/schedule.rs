@@ -599,10 +599,14 @@ impl IsolatedExecutor {
         #[cfg(target_os = "linux")]
         {
             use std::os::unix::process::CommandExt;
-            // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+            // SAFETY: prctl and signal are async-signal-safe; nothing else runs between fork and exec.
             unsafe {
                 cmd.pre_exec(|| {
                     libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    // A parent started in the background (nohup, `cmd &` in a script)
+                    // ignores SIGINT and the child would inherit that, so the stop
+                    // request forwarded below could never reach it.
+                    libc::signal(libc::SIGINT, libc::SIG_DFL);
                     Ok(())
                 });
             }
