@@ -26,7 +26,7 @@ use crate::util::mix_seed;
 pub use device::DeviceData;
 pub use error::DataError;
 pub use idx::{IMAGES_MAGIC, LABELS_MAGIC};
-pub use synthetic::SHAPES;
+pub use synthetic::PATTERNS;
 
 /// Salt that derives the `data.limit` subset's seed from the run's seed.
 const LIMIT_SALT: u64 = 0x4C49_4D49_5400;

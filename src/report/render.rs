@@ -107,6 +107,48 @@ struct View<'a> {
     appendix: Option<Table>,
     table4: Option<Table>,
     table5: Vec<TitledTable>,
+    /// Feature baselines measured in every run (k-means on the raw pixels...).
+    baselines: Option<Table>,
+}
+
+/// k-means baselines that do not depend on the method (SPEC 7 evaluates them in
+/// every run where `eval.kmeans_features` asks): raw pixels, and the encoder and
+/// cluster features of whichever method the run trained.
+const BASELINES: [(&str, &str); 3] = [
+    ("kmeans_pixels", "k-means on the raw pixels"),
+    ("kmeans_encoder", "k-means on the encoder output (each run's own encoder)"),
+    ("kmeans_cluster", "k-means on the cluster embedding (each run's own head)"),
+];
+
+/// Mean ± sample std over the done runs that measured each baseline.
+fn baselines(c: &Collected) -> Option<Table> {
+    let mut t = Table::new(vec![
+        ("baseline".into(), false),
+        ("ACC".into(), true),
+        ("NMI".into(), true),
+        ("ARI".into(), true),
+    ]);
+    for (key, label) in BASELINES {
+        let stat = |metric: &str| {
+            let v: Vec<f64> = c
+                .runs
+                .iter()
+                .filter(|r| r.is_done())
+                .filter_map(|r| r.summary.as_ref()?.metrics.get(&format!("{key}.{metric}")).copied())
+                .collect();
+            let n = v.len();
+            let mean = (n > 0).then(|| v.iter().sum::<f64>() / n as f64);
+            let std = mean.filter(|_| n >= 2).map(|m| (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt());
+            Stat { mean, std, n }
+        };
+        let stats = [stat("acc"), stat("nmi"), stat("ari")];
+        if stats[0].n > 0 {
+            let mut row = vec![label.to_string()];
+            row.extend(stats.iter().map(fmt_stat));
+            t.rows.push(row);
+        }
+    }
+    (!t.rows.is_empty()).then_some(t)
 }
 
 /// Render the plan's template over the groups. `out_dir` is where the report
@@ -155,6 +197,7 @@ pub fn render(
         appendix: None,
         table4: None,
         table5: Vec::new(),
+        baselines: baselines(c),
     };
     let mut m = Matcher {
         groups,

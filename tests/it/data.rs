@@ -410,7 +410,7 @@ fn synthetic_is_balanced_shuffled_and_deterministic() {
     let a = data::load(&c).unwrap();
     assert_eq!(a.images.size(), [100, 3, 24, 24]);
     assert_eq!(a.images.kind(), Kind::Uint8);
-    assert_eq!(a.class_names, ["disc", "square", "triangle", "cross", "ring"]);
+    assert_eq!(a.class_names, ["horizontal_stripes", "vertical_stripes", "checks", "rings", "dots"]);
     for k in 0..5 {
         assert_eq!(a.labels.iter().filter(|&&l| l == k).count(), 20);
     }
@@ -492,7 +492,7 @@ fn kmeans(x: &Tensor, k: i64, restarts: usize) -> Vec<i64> {
     Vec::<i64>::try_from(best.unwrap().1).unwrap()
 }
 
-/// The point of the synthetic set: raw-pixel k-means must not find the shapes.
+/// The point of the synthetic set: raw-pixel k-means must not find the patterns.
 #[test]
 fn synthetic_defeats_kmeans_on_raw_pixels() {
     let c = synthetic_cfg(4, 128, 32, 1234);
@@ -501,7 +501,7 @@ fn synthetic_defeats_kmeans_on_raw_pixels() {
     let pred = kmeans(&x, 4, 3);
     let acc = best_map_accuracy(&pred, &ds.labels, 4);
     eprintln!("synthetic 4 x 128 at 32 px: raw-pixel k-means ACC = {acc:.3}");
-    assert!(acc < 0.5, "raw-pixel k-means ACC {acc} is too high: the shapes are too easy");
+    assert!(acc < 0.5, "raw-pixel k-means ACC {acc} is too high: the patterns are too easy");
 }
 
 // ---------------------------------------------------------------- limit, resize, device
