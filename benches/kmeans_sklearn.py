@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """scikit-learn's k-means timed on the data `sweep bench kmeans` uses.
 
-    /work/main/.venv/bin/python benches/kmeans_sklearn.py --n 60000 --d 256 --k 10 --n-init 3
+    .venv/bin/python benches/kmeans_sklearn.py --n 60000 --d 256 --k 10 --n-init 3
 
 The blobs are defined by a formula that src/eval/kmeans.rs (`bench_blobs`)
 implements too, so both sides cluster the same float32 matrix: SplitMix64
