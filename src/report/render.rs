@@ -340,6 +340,15 @@ fn tsne_link(c: &Collected, out_dir: &Path) -> Option<Tsne> {
         return None;
     }
     let svg = run.dir.join("figures").join("tsne.svg");
+    // The report must stand on its own (a store is rarely published with it):
+    // the figure is copied next to the report's other figures; where that fails
+    // the link points into the run's folder instead.
+    let figs = out_dir.join(crate::report::file_safe(&c.plan.sweep)).join("figures");
+    let (png_copy, svg_copy) = (figs.join("tsne-best.png"), figs.join("tsne-best.svg"));
+    let copied = std::fs::create_dir_all(&figs).is_ok()
+        && std::fs::copy(&png, &png_copy).is_ok()
+        && std::fs::copy(&svg, &svg_copy).is_ok();
+    let (png, svg) = if copied { (png_copy, svg_copy) } else { (png, svg) };
     Some(Tsne {
         run_id: run.entry.run_id.clone(),
         acc: format!("{acc:.3}"),
