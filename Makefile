@@ -14,7 +14,7 @@ CARGO ?= cargo
 # data skip loudly when it is absent).
 export SWEEP_DATA ?= $(abspath $(CURDIR)/../shared/data)
 
-.PHONY: all venv build release demo test test-fast fixtures doctor clean-venv
+.PHONY: all venv build release demo test test-fast fixtures doctor clean-venv bench-compare
 
 all: release
 
@@ -52,6 +52,12 @@ test: venv
 # Configuration, sweep expansion, store and reports only: no libtorch needed.
 test-fast:
 	$(CARGO) test --no-default-features
+
+# The same ConCURL step in sweep and in PyTorch eager + kornia, alternating (kornia
+# is installed into the venv on first use; it is not needed for anything else).
+bench-compare: release
+	@$(VENV)/bin/python -c "import kornia" 2>/dev/null || $(VENV)/bin/python -m pip install -q --disable-pip-version-check kornia
+	benches/compare.sh
 
 # Regenerates the numeric fixtures under tests/fixtures from PyTorch / scikit-learn.
 fixtures: venv
