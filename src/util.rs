@@ -4,31 +4,22 @@ use std::path::Path;
 
 use anyhow::Context;
 
-/// Write a file atomically: a temporary file in the same folder, fsync, rename.
-/// A reader sees the old content or the new, never a torn file.
+/// Write a file atomically: a temporary file in the same folder (the tempfile
+/// crate), fsync, rename. A reader sees the old content or the new, never a torn
+/// file; a failure leaves no temporary file behind.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating folder {}", dir.display()))?;
-    let mut tmp = tempfile_in(dir, path)?;
-    tmp.1.write_all(bytes).with_context(|| format!("writing {}", tmp.0.display()))?;
-    tmp.1.sync_all().with_context(|| format!("syncing {}", tmp.0.display()))?;
-    drop(tmp.1);
-    std::fs::rename(&tmp.0, path)
-        .with_context(|| format!("renaming {} to {}", tmp.0.display(), path.display()))?;
+    let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes).with_context(|| format!("writing {}", tmp.path().display()))?;
+    tmp.as_file().sync_all().with_context(|| format!("syncing {}", tmp.path().display()))?;
+    tmp.persist(path).with_context(|| format!("renaming a temporary file to {}", path.display()))?;
     Ok(())
-}
-
-fn tempfile_in(dir: &Path, target: &Path) -> anyhow::Result<(std::path::PathBuf, std::fs::File)> {
-    let name = target.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    for i in 0..1000u32 {
-        let p = dir.join(format!(".{name}.{}.{i}.tmp", std::process::id()));
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&p) {
-            Ok(f) => return Ok((p, f)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e).with_context(|| format!("creating {}", p.display())),
-        }
-    }
-    anyhow::bail!("could not create a temporary file in {}", dir.display())
 }
 
 /// Serialise as pretty JSON and write atomically.

@@ -33,3 +33,18 @@ pub static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 pub fn torch_rng() -> std::sync::MutexGuard<'static, ()> {
     TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// `[base]` keys of a tiny ConCURL run on the synthetic data (seconds on a CPU),
+/// shared by the tests that drive the binary on whole sweeps; each adds its own
+/// epochs, batch and evaluation keys.
+pub const TINY_BASE_KEYS: &str = r#""data.dataset" = "synthetic"
+"data.synthetic" = { classes = 3, per_class = 32, size = 16, seed = 5 }
+"model.backbone" = "resnet18"
+"model.width" = 0.125
+"model.proj_hidden" = 32
+"model.proj_dim" = 16
+"model.head_hidden" = 32
+"model.head_dim" = 16
+"transform.m" = 4
+"transform.d_prime" = 8
+"#;

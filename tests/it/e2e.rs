@@ -4,22 +4,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-const SWEEP: &str = r#"
+/// Two seeds x two settings of a tiny run (common::TINY_BASE_KEYS).
+fn sweep_text() -> String {
+    format!(
+        r#"
 name = "e2e"
 seeds = [0, 1]
 
 [base]
-"data.dataset" = "synthetic"
-"data.synthetic" = { classes = 3, per_class = 32, size = 16, seed = 5 }
-"model.backbone" = "resnet18"
-"model.width" = 0.125
-"model.proj_hidden" = 32
-"model.proj_dim" = 16
-"model.head_hidden" = 32
-"model.head_dim" = 16
-"transform.m" = 4
-"transform.d_prime" = 8
-"train.epochs" = 3
+{}"train.epochs" = 3
 "train.batch_size" = 16
 "train.checkpoint_every" = 1
 "eval.every" = 3
@@ -28,7 +21,10 @@ seeds = [0, 1]
 
 [axes]
 "loss.gamma" = [0.0, 1.0]
-"#;
+"#,
+        super::common::TINY_BASE_KEYS
+    )
+}
 
 fn sweep_bin() -> &'static str {
     env!("CARGO_BIN_EXE_sweep")
@@ -57,7 +53,7 @@ fn run_sweep(file: &Path, store: &Path) -> std::process::Child {
 fn sigkill_mid_sweep_then_rerun_finishes_every_run_once() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("e2e.toml");
-    std::fs::write(&file, SWEEP).unwrap();
+    std::fs::write(&file, sweep_text()).unwrap();
     let store = tmp.path().join("store");
 
     let mut child = run_sweep(&file, &store);

@@ -171,33 +171,28 @@ fn store_first_then_the_queue() {
     assert_eq!(pick(failed, Some(&gone), true), Pick::Submit);
 }
 
-const TINY: &str = r#"
+fn tiny_text() -> String {
+    format!(
+        r#"
 name = "tiny"
 seeds = [0, 1, 2]
 
 [base]
-"data.dataset" = "synthetic"
-"data.synthetic" = { classes = 3, per_class = 32, size = 16, seed = 5 }
-"model.backbone" = "resnet18"
-"model.width" = 0.125
-"model.proj_hidden" = 32
-"model.proj_dim" = 16
-"model.head_hidden" = 32
-"model.head_dim" = 16
-"transform.m" = 4
-"transform.d_prime" = 8
-"train.epochs" = 2
+{}"train.epochs" = 2
 "train.batch_size" = 16
 "eval.every" = 2
 "eval.kmeans_restarts" = 2
 "eval.tsne" = false
-"#;
+"#,
+        crate::common::TINY_BASE_KEYS
+    )
+}
 
 #[test]
 fn dry_run_prints_the_scripts_and_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("tiny.toml");
-    std::fs::write(&file, TINY).unwrap();
+    std::fs::write(&file, tiny_text()).unwrap();
     let store = tmp.path().join("store");
     let out = Command::new(sweep_bin())
         .args(["submit", "--backend", "slurm", "--dry-run", "--runs-per-task", "2", "--max-parallel", "1"])
@@ -251,7 +246,7 @@ fn fake_slurm(dir: &Path) -> PathBuf {
 fn submit_splits_arrays_and_chains_the_report_job() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("tiny.toml");
-    std::fs::write(&file, TINY).unwrap();
+    std::fs::write(&file, tiny_text()).unwrap();
     let store = tmp.path().join("store");
     let bin = fake_slurm(tmp.path());
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
@@ -390,21 +385,13 @@ mod real {
         }
     }
 
-    const SWEEP: &str = r#"
+    fn sweep_text() -> String {
+        format!(
+            r#"
 name = "slurm-it"
 
 [base]
-"data.dataset" = "synthetic"
-"data.synthetic" = { classes = 3, per_class = 32, size = 16, seed = 5 }
-"model.backbone" = "resnet18"
-"model.width" = 0.125
-"model.proj_hidden" = 32
-"model.proj_dim" = 16
-"model.head_hidden" = 32
-"model.head_dim" = 16
-"transform.m" = 4
-"transform.d_prime" = 8
-"train.epochs" = 2
+{}"train.epochs" = 2
 "train.batch_size" = 16
 "eval.every" = 2
 "eval.kmeans_restarts" = 2
@@ -419,7 +406,10 @@ name = "slurm-it"
 "data.root" = "images"
 "data.resolution" = 16
 "data.clusters" = 3
-"#;
+"#,
+            crate::common::TINY_BASE_KEYS
+        )
+    }
 
     /// 3 class folders of 8 PNGs of 16 px (one colour per class, noise per image).
     fn write_images(root: &Path) {
@@ -442,7 +432,7 @@ name = "slurm-it"
         let t0 = Instant::now();
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("slurm-it.toml");
-        std::fs::write(&file, SWEEP).unwrap();
+        std::fs::write(&file, sweep_text()).unwrap();
         let store = tmp.path().join("store");
         let reports = tmp.path().join("reports");
         let (s, r) = (store.to_str().unwrap(), reports.to_str().unwrap());
