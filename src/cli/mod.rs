@@ -74,6 +74,8 @@ pub enum Command {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
+    #[cfg(feature = "torch")]
+    crate::train::device::tune_host_allocator();
     let result = match cli.command {
         Command::Doctor(a) => doctor::exec(&a),
         Command::Plan(a) => plan::exec(&a),

@@ -81,6 +81,32 @@ pub fn concurl_loss(
     cfg: &LossConfig,
     transforms: &Transforms,
 ) -> LossTerms {
+    concurl_loss_marked(view1, view2, prototypes, cfg, transforms, &mut |_| {})
+}
+
+/// The parts of [`concurl_loss`], in the order it computes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LossPart {
+    /// L1 (BYOL, eq. 1).
+    Byol,
+    /// The scores s and the Sinkhorn codes q of both views (eq. 3).
+    Sinkhorn,
+    /// L2 (soft clustering, eq. 4).
+    SoftCluster,
+    /// L3 (consensus over the M transforms, eq. 5-6).
+    Consensus,
+}
+
+/// [`concurl_loss`], calling `mark` after each part (the benchmark's per-phase
+/// clock; it synchronises the device, so training passes a no-op).
+pub fn concurl_loss_marked(
+    view1: ViewOutputs<'_>,
+    view2: ViewOutputs<'_>,
+    prototypes: &Tensor,
+    cfg: &LossConfig,
+    transforms: &Transforms,
+    mark: &mut dyn FnMut(LossPart),
+) -> LossTerms {
     let (view1, view2) = (view1.promoted(), view2.promoted());
     let prototypes = &promote(prototypes);
     let view1 = ViewOutputs {
@@ -97,11 +123,13 @@ pub fn concurl_loss(
         |weight: f64, f: &dyn Fn() -> Tensor| if weight != 0.0 { f() } else { tch::no_grad(f) };
 
     let l1 = with_grad_if(cfg.alpha, &|| byol_loss(view1.w, view2.w, view1.v, view2.v));
+    mark(LossPart::Byol);
 
     let s1 = cosine_scores(view1.z, prototypes);
     let s2 = cosine_scores(view2.z, prototypes);
     let q1 = sinkhorn(&s1, cfg.sinkhorn_eps, cfg.sinkhorn_iters);
     let q2 = sinkhorn(&s2, cfg.sinkhorn_eps, cfg.sinkhorn_iters);
+    mark(LossPart::Sinkhorn);
 
     let l2 = with_grad_if(cfg.beta, &|| {
         soft_cluster_loss(
@@ -111,6 +139,7 @@ pub fn concurl_loss(
             &log_assignments(&s2, cfg.tau),
         )
     });
+    mark(LossPart::SoftCluster);
     let l3 = with_grad_if(cfg.gamma, &|| {
         consensus_loss(
             view1.z,
@@ -123,6 +152,7 @@ pub fn concurl_loss(
             cfg.detach_prototypes_l3,
         )
     });
+    mark(LossPart::Consensus);
 
     let mut total = Tensor::zeros([], (l1.kind(), l1.device()));
     for (w, term) in [(cfg.alpha, &l1), (cfg.beta, &l2), (cfg.gamma, &l3)] {

@@ -52,7 +52,7 @@ impl ModuleT for Mlp {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         xs.apply(&self.fc1)
             .apply_t(&self.bn1, train)
-            .relu()
+            .relu_()
             .apply(&self.fc2)
     }
 }

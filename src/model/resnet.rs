@@ -25,6 +25,8 @@ pub struct EncoderConfig {
     /// Channels of the four stages (64w, 128w, 256w, 512w rounded, at least 4).
     pub widths: [i64; 4],
     pub in_channels: i64,
+    /// Convolve in channels-last (NHWC) memory format (`train.channels_last`).
+    pub channels_last: bool,
 }
 
 impl EncoderConfig {
@@ -42,6 +44,7 @@ impl EncoderConfig {
             stem: cfg.stem(),
             widths,
             in_channels,
+            channels_last: cfg.train.channels_last,
         }
     }
 }
@@ -115,17 +118,20 @@ impl BasicBlock {
 
 impl ModuleT for BasicBlock {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        let ys = xs
+        // In place where autograd allows it (as torchvision does): BatchNorm's
+        // backward needs its input, not its output, and the sum needs neither, so
+        // ReLU and the residual add overwrite fresh tensors instead of allocating.
+        let mut ys = xs
             .apply(&self.conv1)
             .apply_t(&self.bn1, train)
-            .relu()
+            .relu_()
             .apply(&self.conv2)
             .apply_t(&self.bn2, train);
-        let shortcut = match &self.downsample {
-            Some((c, b)) => xs.apply(c).apply_t(b, train),
-            None => xs.shallow_clone(),
+        match &self.downsample {
+            Some((c, b)) => ys += xs.apply(c).apply_t(b, train),
+            None => ys += xs,
         };
-        (shortcut + ys).relu()
+        ys.relu_()
     }
 }
 
@@ -196,7 +202,15 @@ impl ModuleT for Encoder {
     /// N x C x H x W images to N x feat_dim features. `train` selects batch
     /// statistics (and updates the running ones) in every BatchNorm.
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        let mut h = xs.apply(&self.conv1).apply_t(&self.bn1, train).relu();
+        // Channels-last strides on the input are enough: convolution, BatchNorm
+        // and ReLU keep the memory format of their input, so the whole encoder
+        // (and its backward) then runs in NHWC.
+        let h = if self.config.channels_last {
+            xs.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
+        } else {
+            xs.shallow_clone()
+        };
+        let mut h = h.apply(&self.conv1).apply_t(&self.bn1, train).relu_();
         if self.config.stem == Stem::Imagenet {
             h = h.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
         }

@@ -3,7 +3,7 @@
 //! Data order comes from (seed, epoch), every random draw of a step from (seed,
 //! step), the transforms and initialisation from the seed: a run resumed from any
 //! checkpoint ends with the same weights as one never stopped (on the CPU, and on
-//! a GPU with one run per device).
+//! a GPU), also when several runs share a process ([`rng`]).
 pub mod adam;
 pub mod bench;
 pub mod checkpoint;
@@ -12,6 +12,7 @@ pub mod evaluate;
 pub mod executor;
 pub mod export;
 pub mod predict;
+pub mod rng;
 pub mod step;
 
 use std::collections::BTreeMap;

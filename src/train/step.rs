@@ -5,7 +5,7 @@ use tch::{Device, Tensor};
 
 use crate::augment::Augmenter;
 use crate::config::RunConfig;
-use crate::loss::{self, Transforms, ViewOutputs};
+use crate::loss::{self, LossPart, Transforms, ViewOutputs};
 use crate::model::{ema, Networks};
 use crate::util::mix_seed;
 
@@ -25,18 +25,43 @@ pub struct PhaseTimes {
     pub augment: f64,
     pub online: f64,
     pub target: f64,
-    pub losses: f64,
+    pub l1: f64,
+    pub sinkhorn: f64,
+    pub l2: f64,
+    pub consensus: f64,
     pub backward: f64,
     pub optimizer: f64,
     pub ema: f64,
 }
 
 impl PhaseTimes {
-    pub fn names() -> [&'static str; 7] {
-        ["augment", "online forward", "target forward", "losses (Sinkhorn, L1-L3)", "backward", "optimiser", "EMA"]
+    pub fn names() -> [&'static str; 10] {
+        [
+            "augment",
+            "online forward",
+            "target forward",
+            "L1 (BYOL)",
+            "Sinkhorn codes",
+            "L2 (soft clusters)",
+            "L3 (consensus, M)",
+            "backward",
+            "optimiser",
+            "EMA",
+        ]
     }
-    pub fn values(&self) -> [f64; 7] {
-        [self.augment, self.online, self.target, self.losses, self.backward, self.optimizer, self.ema]
+    pub fn values(&self) -> [f64; 10] {
+        [
+            self.augment,
+            self.online,
+            self.target,
+            self.l1,
+            self.sinkhorn,
+            self.l2,
+            self.consensus,
+            self.backward,
+            self.optimizer,
+            self.ema,
+        ]
     }
 }
 
@@ -76,10 +101,9 @@ impl Engine {
     /// Builds everything from the seed: initialisation under `manual_seed(seed,
     /// SALT_INIT)`, the transforms from their own RNG stream.
     pub fn new(cfg: &RunConfig, stored_channels: i64, device: Device) -> anyhow::Result<Self> {
-        tch::manual_seed(mix_seed(cfg.seed, SALT_INIT) as i64);
         let augmenter = Augmenter::new(cfg, stored_channels, device);
         let in_ch = augmenter.out_channels();
-        let nets = Networks::new(cfg, in_ch, device);
+        let nets = super::rng::seeded(mix_seed(cfg.seed, SALT_INIT), || Networks::new(cfg, in_ch, device));
         let transforms = Transforms::new(
             cfg.transform.kind,
             cfg.transform.m,
@@ -112,14 +136,15 @@ impl Engine {
     /// One optimisation step on a uint8 batch already on the device.
     /// Returns [L, L1, L2, L3] (detached, on the device: no host sync here).
     pub fn step(&mut self, batch: &Tensor, global_step: usize, total_steps: usize, times: Option<&mut PhaseTimes>) -> Tensor {
-        // Re-seeding per step makes every random draw a function of (seed, step):
-        // exact resume from any checkpoint needs no RNG state.
-        tch::manual_seed(mix_seed(self.cfg.seed, SALT_STEP ^ ((global_step as u64) << 8)) as i64);
         let mut clock = times.as_ref().map(|_| Clock { device: self.device, last: Instant::now() });
         let mut pt = PhaseTimes::default();
         let bf16 = self.cfg.train.bf16 && self.device.is_cuda();
 
-        let (x1, x2) = self.augmenter.two_views(batch);
+        // Re-seeding per step makes every random draw a function of (seed, step):
+        // exact resume from any checkpoint needs no RNG state. The augmentations
+        // are the step's only draws.
+        let seed = mix_seed(self.cfg.seed, SALT_STEP ^ ((global_step as u64) << 8));
+        let (x1, x2) = super::rng::seeded(seed, || self.augmenter.two_views(batch));
         pt.augment += lap(&mut clock);
 
         let nets = &self.nets;
@@ -131,19 +156,26 @@ impl Engine {
         pt.target += lap(&mut clock);
 
         // Losses in float32 outside autocast (softmax, logs and Sinkhorn need the range).
-        let terms = loss::concurl_loss(
+        let terms = loss::concurl_loss_marked(
             ViewOutputs { w: &o1.prediction, v: &v1, z: &o1.z },
             ViewOutputs { w: &o2.prediction, v: &v2, z: &o2.z },
             &nets.online.prototypes,
             &self.cfg.loss,
             &self.transforms,
+            &mut |part| {
+                let dt = lap(&mut clock);
+                match part {
+                    LossPart::Byol => pt.l1 += dt,
+                    LossPart::Sinkhorn => pt.sinkhorn += dt,
+                    LossPart::SoftCluster => pt.l2 += dt,
+                    LossPart::Consensus => pt.consensus += dt,
+                }
+            },
         );
-        pt.losses += lap(&mut clock);
 
-        self.adam.zero_grad();
-        terms.total.backward();
+        let grads = self.adam.backward(&terms.total);
         pt.backward += lap(&mut clock);
-        self.adam.step();
+        self.adam.step(&grads);
         if self.cfg.loss.renormalize_prototypes {
             self.nets.online.renormalize_prototypes();
         }

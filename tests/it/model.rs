@@ -415,3 +415,118 @@ fn concurl_loss_falls_over_thirty_adam_steps() {
         "loss did not fall: {start:.4} -> {end:.4} ({losses:?})"
     );
 }
+
+/// Reads one float list of the Adam fixture.
+fn floats(v: &serde_json::Value) -> Vec<f32> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+}
+
+fn assert_close(name: &str, got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len(), "{name}: length");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= 1e-6 + 2e-5 * w.abs(), "{name}[{i}]: {g} vs torch {w}");
+    }
+}
+
+#[test]
+fn flat_adam_matches_torch_optim_adam() {
+    use sweep::train::adam::FlatAdam;
+    let text = std::fs::read_to_string(crate::common::fixture("adam_reference.json")).unwrap();
+    let fx: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for case in fx["cases"].as_array().unwrap() {
+        let (lr, wd) = (case["lr"].as_f64().unwrap(), case["weight_decay"].as_f64().unwrap());
+        let shapes: Vec<Vec<i64>> = case["shapes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_array().unwrap().iter().map(|d| d.as_i64().unwrap()).collect())
+            .collect();
+        let tensor = |v: &serde_json::Value, s: &[i64]| Tensor::from_slice(&floats(v)).reshape(s);
+        // Fused CPU pass, tensor-op pass (the CUDA path), and the fused pass with
+        // the all-zero gradient given as "no gradient" (undefined): all equal torch.
+        for (variant, undefined_zero) in [("fused", false), ("unfused", false), ("fused", true)] {
+            let params: Vec<Tensor> = case["init"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(&shapes)
+                .map(|(v, s)| tensor(v, s).set_requires_grad(true))
+                .collect();
+            let mut adam = FlatAdam::new(params.iter().map(Tensor::shallow_clone).collect(), lr, wd);
+            for (k, step) in case["grads"].as_array().unwrap().iter().enumerate() {
+                let grads: Vec<Tensor> = step
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .zip(&shapes)
+                    .enumerate()
+                    .map(|(i, (g, s))| if undefined_zero && k == 2 && i == 1 { Tensor::new() } else { tensor(g, s) })
+                    .collect();
+                if variant == "fused" {
+                    adam.step(&grads);
+                } else {
+                    adam.step_unfused(&grads);
+                }
+            }
+            let label = format!("lr {lr} wd {wd} {variant} (undefined zero grad: {undefined_zero})");
+            for (i, p) in params.iter().enumerate() {
+                let got = Vec::<f32>::try_from(p.detach().reshape([-1])).unwrap();
+                assert_close(&format!("{label}: param {i}"), &got, &floats(&case["final"][i]));
+            }
+            let state: std::collections::HashMap<String, Tensor> = adam.state().into_iter().collect();
+            for key in ["exp_avg", "exp_avg_sq"] {
+                let want: Vec<f32> = case[key].as_array().unwrap().iter().flat_map(floats).collect();
+                let got = Vec::<f32>::try_from(&state[&format!("adam.{key}")]).unwrap();
+                assert_close(&format!("{label}: {key}"), &got, &want);
+            }
+        }
+    }
+}
+
+/// Pooled features and every parameter's gradient (as float64, sorted by name) of
+/// the seeded encoder under a fixed random linear read-out of its features.
+fn encoder_grads(channels_last: bool, kind: Kind) -> (Tensor, Vec<(String, Tensor)>) {
+    tch::manual_seed(3);
+    let mut cfg = small_config(Backbone::Resnet18, Stem::Cifar, 0.125);
+    cfg.train.channels_last = channels_last;
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let enc = Encoder::new(&vs.root(), &cfg, 3);
+    if kind == Kind::Double {
+        vs.double();
+    }
+    // Drawn in float64 and rounded, so both precisions see the same numbers.
+    tch::manual_seed(4);
+    let x = Tensor::randn([8, 3, 32, 32], (Kind::Double, Device::Cpu)).to_kind(kind);
+    let y = enc.forward_t(&x, true);
+    let r = Tensor::randn(y.size(), (Kind::Double, Device::Cpu)).to_kind(kind);
+    (&y * &r).sum(kind).backward();
+    let mut g: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .filter(|(_, t)| t.requires_grad())
+        .map(|(n, t)| (n, t.grad().to_kind(Kind::Double)))
+        .collect();
+    g.sort_by(|a, b| a.0.cmp(&b.0));
+    (y.to_kind(Kind::Double), g)
+}
+
+#[test]
+fn channels_last_encoder_equals_nchw_forward_and_backward() {
+    let _rng = crate::common::torch_rng();
+    one_thread();
+    // The float64 NCHW encoder is the reference. Channels-last in float64 pins
+    // the semantics (a layout mistake shows far above rounding); in float32 it
+    // runs oneDNN's NHWC kernels, whose rounding must stay that of float32
+    // (measured worst here: 1.2e-5 relative, NCHW float32 3e-6).
+    let (y_ref, g_ref) = encoder_grads(false, Kind::Double);
+    for (channels_last, kind, tol) in [(true, Kind::Double, 1e-9), (false, Kind::Float, 1e-4), (true, Kind::Float, 1e-4)] {
+        let (y, g) = encoder_grads(channels_last, kind);
+        let dy = (&y - &y_ref).abs().max().double_value(&[]) / y_ref.abs().max().double_value(&[]);
+        assert!(dy < tol, "channels_last {channels_last} {kind:?}: features differ by {dy:.2e} (relative)");
+        assert_eq!(g.len(), g_ref.len());
+        for ((name, a), (_, b)) in g_ref.iter().zip(&g) {
+            let d = (a - b).abs().max().double_value(&[]) / a.abs().max().double_value(&[]).max(1e-12);
+            assert!(d < tol, "channels_last {channels_last} {kind:?} {name}: gradients differ by {d:.2e} (relative)");
+        }
+    }
+}
