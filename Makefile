@@ -53,17 +53,20 @@ test: venv
 test-fast:
 	$(CARGO) test --no-default-features
 
-# The same ConCURL step in sweep and in PyTorch eager + kornia, alternating (kornia
-# is installed into the venv on first use; it is not needed for anything else).
+# The same ConCURL step in sweep and in PyTorch eager + kornia, alternating
+# (`sweep bench --compare`; kornia is installed into the venv on first use, it is
+# not needed for anything else). Figures: reports/bench.md.
 bench-compare: release
 	@$(VENV)/bin/python -c "import kornia" 2>/dev/null || $(VENV)/bin/python -m pip install -q --disable-pip-version-check kornia
-	benches/compare.sh
+	./target/release/sweep bench cpu-small --compare --python $(VENV)/bin/python --rounds 5
+	./target/release/sweep bench cifar-r18 --compare --python $(VENV)/bin/python --rounds 3 --steps 3 --warmup 1
 
 # Regenerates the numeric fixtures under tests/fixtures from PyTorch / scikit-learn.
 fixtures: venv
 	$(VENV)/bin/python tests/fixtures/gen_loss.py
 	$(VENV)/bin/python tests/fixtures/gen_metrics.py
 	$(VENV)/bin/python tests/fixtures/gen_fetch.py
+	$(VENV)/bin/python tests/fixtures/gen_adam.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -11,6 +11,9 @@ L2 + L3 with log-space Sinkhorn (eps 0.05, 3 iterations), Adam 5e-4 (foreach),
 EMA 0.99 of the target (torch._foreach_lerp_). Prints one line:
     NAME images_per_sec=X median_step=Y
 Usage: .venv/bin/python benches/concurl_torch.py cpu-small [--steps 10 --warmup 3]
+       [--batch B] [--device cpu|cuda:N] [--channels-last]
+`sweep bench NAME --compare` embeds this file and runs it alternating with its own
+step; without --channels-last this is plain eager PyTorch (NCHW).
 """
 import argparse
 import statistics
@@ -88,10 +91,16 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--m", type=int, default=100)
     ap.add_argument("--d-prime", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=None, help="batch size (default: the configuration's)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda:N")
+    ap.add_argument("--channels-last", action="store_true",
+                    help="encoders and augmented views in channels-last (NHWC) memory format")
     a = ap.parse_args()
     blocks, width, b = CONFIGS[a.name]
+    b = a.batch or b
     torch.manual_seed(0)
-    dev = torch.device("cpu")
+    dev = torch.device(a.device)
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
     enc = ResNet(blocks, width)
     proj, pred, head = mlp(enc.dim, 4096, 256), mlp(256, 4096, 256), mlp(enc.dim, 2048, 256)
     protos = nn.Parameter(torch.randn(10, 256))
@@ -100,10 +109,16 @@ def main():
     t_enc.load_state_dict(enc.state_dict())
     t_proj.load_state_dict(proj.state_dict())
     target = nn.ModuleList([t_enc, t_proj]).requires_grad_(False)
+    online.to(dev)
+    target.to(dev)
+    protos = nn.Parameter(protos.detach().to(dev))
+    fmt = torch.channels_last if a.channels_last else torch.contiguous_format
+    enc.to(memory_format=fmt)
+    t_enc.to(memory_format=fmt)
     params = list(online.parameters()) + [protos]
     opt = torch.optim.Adam(params, lr=5e-4, foreach=True)
     g = torch.randn(a.m, a.d_prime, 256)
-    transforms = torch.linalg.qr(g.transpose(1, 2)).Q.transpose(1, 2)  # orthonormal rows
+    transforms = torch.linalg.qr(g.transpose(1, 2)).Q.transpose(1, 2).to(dev)  # orthonormal rows
     mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
 
     def view(blur_p):
@@ -116,7 +131,7 @@ def main():
             K.Normalize(mean, std),
         )
 
-    aug1, aug2 = view(1.0), view(0.5)
+    aug1, aug2 = view(1.0).to(dev), view(0.5).to(dev)
     pool = torch.randint(0, 256, (4 * b, 3, 32, 32), dtype=torch.uint8, device=dev)
     t_params = list(t_enc.parameters()) + list(t_proj.parameters())
     o_params = list(enc.parameters()) + list(proj.parameters())
@@ -125,7 +140,7 @@ def main():
 
     def step(i):
         x = pool[(i % 4) * b:(i % 4 + 1) * b].float() / 255.0
-        x1, x2 = aug1(x), aug2(x)
+        x1, x2 = aug1(x).contiguous(memory_format=fmt), aug2(x).contiguous(memory_format=fmt)
         y1, y2 = enc(x1), enc(x2)
         w1, w2 = pred(proj(y1)), pred(proj(y2))
         z1, z2 = head(y1), head(y2)
@@ -155,10 +170,12 @@ def main():
 
     for i in range(a.warmup):
         step(i)
+    sync()
     times = []
     for i in range(a.steps):
         t0 = time.perf_counter()
         loss = step(i)
+        sync()
         times.append(time.perf_counter() - t0)
     assert torch.isfinite(loss)
     med = statistics.median(times)

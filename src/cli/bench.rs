@@ -1,4 +1,7 @@
-//! `sweep bench`: throughput and memory of named configurations, and k-means.
+//! `sweep bench`: throughput and memory of named configurations, the same step
+//! in PyTorch for comparison, packed runs, and k-means.
+use std::path::PathBuf;
+
 use clap::Args;
 
 #[derive(Debug, Args)]
@@ -21,6 +24,35 @@ pub struct BenchArgs {
     /// Batch size override.
     #[arg(long)]
     pub batch: Option<usize>,
+    /// Train on this dataset (e.g. cifar10) instead of random images, loaded as
+    /// `sweep run` loads it, so that the peak RSS is that of a real run.
+    #[arg(long, requires = "data_root")]
+    pub dataset: Option<String>,
+    /// Folder holding --dataset's files (as `data.root` in a sweep file).
+    #[arg(long)]
+    pub data_root: Option<PathBuf>,
+    /// Run the same step in PyTorch eager + kornia (benches/concurl_torch.py,
+    /// embedded) alternating with this one, and print the ratio of images/s.
+    #[arg(long, conflicts_with_all = ["pack", "breakdown"])]
+    pub compare: bool,
+    /// --compare: the Python to run it with (needs torch 2.11.0 and kornia).
+    /// Default: $SWEEP_PYTHON, else .venv/bin/python if present, else python3.
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+    /// --compare: rounds of (sweep, PyTorch); medians are reported.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// --compare: run the PyTorch side in channels-last memory format too
+    /// (default: plain eager, NCHW).
+    #[arg(long, requires = "compare")]
+    pub torch_channels_last: bool,
+    /// Train this many runs (seeds 0..N) in one process at once, one thread
+    /// each, and compare with the same runs one after another.
+    #[arg(long, conflicts_with = "breakdown")]
+    pub pack: Option<usize>,
+    /// Convolutions in NCHW instead of channels-last (`train.channels_last = false`).
+    #[arg(long)]
+    pub nchw: bool,
     /// k-means: restarts (n_init).
     #[arg(long, default_value_t = 3)]
     pub n_init: usize,
@@ -34,9 +66,20 @@ pub fn exec(_: &BenchArgs) -> anyhow::Result<i32> {
     anyhow::bail!("this build has no libtorch (built without the `torch` feature)")
 }
 
+/// --python, else $SWEEP_PYTHON, else the project venv's python, else python3.
+fn python(given: &Option<PathBuf>) -> PathBuf {
+    given
+        .clone()
+        .or_else(|| std::env::var_os("SWEEP_PYTHON").map(PathBuf::from))
+        .or_else(|| Some(PathBuf::from(".venv/bin/python")).filter(|p| p.exists()))
+        .unwrap_or_else(|| PathBuf::from("python3"))
+}
+
 #[cfg(feature = "torch")]
 pub fn exec(a: &BenchArgs) -> anyhow::Result<i32> {
+    use crate::config::DatasetName;
     use crate::sweep::schedule::DeviceSpec;
+    use crate::train::bench::{self, BenchData, CompareOptions};
     let spec: DeviceSpec = a.device.parse().map_err(|e| anyhow::anyhow!("--device {}: {e}", a.device))?;
     let device = crate::train::device::to_tch(spec);
     if a.name == "kmeans" {
@@ -47,11 +90,33 @@ pub fn exec(a: &BenchArgs) -> anyhow::Result<i32> {
         );
         return Ok(0);
     }
-    let mut cfg = crate::train::bench::named_config(&a.name)?;
+    let data = match (&a.dataset, &a.data_root) {
+        (Some(name), Some(root)) => {
+            let ds: DatasetName = serde_json::from_value(serde_json::Value::String(name.clone()))
+                .map_err(|e| anyhow::anyhow!("--dataset {name}: {e}"))?;
+            Some((ds, root.clone()))
+        }
+        _ => None,
+    };
+    let mut cfg = bench::named_config(&a.name, data)?;
     if let Some(b) = a.batch {
         cfg.train.batch_size = Some(b);
     }
-    let res = crate::train::bench::run(&cfg, &a.name, device, a.warmup, a.steps, a.breakdown)?;
-    print!("{res}");
+    cfg.train.channels_last = !a.nchw;
+    let data = if a.dataset.is_some() {
+        let cache = crate::train::executor::DataCache::default();
+        let loaded = cache.get(&cfg, spec).map_err(anyhow::Error::from)?;
+        BenchData::loaded(&cfg, loaded)?
+    } else {
+        BenchData::random(&cfg, device)
+    };
+    if a.compare {
+        let opts = CompareOptions { python: python(&a.python), rounds: a.rounds, torch_channels_last: a.torch_channels_last };
+        print!("{}", bench::compare(&cfg, &a.name, device, &data, a.warmup, a.steps, &opts)?);
+    } else if let Some(n) = a.pack {
+        print!("{}", bench::pack(&cfg, &a.name, device, &data, n, a.warmup, a.steps)?);
+    } else {
+        print!("{}", bench::run(&cfg, &a.name, device, &data, a.warmup, a.steps, a.breakdown)?);
+    }
     Ok(0)
 }

@@ -11,9 +11,15 @@ use super::step::{Engine, PhaseTimes};
 /// The named configurations (issue: at least cpu-small and cifar-r18).
 pub const NAMES: [&str; 3] = ["cpu-small", "cifar-r18", "cifar-r34"];
 
-pub fn named_config(name: &str) -> anyhow::Result<RunConfig> {
+/// The configuration `name` (synthetic data), or trained on `data` (a dataset
+/// and the folder holding it) instead, at the same 32 px resolution.
+pub fn named_config(name: &str, data: Option<(DatasetName, std::path::PathBuf)>) -> anyhow::Result<RunConfig> {
     let mut cfg = RunConfig::default();
     cfg.data.dataset = DatasetName::Synthetic;
+    if let Some((dataset, root)) = data {
+        cfg.data.dataset = dataset;
+        cfg.data.root = Some(root);
+    }
     cfg.data.resolution = Some(32);
     cfg.transform.m = 100;
     cfg.transform.d_prime = 64;
@@ -52,6 +58,64 @@ pub struct BenchResult {
     /// Median seconds per phase over the timed steps (synchronised).
     pub phases: Vec<(&'static str, f64)>,
     pub peak_rss_mib: Option<f64>,
+    /// CUDA only: device memory in use after the timed steps minus before the
+    /// engine was built. libtorch's caching allocator keeps what it reserved, so
+    /// this is the run's peak reservation (plus cuDNN/cuBLAS workspaces).
+    pub gpu_mib: Option<f64>,
+}
+
+/// Where the benchmark's uint8 batches come from.
+pub enum BenchData {
+    /// Four batches of random images: throughput does not depend on content.
+    Random(Tensor),
+    /// A real dataset (loaded once per process through the executors'
+    /// [`super::executor::DataCache`], as `sweep run` holds it) and a fixed
+    /// pseudo-random order to gather batches from, as training does.
+    Loaded { data: std::sync::Arc<super::LoadedData>, order: Tensor },
+}
+
+impl BenchData {
+    pub fn random(cfg: &RunConfig, device: Device) -> Self {
+        let (b, r) = (cfg.batch_size() as i64, cfg.resolution() as i64);
+        tch::manual_seed(0);
+        BenchData::Random(Tensor::randint(256, [4 * b, 3, r, r], (Kind::Uint8, device)))
+    }
+
+    /// Four batches' worth of indices drawn (seeded) from the whole dataset.
+    pub fn loaded(cfg: &RunConfig, data: std::sync::Arc<super::LoadedData>) -> anyhow::Result<Self> {
+        use rand::seq::index::sample;
+        use rand::SeedableRng;
+        let n = data.on_device.n as usize;
+        let want = 4 * cfg.batch_size();
+        anyhow::ensure!(n >= want, "the dataset has {n} images, the benchmark needs {want} (4 batches)");
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let idx: Vec<i64> = sample(&mut rng, n, want).into_iter().map(|i| i as i64).collect();
+        let order = Tensor::from_slice(&idx).to_device(data.on_device.device());
+        Ok(BenchData::Loaded { data, order })
+    }
+
+    fn channels(&self) -> i64 {
+        match self {
+            BenchData::Random(_) => 3,
+            BenchData::Loaded { data, .. } => data.dataset.channels(),
+        }
+    }
+
+    fn batch(&self, i: usize, b: i64) -> Tensor {
+        let at = (i as i64 % 4) * b;
+        match self {
+            BenchData::Random(pool) => pool.narrow(0, at, b),
+            BenchData::Loaded { data, order } => data.on_device.batch(&order.narrow(0, at, b)),
+        }
+    }
+
+    /// Another handle on the same images, for another thread.
+    fn share(&self) -> Self {
+        match self {
+            BenchData::Random(pool) => BenchData::Random(pool.shallow_clone()),
+            BenchData::Loaded { data, order } => BenchData::Loaded { data: data.clone(), order: order.shallow_clone() },
+        }
+    }
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -75,19 +139,16 @@ pub fn peak_rss_mib() -> Option<f64> {
 /// Times `steps` training steps after `warmup` untimed ones. Two passes: plain
 /// steps for the throughput (no extra synchronisation), then instrumented ones
 /// for the breakdown.
-pub fn run(cfg: &RunConfig, name: &str, device: Device, warmup: usize, steps: usize, breakdown: bool) -> anyhow::Result<BenchResult> {
+pub fn run(cfg: &RunConfig, name: &str, device: Device, data: &BenchData, warmup: usize, steps: usize, breakdown: bool) -> anyhow::Result<BenchResult> {
     let b = cfg.batch_size() as i64;
-    let r = cfg.resolution() as i64;
-    let mut engine = Engine::new(cfg, 3, device)?;
-    // Random images: throughput does not depend on content.
-    tch::manual_seed(0);
-    let pool = Tensor::randint(256, [4 * b, 3, r, r], (Kind::Uint8, device));
+    let gpu_before = gpu_baseline(device);
+    let mut engine = Engine::new(cfg, data.channels(), device)?;
     let sync = || {
         if let Device::Cuda(i) = device {
             tch::Cuda::synchronize(i as i64);
         }
     };
-    let batch_at = |i: usize| pool.narrow(0, (i as i64 % 4) * b, b);
+    let batch_at = |i: usize| data.batch(i, b);
     let total = warmup + steps;
     for i in 0..warmup {
         let _ = engine.step(&batch_at(i), i, total, None);
@@ -106,7 +167,7 @@ pub fn run(cfg: &RunConfig, name: &str, device: Device, warmup: usize, steps: us
     let med = median(&mut times);
     let mut phases = Vec::new();
     if breakdown {
-        let mut per: Vec<Vec<f64>> = vec![Vec::new(); 8];
+        let mut per: Vec<Vec<f64>> = vec![Vec::new(); PhaseTimes::names().len()];
         for i in 0..steps.min(10).max(3) {
             let mut pt = PhaseTimes::default();
             let _ = engine.step(&batch_at(i), total + i, total + 10, Some(&mut pt));
@@ -127,7 +188,260 @@ pub fn run(cfg: &RunConfig, name: &str, device: Device, warmup: usize, steps: us
         images_per_sec: b as f64 / med,
         phases,
         peak_rss_mib: peak_rss_mib(),
+        gpu_mib: gpu_growth_mib(device, gpu_before),
     })
+}
+
+/// Device memory in use now (after making sure the CUDA context exists), or
+/// None on the CPU.
+fn gpu_baseline(device: Device) -> Option<u64> {
+    if !device.is_cuda() {
+        return None;
+    }
+    let _ = Tensor::zeros([1], (Kind::Float, device));
+    super::device::gpu_used_bytes()
+}
+
+fn gpu_growth_mib(device: Device, before: Option<u64>) -> Option<f64> {
+    let before = before?;
+    if let Device::Cuda(i) = device {
+        tch::Cuda::synchronize(i as i64);
+    }
+    let after = super::device::gpu_used_bytes()?;
+    Some(after.saturating_sub(before) as f64 / (1024.0 * 1024.0))
+}
+
+fn sync(device: Device) {
+    if let Device::Cuda(i) = device {
+        tch::Cuda::synchronize(i as i64);
+    }
+}
+
+/// What `sweep bench --pack N` measured: N runs (seeds 0..N) of one configuration
+/// trained one after another, then all at once in one process (one thread each,
+/// as `sweep run --per-device N` does).
+pub struct PackResult {
+    pub name: String,
+    pub device: String,
+    pub runs: usize,
+    pub batch: usize,
+    pub steps: usize,
+    pub sequential_seconds: f64,
+    pub packed_seconds: f64,
+    /// CUDA only: device memory the packed runs held together, per run.
+    pub gpu_mib_per_run: Option<f64>,
+    pub peak_rss_mib: Option<f64>,
+}
+
+impl PackResult {
+    fn images(&self) -> f64 {
+        (self.runs * self.steps * self.batch) as f64
+    }
+    pub fn sequential_images_per_sec(&self) -> f64 {
+        self.images() / self.sequential_seconds
+    }
+    pub fn packed_images_per_sec(&self) -> f64 {
+        self.images() / self.packed_seconds
+    }
+    /// Packed over sequential throughput (the issue's target on a GPU: >= 3 for 8 runs).
+    pub fn speedup(&self) -> f64 {
+        self.sequential_seconds / self.packed_seconds
+    }
+}
+
+/// Times `runs` engines doing `steps` steps each (after `warmup` untimed ones),
+/// first packed (all threads start together; the clock stops when the last one
+/// ends), then sequentially (the sum of each run's timed steps).
+pub fn pack(cfg: &RunConfig, name: &str, device: Device, data: &BenchData, runs: usize, warmup: usize, steps: usize) -> anyhow::Result<PackResult> {
+    anyhow::ensure!(runs >= 1, "--pack needs at least one run");
+    let b = cfg.batch_size() as i64;
+    let gpu_before = gpu_baseline(device);
+    let engine = |i: usize| {
+        let mut c = cfg.clone();
+        c.seed = i as u64;
+        Engine::new(&c, data.channels(), device)
+    };
+    let drive = |engine: &mut Engine, pool: &BenchData, from: usize, n: usize| {
+        let mut last = Tensor::zeros([4], (Kind::Float, device));
+        for i in from..from + n {
+            last = engine.step(&pool.batch(i, b), i, warmup + steps, None);
+        }
+        sync(device);
+        last
+    };
+
+    let engines = (0..runs).map(engine).collect::<anyhow::Result<Vec<_>>>()?;
+    let barrier = std::sync::Barrier::new(runs + 1);
+    let packed = std::thread::scope(|s| -> anyhow::Result<f64> {
+        let handles: Vec<_> = engines
+            .into_iter()
+            .map(|mut e| {
+                let (pool, barrier) = (data.share(), &barrier);
+                s.spawn(move || {
+                    let _ = drive(&mut e, &pool, 0, warmup);
+                    barrier.wait();
+                    drive(&mut e, &pool, warmup, steps).double_value(&[0])
+                })
+            })
+            .collect();
+        barrier.wait();
+        let t0 = Instant::now();
+        for h in handles {
+            let loss = h.join().map_err(|_| anyhow::anyhow!("a packed benchmark run panicked"))?;
+            anyhow::ensure!(loss.is_finite(), "benchmark loss is not finite ({loss})");
+        }
+        Ok(t0.elapsed().as_secs_f64())
+    })?;
+    let gpu_mib_per_run = gpu_growth_mib(device, gpu_before).map(|m| m / runs as f64);
+
+    let mut sequential = 0.0;
+    for i in 0..runs {
+        let mut e = engine(i)?;
+        let _ = drive(&mut e, data, 0, warmup);
+        let t0 = Instant::now();
+        let loss = drive(&mut e, data, warmup, steps).double_value(&[0]);
+        sequential += t0.elapsed().as_secs_f64();
+        anyhow::ensure!(loss.is_finite(), "benchmark loss is not finite ({loss})");
+    }
+    Ok(PackResult {
+        name: name.to_string(),
+        device: format!("{device:?}").to_lowercase(),
+        runs,
+        batch: b as usize,
+        steps,
+        sequential_seconds: sequential,
+        packed_seconds: packed,
+        gpu_mib_per_run,
+        peak_rss_mib: peak_rss_mib(),
+    })
+}
+
+impl std::fmt::Display for PackResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{} on {}: {} runs, batch {}, {} timed steps each", self.name, self.device, self.runs, self.batch, self.steps)?;
+        writeln!(f, "  one after another: {:>8.2} s  {:>9.1} images/s", self.sequential_seconds, self.sequential_images_per_sec())?;
+        writeln!(f, "  packed:            {:>8.2} s  {:>9.1} images/s", self.packed_seconds, self.packed_images_per_sec())?;
+        writeln!(f, "  packed / sequential throughput: {:.2}x", self.speedup())?;
+        if let Some(m) = self.gpu_mib_per_run {
+            writeln!(f, "  GPU memory, packed: {m:.0} MiB per run")?;
+        }
+        if let Some(m) = self.peak_rss_mib {
+            writeln!(f, "  peak host memory (RSS): {m:.0} MiB")?;
+        }
+        Ok(())
+    }
+}
+
+/// `benches/concurl_torch.py`, embedded so that `sweep bench --compare` works
+/// from any directory with any Python that has torch and kornia.
+pub const TORCH_SCRIPT: &str = include_str!("../../benches/concurl_torch.py");
+
+/// How `sweep bench --compare` runs the PyTorch side.
+pub struct CompareOptions {
+    /// A Python with torch (2.11.0, as linked here) and kornia.
+    pub python: std::path::PathBuf,
+    pub rounds: usize,
+    /// Pass `--channels-last` to the PyTorch script (default: plain eager NCHW).
+    pub torch_channels_last: bool,
+}
+
+/// Images per second of both sides, one pair per round.
+pub struct CompareResult {
+    pub name: String,
+    pub device: String,
+    pub torch_channels_last: bool,
+    pub rounds: Vec<(f64, f64)>,
+}
+
+impl CompareResult {
+    pub fn ours(&self) -> f64 {
+        median(&mut self.rounds.iter().map(|r| r.0).collect::<Vec<_>>())
+    }
+    pub fn theirs(&self) -> f64 {
+        median(&mut self.rounds.iter().map(|r| r.1).collect::<Vec<_>>())
+    }
+    /// Median of ours over median of PyTorch's.
+    pub fn ratio(&self) -> f64 {
+        self.ours() / self.theirs()
+    }
+}
+
+/// The `images_per_sec=X` field of the PyTorch script's output line.
+pub fn parse_images_per_sec(stdout: &str) -> Option<f64> {
+    stdout
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("images_per_sec="))
+        .and_then(|v| v.parse().ok())
+        .filter(|v: &f64| v.is_finite() && *v > 0.0)
+}
+
+/// `sweep bench NAME --compare`: `rounds` rounds, each timing this engine and
+/// then the same step in PyTorch eager + kornia (a child process, so the two
+/// never share the cores), with the same batch, M, d', warm-up and steps.
+pub fn compare(cfg: &RunConfig, name: &str, device: Device, data: &BenchData, warmup: usize, steps: usize, opts: &CompareOptions) -> anyhow::Result<CompareResult> {
+    use anyhow::Context;
+    anyhow::ensure!(opts.rounds >= 1, "--rounds must be at least 1");
+    let dir = tempfile::tempdir().context("creating a temporary directory for the PyTorch script")?;
+    let script = dir.path().join("concurl_torch.py");
+    std::fs::write(&script, TORCH_SCRIPT).with_context(|| format!("writing {}", script.display()))?;
+    let dev = match device {
+        Device::Cuda(i) => format!("cuda:{i}"),
+        _ => "cpu".to_string(),
+    };
+    let mut rounds = Vec::with_capacity(opts.rounds);
+    for round in 1..=opts.rounds {
+        let ours = run(cfg, name, device, data, warmup, steps, false)?.images_per_sec;
+        let mut cmd = std::process::Command::new(&opts.python);
+        cmd.arg(&script).arg(name);
+        for (flag, v) in [
+            ("--steps", steps.to_string()),
+            ("--warmup", warmup.to_string()),
+            ("--batch", cfg.batch_size().to_string()),
+            ("--m", cfg.transform.m.to_string()),
+            ("--d-prime", cfg.transform.d_prime.to_string()),
+            ("--device", dev.clone()),
+        ] {
+            cmd.arg(flag).arg(v);
+        }
+        if opts.torch_channels_last {
+            cmd.arg("--channels-last");
+        }
+        let py = opts.python.display();
+        let out = cmd
+            .output()
+            .with_context(|| format!("could not start `{py}`: pass --python with a Python that has torch 2.11.0 and kornia"))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let tail: Vec<&str> = stderr.lines().rev().take(12).collect();
+            anyhow::bail!(
+                "the PyTorch side (`{py} {}`) failed ({}):\n{}\nIt needs torch 2.11.0 and kornia in that Python (`make bench-compare` installs kornia into .venv).",
+                script.display(),
+                out.status,
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        let theirs = parse_images_per_sec(&stdout)
+            .with_context(|| format!("the PyTorch side printed no `images_per_sec=` (output: {:?})", stdout.trim()))?;
+        eprintln!("round {round}/{}: sweep {ours:.1} images/s, PyTorch {theirs:.1} images/s", opts.rounds);
+        rounds.push((ours, theirs));
+    }
+    Ok(CompareResult {
+        name: name.to_string(),
+        device: dev,
+        torch_channels_last: opts.torch_channels_last,
+        rounds,
+    })
+}
+
+impl std::fmt::Display for CompareResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let layout = if self.torch_channels_last { "channels-last" } else { "NCHW" };
+        writeln!(f, "{} on {}: {} rounds, medians", self.name, self.device, self.rounds.len())?;
+        writeln!(f, "  sweep:                         {:>9.1} images/s", self.ours())?;
+        writeln!(f, "  PyTorch eager + kornia ({layout}): {:>9.1} images/s", self.theirs())?;
+        writeln!(f, "  ratio: {:.2}", self.ratio())
+    }
 }
 
 impl std::fmt::Display for BenchResult {
@@ -143,6 +457,9 @@ impl std::fmt::Display for BenchResult {
         }
         if let Some(m) = self.peak_rss_mib {
             writeln!(f, "  peak host memory (RSS): {m:.0} MiB")?;
+        }
+        if let Some(m) = self.gpu_mib {
+            writeln!(f, "  GPU memory held by the run: {m:.0} MiB")?;
         }
         Ok(())
     }

@@ -116,3 +116,97 @@ fn binary_starts_from_another_folder_without_ld_library_path() {
     let out = Command::new(&copy).arg("doctor").env_remove("LD_LIBRARY_PATH").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Two runs packed into one process (`--per-device 2`, one thread each) end with
+/// the same weights, byte for byte, as the same runs one at a time: torch's
+/// process-global RNG is seeded and drawn under one lock (src/train/rng.rs), so
+/// packed runs cannot take each other's augmentations.
+#[test]
+fn packed_runs_equal_the_same_runs_one_at_a_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("pack.toml");
+    let text = format!(
+        r#"
+name = "pack"
+seeds = [0, 1]
+
+[base]
+{}"train.epochs" = 2
+"train.batch_size" = 16
+"eval.every" = 0
+"eval.kmeans_restarts" = 1
+"eval.tsne" = false
+"#,
+        super::common::TINY_BASE_KEYS
+    );
+    std::fs::write(&file, text).unwrap();
+    let mut weights = Vec::new();
+    for per_device in ["1", "2"] {
+        let store = tmp.path().join(format!("store-{per_device}"));
+        let out = Command::new(sweep_bin())
+            .args(["run", file.to_str().unwrap(), "--store", store.to_str().unwrap(), "--devices", "cpu"])
+            .args(["--per-device", per_device, "--no-report", "--plain"])
+            .env("OMP_NUM_THREADS", "1")
+            .output()
+            .expect("starting sweep");
+        assert!(out.status.success(), "sweep run --per-device {per_device}: {}", String::from_utf8_lossy(&out.stderr));
+        let mut runs = done_runs(&store);
+        runs.sort();
+        assert_eq!(runs.len(), 2, "--per-device {per_device}: both runs done");
+        let w: Vec<(String, Vec<u8>)> = runs
+            .iter()
+            .map(|r| (r.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(r.join("online.safetensors")).unwrap()))
+            .collect();
+        weights.push(w);
+    }
+    assert_eq!(weights[0].len(), weights[1].len());
+    for ((id_a, a), (id_b, b)) in weights[0].iter().zip(&weights[1]) {
+        assert_eq!(id_a, id_b, "same run ids");
+        assert!(a == b, "run {id_a}: packed weights differ from the run alone");
+    }
+}
+
+/// `sweep bench --compare` with a stand-in for the PyTorch side: the script it
+/// embeds gets the configuration's batch, M, d', steps and device, each round's
+/// figure is read back, and a failing Python is an error that says what it needs.
+#[test]
+fn bench_compare_runs_both_sides_and_reports_the_ratio() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let args_log = tmp.path().join("args.txt");
+    let fake = tmp.path().join("python");
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\nhead -c 200 \"$1\" | grep -q ConCURL || exit 3\nshift\necho \"$@\" >> {}\necho \"cpu-small images_per_sec=100.0 median_step=0.08\"\n", args_log.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new(sweep_bin())
+        .args(["bench", "cpu-small", "--compare", "--rounds", "2", "--steps", "1", "--warmup", "0", "--batch", "8"])
+        .arg("--python")
+        .arg(&fake)
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.lines().any(|l| l.contains("PyTorch eager + kornia (NCHW):") && l.ends_with(" 100.0 images/s")), "{stdout}");
+    let ratio: f64 = stdout.lines().find_map(|l| l.trim().strip_prefix("ratio: ")).unwrap().parse().unwrap();
+    let ours: f64 = stdout.lines().find_map(|l| l.trim().strip_prefix("sweep:")).unwrap().trim().trim_end_matches(" images/s").trim().parse().unwrap();
+    assert!((ratio - ours / 100.0).abs() < 0.01, "ratio {ratio} vs {ours} / 100");
+    let log = std::fs::read_to_string(&args_log).unwrap();
+    assert_eq!(log.lines().count(), 2, "one PyTorch run per round: {log}");
+    assert!(log.lines().all(|l| l == "cpu-small --steps 1 --warmup 0 --batch 8 --m 100 --d-prime 64 --device cpu"), "{log}");
+
+    std::fs::write(&fake, "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'kornia'\" >&2\nexit 1\n").unwrap();
+    let out = Command::new(sweep_bin())
+        .args(["bench", "cpu-small", "--compare", "--rounds", "1", "--steps", "1", "--warmup", "0", "--batch", "8"])
+        .arg("--python")
+        .arg(&fake)
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("No module named 'kornia'") && stderr.contains("needs torch 2.11.0 and kornia"), "{stderr}");
+}
