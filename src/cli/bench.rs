@@ -53,6 +53,9 @@ pub struct BenchArgs {
     /// Convolutions in NCHW instead of channels-last (`train.channels_last = false`).
     #[arg(long)]
     pub nchw: bool,
+    /// bfloat16 autocast for the network forwards (`train.bf16 = true`).
+    #[arg(long)]
+    pub bf16: bool,
     /// k-means: restarts (n_init).
     #[arg(long, default_value_t = 3)]
     pub n_init: usize,
@@ -103,6 +106,7 @@ pub fn exec(a: &BenchArgs) -> anyhow::Result<i32> {
         cfg.train.batch_size = Some(b);
     }
     cfg.train.channels_last = !a.nchw;
+    cfg.train.bf16 = a.bf16;
     let data = if a.dataset.is_some() {
         let cache = crate::train::executor::DataCache::default();
         let loaded = cache.get(&cfg, spec).map_err(anyhow::Error::from)?;

@@ -284,7 +284,11 @@ pub struct TrainConfig {
     pub ema_tau: f64,
     /// Cosine schedule of tau_B to 1.0 over training (off in the paper).
     pub ema_cosine: bool,
-    /// bf16 autocast on CUDA (ignored on the CPU).
+    /// bfloat16 autocast for the network forwards (convolutions and matrix
+    /// products in bf16, the losses and the optimiser in float32), on CUDA and on
+    /// the CPU alike. No loss scaling is needed (bf16 has float32's range). Pays
+    /// off on GPUs with bf16 tensor cores; a CPU without bf16 instructions
+    /// (no avx512_bf16 / AMX) runs it slower than float32.
     pub bf16: bool,
     /// Run the encoder's convolutions in channels-last (NHWC) memory format.
     /// oneDNN on the CPU and tensor cores on the GPU work natively in NHWC, so

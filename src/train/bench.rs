@@ -438,8 +438,9 @@ impl std::fmt::Display for CompareResult {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let layout = if self.torch_channels_last { "channels-last" } else { "NCHW" };
         writeln!(f, "{} on {}: {} rounds, medians", self.name, self.device, self.rounds.len())?;
-        writeln!(f, "  sweep:                         {:>9.1} images/s", self.ours())?;
-        writeln!(f, "  PyTorch eager + kornia ({layout}): {:>9.1} images/s", self.theirs())?;
+        let torch = format!("PyTorch eager + kornia ({layout}):");
+        writeln!(f, "  {:<44}{:>9.1} images/s", "sweep:", self.ours())?;
+        writeln!(f, "  {torch:<44}{:>9.1} images/s", self.theirs())?;
         writeln!(f, "  ratio: {:.2}", self.ratio())
     }
 }

@@ -5,6 +5,7 @@
 //! checkpoint ends with the same weights as one never stopped (on the CPU, and on
 //! a GPU), also when several runs share a process ([`rng`]).
 pub mod adam;
+pub mod autocast;
 pub mod bench;
 pub mod checkpoint;
 pub mod device;

@@ -10,6 +10,7 @@ use crate::model::{ema, Networks};
 use crate::util::mix_seed;
 
 use super::adam::FlatAdam;
+use super::autocast;
 
 /// Salts for the seeds derived from the run's one seed.
 pub const SALT_INIT: u64 = 1;
@@ -138,7 +139,7 @@ impl Engine {
     pub fn step(&mut self, batch: &Tensor, global_step: usize, total_steps: usize, times: Option<&mut PhaseTimes>) -> Tensor {
         let mut clock = times.as_ref().map(|_| Clock { device: self.device, last: Instant::now() });
         let mut pt = PhaseTimes::default();
-        let bf16 = self.cfg.train.bf16 && self.device.is_cuda();
+        let (bf16, device) = (self.cfg.train.bf16, self.device);
 
         // Re-seeding per step makes every random draw a function of (seed, step):
         // exact resume from any checkpoint needs no RNG state. The augmentations
@@ -148,11 +149,11 @@ impl Engine {
         pt.augment += lap(&mut clock);
 
         let nets = &self.nets;
-        let (o1, o2) = tch::autocast(bf16, || (nets.online.forward_t(&x1, true), nets.online.forward_t(&x2, true)));
+        let (o1, o2) = autocast::bf16(bf16, device, || (nets.online.forward_t(&x1, true), nets.online.forward_t(&x2, true)));
         pt.online += lap(&mut clock);
 
         // The target gets no gradient (SPEC 2); it runs in training mode as in BYOL.
-        let (v1, v2) = tch::autocast(bf16, || (nets.target.forward_t(&x1, true), nets.target.forward_t(&x2, true)));
+        let (v1, v2) = autocast::bf16(bf16, device, || (nets.target.forward_t(&x1, true), nets.target.forward_t(&x2, true)));
         pt.target += lap(&mut clock);
 
         // Losses in float32 outside autocast (softmax, logs and Sinkhorn need the range).

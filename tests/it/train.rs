@@ -149,3 +149,39 @@ fn finished_run_writes_summary_assignments_and_weights() {
     let losses = std::fs::read_to_string(dir.path().join("losses.csv")).unwrap();
     assert_eq!(losses.lines().count(), 3, "one line per step (48 / 16)");
 }
+
+/// `train.bf16` selects bfloat16 (not libtorch's default float16 for CUDA
+/// autocast), restores the previous state on leaving, and a bf16 step computes
+/// the same losses as the float32 step up to bf16 rounding.
+#[test]
+fn bf16_autocast_is_bfloat16_and_close_to_float32() {
+    use sweep::train::autocast;
+    use sweep::train::step::Engine;
+    use tch::Kind;
+    let _rng = crate::common::torch_rng();
+    // The CUDA autocast dtype is per-thread state: it can be set and read
+    // without a GPU. libtorch's default there is float16.
+    assert!(!autocast::dtype_is_bf16(Device::Cuda(0)), "CUDA autocast defaults to float16");
+    assert!(autocast::bf16(true, Device::Cuda(0), || autocast::dtype_is_bf16(Device::Cuda(0))));
+    assert!(!autocast::dtype_is_bf16(Device::Cuda(0)), "left as it was");
+
+    let cfg = tiny_config(8, 1);
+    let conv = tch::nn::conv2d(tch::nn::VarStore::new(Device::Cpu).root(), 3, 4, 3, Default::default());
+    let x = Tensor::rand([2, 3, 8, 8], (Kind::Float, Device::Cpu));
+    assert_eq!(autocast::bf16(true, Device::Cpu, || x.apply(&conv)).kind(), Kind::BFloat16);
+    assert_eq!(x.apply(&conv).kind(), Kind::Float, "autocast is off again");
+    assert_eq!(autocast::bf16(false, Device::Cpu, || x.apply(&conv)).kind(), Kind::Float);
+
+    let batch = Tensor::randint(256, [16, 3, 16, 16], (Kind::Uint8, Device::Cpu));
+    let first_losses = |bf16: bool| {
+        let mut c = cfg.clone();
+        c.train.bf16 = bf16;
+        let mut engine = Engine::new(&c, 3, Device::Cpu).unwrap();
+        Vec::<f64>::try_from(engine.step(&batch, 0, 10, None).to_kind(Kind::Double)).unwrap()
+    };
+    let (f32_terms, bf16_terms) = (first_losses(false), first_losses(true));
+    assert!(bf16_terms.iter().all(|v| v.is_finite()), "{bf16_terms:?}");
+    let rel = (bf16_terms[0] - f32_terms[0]).abs() / f32_terms[0].abs();
+    assert!(rel > 0.0, "bf16 changed nothing: was autocast applied? {bf16_terms:?}");
+    assert!(rel < 0.05, "bf16 loss {} vs float32 {} (relative {rel:.3})", bf16_terms[0], f32_terms[0]);
+}

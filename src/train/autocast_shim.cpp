@@ -1,0 +1,59 @@
+// bf16 autocast for tch: tch 0.24 can only switch CUDA autocast on, which then
+// runs in libtorch's default CUDA autocast dtype, float16 (and float16 training
+// without loss scaling can underflow gradients). These three functions reach the
+// ATen calls that choose the dtype and the device type. Compiled by build.rs
+// against the headers of the libtorch the crate links (ATen/autocast_mode.h).
+#include <ATen/autocast_mode.h>
+
+extern "C" {
+
+// What sweep_autocast_push saved, for sweep_autocast_pop to restore.
+struct SweepAutocastPrev {
+  int enabled;
+  int dtype;
+};
+
+static at::DeviceType device_type(int cuda) { return cuda ? at::kCUDA : at::kCPU; }
+
+// Autocast on for the device type (cuda != 0: CUDA, else CPU) in bfloat16, on
+// this thread (ATen keeps autocast state per thread). 0 on success.
+int sweep_autocast_push(int cuda, SweepAutocastPrev *prev) {
+  try {
+    auto dt = device_type(cuda);
+    prev->enabled = at::autocast::is_autocast_enabled(dt) ? 1 : 0;
+    prev->dtype = static_cast<int>(at::autocast::get_autocast_dtype(dt));
+    at::autocast::set_autocast_dtype(dt, at::kBFloat16);
+    at::autocast::set_autocast_enabled(dt, true);
+    at::autocast::increment_nesting();
+    return 0;
+  } catch (...) {
+    return 1;
+  }
+}
+
+// Undoes sweep_autocast_push; the cast-weight cache is cleared on leaving the
+// outermost region (as torch.autocast's __exit__ does). 0 on success.
+int sweep_autocast_pop(int cuda, const SweepAutocastPrev *prev) {
+  try {
+    auto dt = device_type(cuda);
+    if (at::autocast::decrement_nesting() == 0) {
+      at::autocast::clear_cache();
+    }
+    at::autocast::set_autocast_enabled(dt, prev->enabled != 0);
+    at::autocast::set_autocast_dtype(dt, static_cast<at::ScalarType>(prev->dtype));
+    return 0;
+  } catch (...) {
+    return 1;
+  }
+}
+
+// 1 when the device type's autocast dtype on this thread is bfloat16, else 0.
+int sweep_autocast_is_bf16(int cuda) {
+  try {
+    return at::autocast::get_autocast_dtype(device_type(cuda)) == at::kBFloat16 ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
+}  // extern "C"
