@@ -2,8 +2,9 @@
 //!
 //! Data order comes from (seed, epoch), every random draw of a step from (seed,
 //! step), the transforms and initialisation from the seed: a run resumed from any
-//! checkpoint ends with the same weights as one never stopped (on the CPU, and on
-//! a GPU), also when several runs share a process ([`rng`]).
+//! checkpoint ends with the same weights as one never stopped, also when several
+//! runs share a process ([`rng`]). Tested on the CPU; on a GPU, cuDNN's
+//! non-deterministic kernels can add rounding differences.
 pub mod adam;
 pub mod autocast;
 pub mod bench;
