@@ -87,13 +87,13 @@ pub fn concurl_loss(
 /// The parts of [`concurl_loss`], in the order it computes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LossPart {
-    /// L1 (BYOL, eq. 1).
+    /// L1, the symmetrised BYOL loss (the paper's eq. 1-2).
     Byol,
-    /// The scores s and the Sinkhorn codes q of both views (eq. 3).
+    /// The scores <z/||z||, c/||c||> and the Sinkhorn codes q of both views (eq. 4).
     Sinkhorn,
-    /// L2 (soft clustering, eq. 4).
+    /// L2, soft clustering: the assignments p of eq. 3 against the codes (eq. 5).
     SoftCluster,
-    /// L3 (consensus over the M transforms, eq. 5-6).
+    /// L3, the consensus over the M transforms (eq. 6).
     Consensus,
 }
 

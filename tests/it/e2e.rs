@@ -4,15 +4,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-/// Two seeds x two settings of a tiny run (common::TINY_BASE_KEYS).
-fn sweep_text() -> String {
-    format!(
-        r#"
-name = "e2e"
-seeds = [0, 1]
+/// A sweep file of two seeds of the tiny run (common::TINY_BASE_KEYS) named `name`,
+/// with `rest` after the shared `[base]` keys.
+fn tiny_sweep(name: &str, rest: &str) -> String {
+    format!("\nname = \"{name}\"\nseeds = [0, 1]\n\n[base]\n{}{rest}", super::common::TINY_BASE_KEYS)
+}
 
-[base]
-{}"train.epochs" = 3
+/// Two seeds x two settings of a tiny run.
+fn sweep_text() -> String {
+    tiny_sweep(
+        "e2e",
+        r#""train.epochs" = 3
 "train.batch_size" = 16
 "train.checkpoint_every" = 1
 "eval.every" = 3
@@ -22,7 +24,6 @@ seeds = [0, 1]
 [axes]
 "loss.gamma" = [0.0, 1.0]
 "#,
-        super::common::TINY_BASE_KEYS
     )
 }
 
@@ -125,19 +126,14 @@ fn binary_starts_from_another_folder_without_ld_library_path() {
 fn packed_runs_equal_the_same_runs_one_at_a_time() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("pack.toml");
-    let text = format!(
-        r#"
-name = "pack"
-seeds = [0, 1]
-
-[base]
-{}"train.epochs" = 2
+    let text = tiny_sweep(
+        "pack",
+        r#""train.epochs" = 2
 "train.batch_size" = 16
 "eval.every" = 0
 "eval.kmeans_restarts" = 1
 "eval.tsne" = false
 "#,
-        super::common::TINY_BASE_KEYS
     );
     std::fs::write(&file, text).unwrap();
     let mut weights = Vec::new();
