@@ -143,23 +143,18 @@ pub fn run(cfg: &RunConfig, name: &str, device: Device, data: &BenchData, warmup
     let b = cfg.batch_size() as i64;
     let gpu_before = gpu_baseline(device);
     let mut engine = Engine::new(cfg, data.channels(), device)?;
-    let sync = || {
-        if let Device::Cuda(i) = device {
-            tch::Cuda::synchronize(i as i64);
-        }
-    };
     let batch_at = |i: usize| data.batch(i, b);
     let total = warmup + steps;
     for i in 0..warmup {
         let _ = engine.step(&batch_at(i), i, total, None);
     }
-    sync();
+    sync(device);
     let mut times = Vec::with_capacity(steps);
     let mut last = Tensor::zeros([4], (Kind::Float, device));
     for i in 0..steps {
         let t0 = Instant::now();
         last = engine.step(&batch_at(i), warmup + i, total, None);
-        sync();
+        sync(device);
         times.push(t0.elapsed().as_secs_f64());
     }
     let check = last.double_value(&[0]);
@@ -204,13 +199,12 @@ fn gpu_baseline(device: Device) -> Option<u64> {
 
 fn gpu_growth_mib(device: Device, before: Option<u64>) -> Option<f64> {
     let before = before?;
-    if let Device::Cuda(i) = device {
-        tch::Cuda::synchronize(i as i64);
-    }
+    sync(device);
     let after = super::device::gpu_used_bytes()?;
     Some(after.saturating_sub(before) as f64 / (1024.0 * 1024.0))
 }
 
+/// Waits for the device's queued work (a no-op on the CPU, where ops are synchronous).
 fn sync(device: Device) {
     if let Device::Cuda(i) = device {
         tch::Cuda::synchronize(i as i64);
