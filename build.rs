@@ -39,7 +39,7 @@ fn main() {
         println!("cargo:warning=could not locate libtorch's lib folder; the binary will need LD_LIBRARY_PATH");
         return;
     };
-    compile_autocast_shim(&lib);
+    compile_aten_shim(&lib);
     // rpath so that `sweep` starts without LD_LIBRARY_PATH, wherever it is copied.
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
     println!("cargo:rustc-env=SWEEP_TORCH_LIB_DIR={}", lib.display());
@@ -56,22 +56,22 @@ fn main() {
     }
 }
 
-/// src/train/autocast_shim.cpp: three extern "C" functions over ATen's autocast
-/// API (bf16 autocast, which tch does not expose), compiled against the headers
-/// of the libtorch being linked, with its C++ ABI setting (torch-sys's variable).
-fn compile_autocast_shim(lib: &std::path::Path) {
-    println!("cargo:rerun-if-changed=src/train/autocast_shim.cpp");
+/// src/train/aten_shim.cpp: a few extern "C" functions over ATen/c10's C++ API
+/// (bf16 autocast, per-thread CUDA streams), compiled against the headers of the
+/// libtorch being linked, with its C++ ABI setting (torch-sys's variable).
+fn compile_aten_shim(lib: &std::path::Path) {
+    println!("cargo:rerun-if-changed=src/train/aten_shim.cpp");
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     let torch = lib.parent().expect("torch lib folder has a parent");
     let include = torch.join("include");
     let cxx11_abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".into());
     cc::Build::new()
         .cpp(true)
-        .file("src/train/autocast_shim.cpp")
+        .file("src/train/aten_shim.cpp")
         .include(&include)
         .include(include.join("torch/csrc/api/include"))
         .flag("-std=c++17")
         .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={cxx11_abi}"))
         .warnings(false)
-        .compile("sweep_autocast_shim");
+        .compile("sweep_aten_shim");
 }

@@ -3,7 +3,7 @@
 //! tch's `autocast` turns on CUDA autocast only, in libtorch's default dtype,
 //! float16, which trains without loss scaling at the risk of underflowing
 //! gradients. [`bf16`] instead selects bfloat16 (float32's range, so no scaler
-//! is needed) through a small C++ shim (`autocast_shim.cpp`, built by build.rs
+//! is needed) through a small C++ shim (`aten_shim.cpp`, built by build.rs
 //! against the linked libtorch's headers), for CUDA or the CPU. The state is
 //! per thread in ATen, so packed runs do not see each other's setting.
 use tch::Device;

@@ -265,6 +265,8 @@ pub fn pack(cfg: &RunConfig, name: &str, device: Device, data: &BenchData, runs:
     };
 
     let engines = (0..runs).map(engine).collect::<anyhow::Result<Vec<_>>>()?;
+    // Built on this thread's stream; each packed thread launches on its own.
+    sync(device);
     let barrier = std::sync::Barrier::new(runs + 1);
     let packed = std::thread::scope(|s| -> anyhow::Result<f64> {
         let handles: Vec<_> = engines
@@ -272,6 +274,9 @@ pub fn pack(cfg: &RunConfig, name: &str, device: Device, data: &BenchData, runs:
             .map(|mut e| {
                 let (pool, barrier) = (data.share(), &barrier);
                 s.spawn(move || {
+                    if let Device::Cuda(i) = device {
+                        super::device::use_own_cuda_stream(i);
+                    }
                     let _ = drive(&mut e, &pool, 0, warmup);
                     barrier.wait();
                     drive(&mut e, &pool, warmup, steps).double_value(&[0])

@@ -13,6 +13,25 @@ pub fn to_tch(d: DeviceSpec) -> Device {
     }
 }
 
+extern "C" {
+    fn sweep_cuda_use_pool_stream(device: i32) -> i32;
+}
+
+/// Gives this thread a CUDA stream of its own on GPU `index` (from c10's stream
+/// pool) for everything it launches there afterwards. Runs packed on one GPU
+/// (`--per-device N`) call it in their worker threads so that their kernels can
+/// overlap instead of queueing on the one default stream. Returns whether it
+/// took effect (false without a CUDA backend or without that GPU).
+pub fn use_own_cuda_stream(index: usize) -> bool {
+    // SAFETY: the shim takes a device index and touches only c10's per-thread
+    // current-stream state.
+    let rc = unsafe { sweep_cuda_use_pool_stream(index as i32) };
+    if rc != 0 {
+        tracing::debug!("no stream of its own on cuda:{index} (shim code {rc}); using the default stream");
+    }
+    rc == 0
+}
+
 /// Keeps freed memory in the process instead of handing it back to the kernel.
 ///
 /// libtorch's CPU tensors come from glibc malloc. By default glibc serves large

@@ -45,6 +45,11 @@ impl DataCache {
             }
         };
         let on_device = DeviceData::new(&ds, to_tch(device));
+        if let DeviceSpec::Cuda(i) = device {
+            // The copy ran on the loading run's stream; the other runs read the
+            // images from theirs, so it must be complete before anyone uses it.
+            tch::Cuda::synchronize(i as i64);
+        }
         let loaded = Arc::new(LoadedData { dataset: ds, on_device });
         dev.insert(dkey, loaded.clone());
         Ok(loaded)
@@ -58,6 +63,11 @@ pub struct TorchExecutor {
 
 impl Executor for TorchExecutor {
     fn execute(&self, job: &Job, slot: &Slot, ctl: &RunControl) -> Result<(), RunFailure> {
+        if let DeviceSpec::Cuda(i) = slot.device {
+            // Each worker thread launches on a stream of its own, so runs packed
+            // on one GPU overlap (the dataset copy is synchronised in `get`).
+            super::device::use_own_cuda_stream(i);
+        }
         let data = self
             .cache
             .get(&job.config, slot.device)

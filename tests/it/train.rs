@@ -185,3 +185,11 @@ fn bf16_autocast_is_bfloat16_and_close_to_float32() {
     assert!(rel > 0.0, "bf16 changed nothing: was autocast applied? {bf16_terms:?}");
     assert!(rel < 0.05, "bf16 loss {} vs float32 {} (relative {rel:.3})", bf16_terms[0], f32_terms[0]);
 }
+
+/// A packed run's own CUDA stream (the C++ shim over c10's stream pool): taken
+/// where there is a GPU, refused cleanly (no crash, no exception) where there is
+/// none.
+#[test]
+fn own_cuda_stream_is_taken_exactly_when_there_is_a_gpu() {
+    assert_eq!(sweep::train::device::use_own_cuda_stream(0), tch::Cuda::is_available());
+}

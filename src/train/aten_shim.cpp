@@ -1,9 +1,17 @@
-// bf16 autocast for tch: tch 0.24 can only switch CUDA autocast on, which then
-// runs in libtorch's default CUDA autocast dtype, float16 (and float16 training
-// without loss scaling can underflow gradients). These three functions reach the
-// ATen calls that choose the dtype and the device type. Compiled by build.rs
-// against the headers of the libtorch the crate links (ATen/autocast_mode.h).
+// What tch 0.24 does not expose, reached through ATen/c10's C++ API. Compiled
+// by build.rs against the headers of the libtorch the crate links.
+//
+// bf16 autocast: tch can only switch CUDA autocast on, which then runs in
+// libtorch's default CUDA autocast dtype, float16 (and float16 training without
+// loss scaling can underflow gradients). sweep_autocast_* choose the dtype and
+// the device type.
+//
+// A CUDA stream per run: runs packed into one process each launch on a stream
+// of their own (c10's stream pool), so their kernels can overlap on the GPU
+// instead of queueing on one stream. Reached through c10's device-generic guard
+// interface, which libc10_cuda registers, so no CUDA header is needed here.
 #include <ATen/autocast_mode.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 
 extern "C" {
 
@@ -53,6 +61,23 @@ int sweep_autocast_is_bf16(int cuda) {
     return at::autocast::get_autocast_dtype(device_type(cuda)) == at::kBFloat16 ? 1 : 0;
   } catch (...) {
     return 0;
+  }
+}
+
+// Makes a stream from c10's pool the current CUDA stream of this thread for
+// `device` (c10 keeps the current stream per thread). 0 on success, 1 when no
+// CUDA backend is registered, 2 when it refused (no such device, no driver).
+int sweep_cuda_use_pool_stream(int device) {
+  try {
+    if (!c10::impl::hasDeviceGuardImpl(c10::DeviceType::CUDA)) {
+      return 1;
+    }
+    const auto *impl = c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA);
+    c10::Device d(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(device));
+    impl->exchangeStream(impl->getStreamFromGlobalPool(d, false));
+    return 0;
+  } catch (...) {
+    return 2;
   }
 }
 
