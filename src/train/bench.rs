@@ -6,6 +6,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::config::{Backbone, DatasetName, RunConfig, Stem};
 
+use super::device::synchronize;
 use super::step::{Engine, PhaseTimes};
 
 /// The named configurations (issue: at least cpu-small and cifar-r18).
@@ -77,8 +78,7 @@ pub enum BenchData {
 impl BenchData {
     pub fn random(cfg: &RunConfig, device: Device) -> Self {
         let (b, r) = (cfg.batch_size() as i64, cfg.resolution() as i64);
-        tch::manual_seed(0);
-        BenchData::Random(Tensor::randint(256, [4 * b, 3, r, r], (Kind::Uint8, device)))
+        BenchData::Random(super::rng::seeded(0, || Tensor::randint(256, [4 * b, 3, r, r], (Kind::Uint8, device))))
     }
 
     /// Four batches' worth of indices drawn (seeded) from the whole dataset.
@@ -148,13 +148,13 @@ pub fn run(cfg: &RunConfig, name: &str, device: Device, data: &BenchData, warmup
     for i in 0..warmup {
         let _ = engine.step(&batch_at(i), i, total, None);
     }
-    sync(device);
+    synchronize(device);
     let mut times = Vec::with_capacity(steps);
     let mut last = Tensor::zeros([4], (Kind::Float, device));
     for i in 0..steps {
         let t0 = Instant::now();
         last = engine.step(&batch_at(i), warmup + i, total, None);
-        sync(device);
+        synchronize(device);
         times.push(t0.elapsed().as_secs_f64());
     }
     let check = last.double_value(&[0]);
@@ -199,16 +199,9 @@ fn gpu_baseline(device: Device) -> Option<u64> {
 
 fn gpu_growth_mib(device: Device, before: Option<u64>) -> Option<f64> {
     let before = before?;
-    sync(device);
+    synchronize(device);
     let after = super::device::gpu_used_bytes()?;
     Some(after.saturating_sub(before) as f64 / (1024.0 * 1024.0))
-}
-
-/// Waits for the device's queued work (a no-op on the CPU, where ops are synchronous).
-fn sync(device: Device) {
-    if let Device::Cuda(i) = device {
-        tch::Cuda::synchronize(i as i64);
-    }
 }
 
 /// What `sweep bench --pack N` measured: N runs (seeds 0..N) of one configuration
@@ -260,13 +253,13 @@ pub fn pack(cfg: &RunConfig, name: &str, device: Device, data: &BenchData, runs:
         for i in from..from + n {
             last = engine.step(&pool.batch(i, b), i, warmup + steps, None);
         }
-        sync(device);
+        synchronize(device);
         last
     };
 
     let engines = (0..runs).map(engine).collect::<anyhow::Result<Vec<_>>>()?;
     // Built on this thread's stream; each packed thread launches on its own.
-    sync(device);
+    synchronize(device);
     let barrier = std::sync::Barrier::new(runs + 1);
     let packed = std::thread::scope(|s| -> anyhow::Result<f64> {
         let handles: Vec<_> = engines

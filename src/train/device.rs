@@ -51,6 +51,14 @@ pub fn tune_host_allocator() {
     }
 }
 
+/// Waits for the work queued on `device` (a no-op on the CPU, where ops are
+/// synchronous): for timing, and before other threads' streams read a result.
+pub fn synchronize(device: Device) {
+    if let Device::Cuda(i) = device {
+        tch::Cuda::synchronize(i as i64);
+    }
+}
+
 /// Every device this process can use: each CUDA GPU, or the CPU when there is none.
 pub fn available() -> Vec<DeviceSpec> {
     let n = if tch::Cuda::is_available() { tch::Cuda::device_count() } else { 0 };

@@ -45,11 +45,9 @@ impl DataCache {
             }
         };
         let on_device = DeviceData::new(&ds, to_tch(device));
-        if let DeviceSpec::Cuda(i) = device {
-            // The copy ran on the loading run's stream; the other runs read the
-            // images from theirs, so it must be complete before anyone uses it.
-            tch::Cuda::synchronize(i as i64);
-        }
+        // The copy ran on the loading run's stream; the other runs read the
+        // images from theirs, so it must be complete before anyone uses it.
+        super::device::synchronize(to_tch(device));
         let loaded = Arc::new(LoadedData { dataset: ds, on_device });
         dev.insert(dkey, loaded.clone());
         Ok(loaded)

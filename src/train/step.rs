@@ -73,9 +73,7 @@ struct Clock {
 
 impl Clock {
     fn lap(&mut self) -> f64 {
-        if let Device::Cuda(i) = self.device {
-            tch::Cuda::synchronize(i as i64);
-        }
+        super::device::synchronize(self.device);
         let now = Instant::now();
         let dt = now.duration_since(self.last).as_secs_f64();
         self.last = now;

@@ -177,13 +177,16 @@ fn bench_compare_runs_both_sides_and_reports_the_ratio() {
     )
     .unwrap();
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = Command::new(sweep_bin())
-        .args(["bench", "cpu-small", "--compare", "--rounds", "2", "--steps", "1", "--warmup", "0", "--batch", "8"])
-        .arg("--python")
-        .arg(&fake)
-        .env("OMP_NUM_THREADS", "1")
-        .output()
-        .unwrap();
+    let compare = |rounds: &str| {
+        Command::new(sweep_bin())
+            .args(["bench", "cpu-small", "--compare", "--rounds", rounds, "--steps", "1", "--warmup", "0", "--batch", "8"])
+            .arg("--python")
+            .arg(&fake)
+            .env("OMP_NUM_THREADS", "1")
+            .output()
+            .unwrap()
+    };
+    let out = compare("2");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.lines().any(|l| l.contains("PyTorch eager + kornia (NCHW):") && l.ends_with(" 100.0 images/s")), "{stdout}");
@@ -195,13 +198,7 @@ fn bench_compare_runs_both_sides_and_reports_the_ratio() {
     assert!(log.lines().all(|l| l == "cpu-small --steps 1 --warmup 0 --batch 8 --m 100 --d-prime 64 --device cpu"), "{log}");
 
     std::fs::write(&fake, "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'kornia'\" >&2\nexit 1\n").unwrap();
-    let out = Command::new(sweep_bin())
-        .args(["bench", "cpu-small", "--compare", "--rounds", "1", "--steps", "1", "--warmup", "0", "--batch", "8"])
-        .arg("--python")
-        .arg(&fake)
-        .env("OMP_NUM_THREADS", "1")
-        .output()
-        .unwrap();
+    let out = compare("1");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("No module named 'kornia'") && stderr.contains("needs torch 2.11.0 and kornia"), "{stderr}");
