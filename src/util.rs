@@ -44,3 +44,30 @@ pub fn mix_seed(seed: u64, salt: u64) -> u64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
 }
+
+/// The first line of a message: what users see of an error whose later lines are
+/// libtorch's C++ backtrace (the whole text goes to the run's log).
+pub fn first_line(text: &str) -> &str {
+    text.lines().map(str::trim_end).find(|l| !l.is_empty()).unwrap_or("")
+}
+
+/// A message without libtorch's C++ backtrace: the "Exception raised from ..."
+/// line and the "frame #N: ..." lines after it are cut off; earlier lines (a
+/// list of sweep-file problems, say) are kept as they are.
+pub fn strip_backtrace(text: &str) -> String {
+    text.lines()
+        .take_while(|l| {
+            let t = l.trim_start();
+            !(t.starts_with("Exception raised from") || t.starts_with("frame #"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim_end()
+        .to_string()
+}
+
+/// A run's failure as users see it (terminal, status.json, `sweep status`): the
+/// message without the backtrace, on one line.
+pub fn user_message(text: &str) -> String {
+    strip_backtrace(text).lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}

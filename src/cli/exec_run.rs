@@ -22,7 +22,9 @@ pub fn exec(_: &ExecRunArgs) -> anyhow::Result<i32> {
 
 #[cfg(feature = "torch")]
 pub fn exec(a: &ExecRunArgs) -> anyhow::Result<i32> {
-    use crate::sweep::schedule::{DeviceSpec, Executor, Job, RunControl, RunFailure, Slot, StopFlag, EXIT_INTERRUPTED};
+    use crate::sweep::schedule::{
+        DeviceSpec, Executor, Job, RunControl, RunFailure, Slot, StopFlag, EXIT_INTERRUPTED, SUSPENDED_PREFIX,
+    };
     use crate::sweep::RunDir;
 
     let dir = RunDir::open(&a.run_dir)?;
@@ -37,8 +39,12 @@ pub fn exec(a: &ExecRunArgs) -> anyhow::Result<i32> {
     match exe.execute(&job, &Slot { index: 0, device }, &ctl) {
         Ok(()) => Ok(0),
         Err(RunFailure::Interrupted) => Ok(EXIT_INTERRUPTED),
+        Err(RunFailure::Suspended { reason }) => {
+            eprintln!("{SUSPENDED_PREFIX}{}", crate::util::user_message(&reason));
+            Ok(EXIT_INTERRUPTED)
+        }
         Err(RunFailure::Failed { reason }) => {
-            eprintln!("run {} failed: {reason}", job.dir.run_id());
+            eprintln!("run {} failed: {}", job.dir.run_id(), crate::util::strip_backtrace(&reason));
             Ok(1)
         }
     }

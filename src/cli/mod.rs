@@ -16,6 +16,29 @@ pub mod status;
 pub mod submit;
 pub mod train;
 
+/// How a command reads its sweep file: the options shared by `plan`, `run` and
+/// `submit`, turned into [`crate::sweep::expand::LoadOptions`].
+#[derive(Debug, Clone, clap::Args)]
+pub struct SweepLoadArgs {
+    /// Refuse sweeps that expand to more runs than this (counted before any run
+    /// is built).
+    #[arg(long, value_name = "N", default_value_t = crate::sweep::expand::DEFAULT_MAX_RUNS)]
+    pub max_runs: u64,
+}
+
+impl Default for SweepLoadArgs {
+    fn default() -> Self {
+        Self { max_runs: crate::sweep::expand::DEFAULT_MAX_RUNS }
+    }
+}
+
+impl SweepLoadArgs {
+    pub fn options(&self) -> crate::sweep::expand::LoadOptions {
+        let Self { max_runs } = self;
+        crate::sweep::expand::LoadOptions { max_runs: *max_runs }
+    }
+}
+
 /// ConCURL deep clustering on libtorch: declarative sweeps, resumable runs,
 /// paper-shaped reports.
 ///
@@ -94,9 +117,10 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err}");
+            // libtorch's C++ backtraces are for developers: users get the message.
+            eprintln!("error: {}", crate::util::strip_backtrace(&err.to_string()));
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                eprintln!("  caused by: {}", crate::util::strip_backtrace(&cause.to_string()));
             }
             2
         }

@@ -6,20 +6,24 @@ use clap::Args;
 
 use crate::sweep::schedule::swept_label;
 use crate::sweep::table::text_table;
-use crate::sweep::{load_sweep, Observed, StateCounts, Store};
+use crate::sweep::expand::load_sweep_with;
+use crate::sweep::{Observed, StateCounts, Store};
 
 #[derive(Debug, Clone, Args)]
 pub struct PlanArgs {
     /// The sweep file (TOML).
     pub file: PathBuf,
+    #[command(flatten)]
+    pub load: super::SweepLoadArgs,
     /// Store folder to compare against (default: the file's `store`, else runs/<name>).
     #[arg(long)]
     pub store: Option<PathBuf>,
 }
 
 pub fn exec(args: &PlanArgs) -> anyhow::Result<i32> {
-    let expanded = load_sweep(&args.file)?;
+    let expanded = load_sweep_with(&args.file, &args.load.options())?;
     let store_path = args.store.clone().unwrap_or_else(|| expanded.store.clone());
+    Store::check_usable(&store_path)?;
     // A store that does not exist yet simply has every run `new`.
     let store = Store::existing(&store_path).ok();
     let mut views = Vec::with_capacity(expanded.runs.len());

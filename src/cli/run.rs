@@ -10,6 +10,8 @@ use crate::sweep::{self, Expanded};
 pub struct RunArgs {
     /// The sweep file (TOML).
     pub file: PathBuf,
+    #[command(flatten)]
+    pub load: super::SweepLoadArgs,
     /// Store folder (default: the file's `store`, else runs/<name>).
     #[arg(long)]
     pub store: Option<PathBuf>,
@@ -50,7 +52,7 @@ pub struct RunOptions {
 }
 
 pub fn exec(a: &RunArgs) -> anyhow::Result<i32> {
-    let expanded = sweep::load_sweep(&a.file)?;
+    let expanded = sweep::expand::load_sweep_with(&a.file, &a.load.options())?;
     run_expanded(
         expanded,
         &RunOptions {

@@ -18,6 +18,8 @@ pub enum Backend {
 pub struct SubmitArgs {
     /// The sweep file (TOML).
     pub file: PathBuf,
+    #[command(flatten)]
+    pub load: super::SweepLoadArgs,
     /// The cluster scheduler.
     #[arg(long, value_enum, default_value = "slurm")]
     pub backend: Backend,
@@ -64,7 +66,7 @@ pub fn exec(a: &SubmitArgs) -> anyhow::Result<i32> {
     match a.backend {
         Backend::Slurm => {}
     }
-    let expanded = sweep::load_sweep(&a.file)?;
+    let expanded = sweep::expand::load_sweep_with(&a.file, &a.load.options())?;
     let req = slurm::Submit {
         store: a.store.clone().unwrap_or_else(|| expanded.store.clone()),
         opts: SlurmOptions {

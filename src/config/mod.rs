@@ -2,6 +2,7 @@
 //! the raw sweep-file structures that expand into run configs.
 pub mod dataset;
 mod resolve;
+pub use resolve::{human_bytes, MAX_RUN_BYTES};
 pub mod run;
 
 pub use dataset::{DatasetName, Split};

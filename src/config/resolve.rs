@@ -3,6 +3,25 @@
 use super::dataset::DatasetName;
 use super::run::{RunConfig, SobelMode, Stem, TransformKind};
 
+/// No run is allowed whose fixed tensors alone exceed this (1 TiB).
+pub const MAX_RUN_BYTES: u64 = 1 << 40;
+
+/// `1.5 GiB`-style text for a byte count.
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
 impl RunConfig {
     /// Replace every `None` that has a paper default by that default. Idempotent.
     pub fn resolve(&mut self) {
@@ -202,7 +221,97 @@ impl RunConfig {
         if ev.max_samples == Some(0) {
             e.push("eval.max_samples = 0: must be >= 1 (or absent for all)".into());
         }
+        self.check_maxima(&mut e);
+        if e.is_empty() {
+            let bytes = self.memory_estimate();
+            if bytes > MAX_RUN_BYTES {
+                e.push(format!(
+                    "model: this run needs at least {} of memory for its weights, optimiser state, transforms and one batch (more than the {} of any machine it could run on): lower the sizes (model.*, transform.m, transform.d_prime, train.batch_size, data.resolution)",
+                    human_bytes(bytes),
+                    human_bytes(MAX_RUN_BYTES)
+                ));
+            }
+        }
         e
+    }
+
+    /// Upper bounds: values past these can only be typing mistakes, and each
+    /// would make a run impossible or make one step last for hours.
+    fn check_maxima(&self, e: &mut Vec<String>) {
+        let d = &self.data;
+        let checks: [(&str, u64, u64, &str); 19] = [
+            ("data.synthetic.per_class", d.synthetic.per_class as u64, 1_000_000, "images generated in memory"),
+            ("data.clusters", d.clusters.unwrap_or(2) as u64, 10_000, "K prototypes, a K-way Sinkhorn over every batch"),
+            ("model.proj_hidden", self.model.proj_hidden as u64, 65_536, "a layer width (the paper uses 4096)"),
+            ("model.proj_dim", self.model.proj_dim as u64, 65_536, "a layer width (the paper uses 256)"),
+            ("model.head_hidden", self.model.head_hidden as u64, 65_536, "a layer width (the paper uses 2048)"),
+            ("model.head_dim", self.model.head_dim as u64, 65_536, "a layer width (the paper uses 256)"),
+            ("transform.m", self.transform.m as u64, 10_000, "transforms applied at every step (the paper uses at most 100)"),
+            ("transform.d_prime", self.transform.d_prime as u64, 65_536, "a projection dimension (the paper uses at most 512)"),
+            ("train.batch_size", self.train.batch_size.unwrap_or(2) as u64, 65_536, "images per step"),
+            ("train.epochs", self.train.epochs.unwrap_or(1) as u64, 1_000_000, "epochs (the paper uses at most 1000)"),
+            ("train.steps_per_epoch", self.train.steps_per_epoch.unwrap_or(1) as u64, 10_000_000, "steps per epoch"),
+            ("train.checkpoint_every", self.train.checkpoint_every as u64, 1_000_000, "epochs between checkpoints"),
+            ("loss.sinkhorn_iters", self.loss.sinkhorn_iters as u64, 1_000, "Sinkhorn iterations at every step (the paper uses 3)"),
+            ("eval.every", self.eval.every as u64, 1_000_000, "epochs between evaluations"),
+            ("eval.kmeans_restarts", self.eval.kmeans_restarts as u64, 1_000, "k-means runs per evaluation"),
+            ("eval.kmeans_iters", self.eval.kmeans_iters as u64, 100_000, "Lloyd iterations per k-means run"),
+            ("eval.tsne_samples", self.eval.tsne_samples as u64, 100_000, "t-SNE points (its cost grows with the square)"),
+            ("eval.chunk", self.eval.chunk as u64, 1_000_000, "images per evaluation forward pass"),
+            ("eval.max_samples", self.eval.max_samples.unwrap_or(1) as u64, 100_000_000, "images evaluated"),
+        ];
+        for (key, v, max, what) in checks {
+            if v > max {
+                e.push(format!("{key} = {v}: at most {max} ({what})"));
+            }
+        }
+        if let Some(l) = d.limit {
+            if l as u64 > 100_000_000 {
+                e.push(format!("data.limit = {l}: at most 100000000 (or absent for all)"));
+            }
+        }
+    }
+
+    /// A lower bound on the bytes one run holds at once: parameters (with their
+    /// gradients and Adam's two moments where trained, once more for the EMA
+    /// target), the M transforms, the prototypes, two augmented views of one
+    /// batch and the encoder's first activation per view. Only sizes are used:
+    /// nothing is allocated. Used to refuse runs that can never fit anywhere.
+    pub fn memory_estimate(&self) -> u64 {
+        const F32: f64 = 4.0;
+        let m = &self.model;
+        let w = m.width;
+        let feat = (512.0 * w).round().max(8.0);
+        let blocks = match m.backbone {
+            super::run::Backbone::Resnet18 => 11.2e6,
+            super::run::Backbone::Resnet34 => 21.3e6,
+        };
+        let encoder = blocks * w * w;
+        let (ph, pd, hh, hd) = (m.proj_hidden as f64, m.proj_dim as f64, m.head_hidden as f64, m.head_dim as f64);
+        let projector = feat * ph + ph * pd;
+        let predictor = pd * ph + ph * pd;
+        let k = self.data.clusters.unwrap_or(10) as f64;
+        let head = feat * hh + hh * hd + k * hd;
+        let online = encoder + projector + predictor + head;
+        let target = encoder + projector;
+        let params = online * 4.0 + target;
+        let t = &self.transform;
+        let transforms = match t.kind {
+            TransformKind::Diagonal => t.m as f64 * hd,
+            _ => t.m as f64 * t.d_prime as f64 * hd,
+        };
+        let b = self.train.batch_size.unwrap_or(128) as f64;
+        let r = self.data.resolution.unwrap_or(224) as f64;
+        let views = 2.0 * b * 3.0 * r * r;
+        let stride = if self.model.stem == Some(Stem::Imagenet) { 4.0 } else { 1.0 };
+        let first_act = 2.0 * b * (64.0 * w).max(1.0) * (r / stride) * (r / stride);
+        let consensus = b * t.m as f64 * (t.d_prime as f64 + k);
+        let total = (params + transforms + views + first_act + consensus) * F32;
+        if total.is_finite() && total < u64::MAX as f64 {
+            total as u64
+        } else {
+            u64::MAX
+        }
     }
 
     /// Images per epoch where known without reading files.

@@ -190,22 +190,45 @@ impl Source<'_> {
     }
 }
 
-/// A parsed TOML value as a plain `toml::Value` (spans dropped below this point).
-fn plain(v: &DeValue<'_>) -> toml::Value {
-    match v {
-        DeValue::String(s) => toml::Value::String(s.to_string()),
-        DeValue::Integer(i) => {
-            // The parser has already checked the digits; an overflow is the one
-            // way this can fail, and i64 is TOML's integer range.
-            toml::Value::Integer(i64::from_str_radix(i.as_str(), i.radix()).unwrap_or(i64::MAX))
+impl Source<'_> {
+    /// A parsed TOML value as a plain `toml::Value` (spans dropped below this
+    /// point). Numbers that cannot be what they say are problems at their own
+    /// position: an integer beyond TOML's range (i64) would otherwise be some
+    /// other number, and no setting takes `inf` or `nan`.
+    fn plain(&self, v: &Spanned<DeValue<'_>>, problems: &mut Vec<Problem>) -> toml::Value {
+        match v.get_ref() {
+            DeValue::String(s) => toml::Value::String(s.to_string()),
+            DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+                Ok(n) => toml::Value::Integer(n),
+                Err(_) => {
+                    problems.push(self.problem(
+                        v.span(),
+                        format!(
+                            "the integer {} is too large (TOML integers end at {}; no setting needs more)",
+                            i.as_str(),
+                            i64::MAX
+                        ),
+                    ));
+                    toml::Value::Integer(0)
+                }
+            },
+            DeValue::Float(x) => {
+                let f: f64 = x.as_str().parse().unwrap_or(f64::NAN);
+                if !f.is_finite() {
+                    problems.push(self.problem(
+                        v.span(),
+                        format!("`{}` is not a finite number: every number in a sweep file must be finite", x.as_str()),
+                    ));
+                }
+                toml::Value::Float(if f.is_finite() { f } else { 0.0 })
+            }
+            DeValue::Boolean(b) => toml::Value::Boolean(*b),
+            DeValue::Datetime(d) => toml::Value::Datetime(*d),
+            DeValue::Array(a) => toml::Value::Array(a.iter().map(|x| self.plain(x, problems)).collect()),
+            DeValue::Table(t) => toml::Value::Table(
+                t.iter().map(|(k, x)| (k.get_ref().to_string(), self.plain(x, problems))).collect(),
+            ),
         }
-        DeValue::Float(x) => toml::Value::Float(x.as_str().parse().unwrap_or(f64::NAN)),
-        DeValue::Boolean(b) => toml::Value::Boolean(*b),
-        DeValue::Datetime(d) => toml::Value::Datetime(*d),
-        DeValue::Array(a) => toml::Value::Array(a.iter().map(|x| plain(x.get_ref())).collect()),
-        DeValue::Table(t) => toml::Value::Table(
-            t.iter().map(|(k, x)| (k.get_ref().to_string(), plain(x.get_ref()))).collect(),
-        ),
     }
 }
 
@@ -235,8 +258,8 @@ fn flatten(src: &Source<'_>, prefix: &str, table: &DeTable<'_>, out: &mut Leaves
         let key = join_key(prefix, k.get_ref());
         match v.get_ref() {
             DeValue::Table(t) => flatten(src, &key, t, out, problems),
-            other => {
-                let leaf = Leaf { value: plain(other), key_at: src.at(k.span()), value_at: src.at(v.span()) };
+            _ => {
+                let leaf = Leaf { value: src.plain(v, problems), key_at: src.at(k.span()), value_at: src.at(v.span()) };
                 if out.contains_key(&key) {
                     problems.push(src.problem(k.span(), format!("`{key}` is set twice")));
                 } else {
@@ -263,7 +286,7 @@ fn axes(
                 if a.is_empty() {
                     problems.push(src.problem(k.span(), format!("axis `{key}` has an empty list of values")));
                 }
-                let values = a.iter().map(|x| (plain(x.get_ref()), src.at(x.span()))).collect();
+                let values = a.iter().map(|x| (src.plain(x, problems), src.at(x.span()))).collect();
                 if out.contains_key(&key) {
                     problems.push(src.problem(k.span(), format!("axis `{key}` is given twice")));
                 } else {
@@ -352,7 +375,7 @@ fn grid_key(
                 }
                 grid.seeds = Some(Axis {
                     key_at: src.at(v.span()),
-                    values: a.iter().map(|x| (plain(x.get_ref()), src.at(x.span()))).collect(),
+                    values: a.iter().map(|x| (src.plain(x, problems), src.at(x.span()))).collect(),
                 });
             }
             other => problems.push(src.problem(v.span(), format!("`seeds` must be a list, found {}", type_name(other)))),

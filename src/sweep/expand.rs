@@ -91,14 +91,41 @@ pub fn run_id(cfg: &RunConfig) -> String {
     digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
+/// The largest sweep expanded without `--max-runs`: far beyond any grid a
+/// person runs, small enough to expand in well under a second.
+pub const DEFAULT_MAX_RUNS: u64 = 100_000;
+
+/// How a sweep file is loaded.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Refuse a sweep whose grid has more runs than this (counted from the
+    /// file's structure, before any run is built).
+    pub max_runs: u64,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self { max_runs: DEFAULT_MAX_RUNS }
+    }
+}
+
+/// Load, expand and validate a sweep file with the default [`LoadOptions`].
+pub fn load_sweep(path: &Path) -> Result<Expanded, SweepError> {
+    load_sweep_with(path, &LoadOptions::default())
+}
+
 /// Load, expand and validate a sweep file. Every problem in the file, the files
 /// it extends and every run it produces is reported together.
-pub fn load_sweep(path: &Path) -> Result<Expanded, SweepError> {
+pub fn load_sweep_with(path: &Path, opts: &LoadOptions) -> Result<Expanded, SweepError> {
     let mut problems = Vec::new();
     let mut stack = Vec::new();
     let Some(file) = load_layers(path, None, &mut stack, &mut problems) else {
         return Err(SweepError { problems });
     };
+    if let Err(p) = check_size(&file, opts.max_runs) {
+        problems.push(p);
+        return Err(SweepError { problems: dedup(problems) });
+    }
     let expanded = expand(&file, &mut problems);
     let problems = dedup(problems);
     match expanded {
@@ -613,13 +640,88 @@ fn json_at<'j>(v: &'j Json, key: &str) -> Option<&'j Json> {
     key.split('.').try_fold(v, |node, seg| node.get(seg))
 }
 
+/// Sweep and block names become folder names, report file names and table
+/// cells: printable, no path separators, not `.` or `..`.
+fn plain_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() || name.trim().is_empty() {
+        return Err("must not be empty");
+    }
+    if name == "." || name == ".." {
+        return Err("must be a plain folder name, not `.` or `..`");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("must not contain control characters (newlines, tabs, escapes)");
+    }
+    if name.contains(['/', '\\']) {
+        return Err("must be a plain folder name, without `/` or `\\`");
+    }
+    if name.len() > 200 {
+        return Err("is longer than 200 bytes (it names a folder)");
+    }
+    Ok(())
+}
+
+/// The number of runs one grid produces before exclusions and de-duplication,
+/// and its factors (`key x count`), from the structure alone.
+fn grid_size(g: &Grid, with_grid: bool) -> (u128, Vec<String>) {
+    let mut product: u128 = 1;
+    let mut factors = Vec::new();
+    if with_grid {
+        let dims = g
+            .seeds
+            .iter()
+            .map(|s| ("seeds".to_string(), s.values.len()))
+            .chain(g.axes.iter().map(|(k, a)| (k.clone(), a.values.len())))
+            .chain(g.zip.iter().map(|z| {
+                let keys: Vec<&str> = z.axes.keys().map(String::as_str).collect();
+                (format!("[[zip]] {}", keys.join("+")), z.axes.values().map(|a| a.values.len()).max().unwrap_or(0))
+            }));
+        for (name, n) in dims {
+            product = product.saturating_mul(n as u128);
+            factors.push(format!("{name} {n}"));
+        }
+    } else {
+        product = 0;
+    }
+    (product.saturating_add(g.include.len() as u128), factors)
+}
+
+/// Refuses a sweep whose grid is larger than `max_runs`, before any run is built.
+fn check_size(file: &SweepFile, max_runs: u64) -> Result<(), Problem> {
+    let mut total: u128 = 0;
+    let mut parts = Vec::new();
+    let mut add = |name: &str, (n, factors): (u128, Vec<String>)| {
+        total = total.saturating_add(n);
+        if !factors.is_empty() {
+            parts.push(format!("`{name}`: {} = {n}", factors.join(" x ")));
+        }
+    };
+    if file.blocks.is_empty() {
+        add(MAIN_BLOCK, grid_size(&file.grid, true));
+    } else {
+        add(MAIN_BLOCK, grid_size(&file.grid, false));
+        for b in &file.blocks {
+            add(&b.name.value, grid_size(&merge_grid(file.grid.clone(), b.grid.clone(), false), true));
+        }
+    }
+    if total <= max_runs as u128 {
+        return Ok(());
+    }
+    Err(Problem::new(
+        Origin::file(&file.path),
+        format!(
+            "the sweep expands to {total} runs ({}), more than the limit of {max_runs}: split it into smaller sweeps, or pass --max-runs {total} if you mean it",
+            parts.join("; ")
+        ),
+    ))
+}
+
 fn expand(file: &SweepFile, problems: &mut Vec<Problem>) -> Option<Expanded> {
     let top = Origin::file(&file.path);
     let name = match &file.name {
         Some(n) => {
-            let bad = n.value.is_empty() || n.value == "." || n.value == ".." || n.value.contains(['/', '\\']);
-            if bad {
-                problems.push(Problem::new(n.at.clone(), format!("name = \"{}\": must be a plain folder name", n.value)));
+            if let Err(why) = plain_name(&n.value) {
+                problems.push(Problem::new(n.at.clone(), format!("name = {:?}: {why}", n.value)));
             }
             n.value.clone()
         }
@@ -629,11 +731,23 @@ fn expand(file: &SweepFile, problems: &mut Vec<Problem>) -> Option<Expanded> {
         }
     };
 
+    if let Some(t) = &file.template {
+        if !crate::report::TEMPLATES.contains(&t.value.as_str()) {
+            let msg = format!("template = {:?}: no such report template (available: {})", t.value, crate::report::TEMPLATES.join(", "));
+            problems.push(Problem::new(t.at.clone(), msg));
+        }
+    }
+
     let mut checker = Checker::default();
+    // A value already refused while parsing (a number out of range) builds no run.
+    checker.bad.extend(problems.iter().filter(|p| p.origin.pos.is_some()).map(|p| p.origin.clone()));
     checker.grid(&file.grid, problems);
     let mut seen_blocks: HashSet<&str> = HashSet::new();
     for b in &file.blocks {
         checker.grid(&b.grid, problems);
+        if let Err(why) = plain_name(&b.name.value) {
+            problems.push(Problem::new(b.name.at.clone(), format!("block name {:?}: {why}", b.name.value)));
+        }
         if !seen_blocks.insert(&b.name.value) {
             problems.push(Problem::new(b.name.at.clone(), format!("block name `{}` is used twice", b.name.value)));
         }

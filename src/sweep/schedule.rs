@@ -212,9 +212,17 @@ pub enum RunFailure {
     /// Stopped on request after a checkpoint: resumes next time.
     #[error("interrupted")]
     Interrupted,
+    /// Stopped by its surroundings rather than its own fault (the disk is full):
+    /// recorded as interrupted with the reason, and resumed by the next
+    /// `sweep run` (no `--retry-failed` needed).
+    #[error("{reason}")]
+    Suspended { reason: String },
     #[error("{reason}")]
     Failed { reason: String },
 }
+
+/// The prefix of the one stderr line by which `exec-run` reports a suspension.
+pub const SUSPENDED_PREFIX: &str = "suspended: ";
 
 impl From<anyhow::Error> for RunFailure {
     /// The whole error chain becomes the reason (`outer: inner: cause`).
@@ -294,7 +302,8 @@ impl fmt::Display for SweepOutcome {
 enum JobEnd {
     Done,
     Failed(String),
-    Interrupted,
+    /// Stopped on request (None) or suspended, with the reason.
+    Interrupted(Option<String>),
     SkippedDone,
     SkippedFailed,
     Elsewhere,
@@ -335,7 +344,7 @@ pub fn run_jobs(
         match e {
             JobEnd::Done => out.done += 1,
             JobEnd::Failed(_) => out.failed += 1,
-            JobEnd::Interrupted => out.interrupted += 1,
+            JobEnd::Interrupted(_) => out.interrupted += 1,
             JobEnd::SkippedDone => out.skipped_done += 1,
             JobEnd::SkippedFailed => out.skipped_failed += 1,
             JobEnd::Elsewhere => out.elsewhere += 1,
@@ -421,18 +430,38 @@ fn run_one(
         Err(RunFailure::Interrupted) => {
             fin.state = RunState::Interrupted;
             fin.reason = Some("stopped on request".to_string());
-            JobEnd::Interrupted
+            JobEnd::Interrupted(None)
+        }
+        Err(RunFailure::Suspended { reason }) => {
+            let short = short_reason(&job.dir, &reason);
+            fin.state = RunState::Interrupted;
+            fin.reason = Some(short.clone());
+            JobEnd::Interrupted(Some(short))
         }
         Err(RunFailure::Failed { reason }) => {
+            let short = short_reason(&job.dir, &reason);
             fin.state = RunState::Failed;
-            fin.reason = Some(reason.clone());
-            JobEnd::Failed(reason)
+            fin.reason = Some(short.clone());
+            JobEnd::Failed(short)
         }
     };
     match job.dir.set_status(&fin) {
         Ok(()) => end,
         Err(e) => store_error(e),
     }
+}
+
+/// What the terminal, status.json and `sweep status` show of a failure: one
+/// line, without libtorch's C++ backtrace. When that drops anything, the whole
+/// text goes to the run's log.txt.
+fn short_reason(dir: &RunDir, reason: &str) -> String {
+    let short = crate::util::user_message(reason);
+    if short != reason.trim() {
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(dir.log_path()) {
+            let _ = writeln!(f, "the run stopped; the whole message:\n{reason}");
+        }
+    }
+    short
 }
 
 /// Progress display: bars on a terminal, log lines otherwise.
@@ -516,7 +545,8 @@ impl Reporter {
         let what = match end {
             JobEnd::Done => "done".to_string(),
             JobEnd::Failed(r) => format!("FAILED: {r}"),
-            JobEnd::Interrupted => "interrupted (resumes next time)".to_string(),
+            JobEnd::Interrupted(None) => "interrupted (resumes next time)".to_string(),
+            JobEnd::Interrupted(Some(r)) => format!("interrupted (resumes next time): {r}"),
             JobEnd::SkippedDone => "already done".to_string(),
             JobEnd::SkippedFailed => "failed before, skipped".to_string(),
             JobEnd::Elsewhere => "running in another process, skipped".to_string(),
@@ -651,7 +681,9 @@ impl Executor for IsolatedExecutor {
             s.spawn(|| {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                     log_line(&line);
-                    if !line.trim().is_empty() {
+                    let t = line.trim_start();
+                    let backtrace = t.starts_with("frame #") || t.starts_with("Exception raised from");
+                    if !t.is_empty() && !backtrace {
                         let mut t = tail.lock().expect("tail lock");
                         if t.len() == REASON_LINES {
                             t.pop_front();
@@ -684,7 +716,10 @@ impl Executor for IsolatedExecutor {
         let tail: Vec<String> = tail.into_inner().expect("readers have finished").into();
         match status.code() {
             Some(0) => Ok(()),
-            Some(EXIT_INTERRUPTED) => Err(RunFailure::Interrupted),
+            Some(EXIT_INTERRUPTED) => Err(match tail.iter().rev().find_map(|l| l.strip_prefix(SUSPENDED_PREFIX)) {
+                Some(reason) => RunFailure::Suspended { reason: reason.to_string() },
+                None => RunFailure::Interrupted,
+            }),
             Some(code) => Err(RunFailure::Failed {
                 reason: if tail.is_empty() {
                     format!("exit status {code}")

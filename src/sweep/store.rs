@@ -24,9 +24,41 @@ pub struct Store {
 impl Store {
     /// Open (creating it if needed) the store at `path`.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
+        Self::check_usable(path)?;
         std::fs::create_dir_all(path.join("runs"))
             .with_context(|| format!("creating the store folder {}", path.display()))?;
         Ok(Self { root: path.to_path_buf() })
+    }
+
+    /// Can a store live at `path`? The folder, or its nearest existing parent,
+    /// must be a folder this process can write in (probed with a temporary
+    /// file that is removed at once). Nothing else is created. Checked before
+    /// any run starts, so a bad `store` is one line, not a failed sweep.
+    pub fn check_usable(path: &Path) -> anyhow::Result<()> {
+        let shown = path.display();
+        let mut probe = path.to_path_buf();
+        while !probe.exists() {
+            match probe.parent() {
+                Some(p) if !p.as_os_str().is_empty() => probe = p.to_path_buf(),
+                _ => {
+                    probe = PathBuf::from(".");
+                    break;
+                }
+            }
+        }
+        if !probe.is_dir() {
+            bail!(
+                "store {shown}: {} is a file, not a folder; choose another store (--store DIR or `store` in the sweep file)",
+                probe.display()
+            );
+        }
+        tempfile::tempfile_in(&probe).map_err(|e| {
+            anyhow::anyhow!(
+                "store {shown}: cannot write in {} ({e}); choose another store (--store DIR or `store` in the sweep file)",
+                probe.display()
+            )
+        })?;
+        Ok(())
     }
 
     /// Open an existing store without creating anything (for read-only commands).

@@ -70,6 +70,33 @@ impl Executor for TorchExecutor {
             .cache
             .get(&job.config, slot.device)
             .map_err(|e| RunFailure::Failed { reason: format!("loading the data: {e}") })?;
-        super::run(&job.config, &job.dir, &data, to_tch(slot.device), ctl)
+        super::run(&job.config, &job.dir, &data, to_tch(slot.device), ctl).map_err(|f| suspend_if_disk_full(f, job.dir.path()))
+    }
+}
+
+/// Free space below which a failed write is taken as a full disk (libtorch's
+/// own writer reports "file write failed" without the operating system's reason).
+const LOW_SPACE_BYTES: u64 = 64 << 20;
+
+/// A run that failed because the store's disk is full is not at fault: it is
+/// suspended (recorded as interrupted, resumed by the next `sweep run`) with a
+/// one-line reason that says what to do. Its checkpoints and every finished
+/// run's files are untouched, since every write is atomic.
+fn suspend_if_disk_full(f: RunFailure, dir: &std::path::Path) -> RunFailure {
+    let RunFailure::Failed { reason } = &f else { return f };
+    let says_full = ["No space left on device", "os error 28", "Disk quota exceeded", "os error 122"]
+        .iter()
+        .any(|s| reason.contains(s));
+    let free = fs4::available_space(dir).ok();
+    if !(says_full || free.is_some_and(|b| b < LOW_SPACE_BYTES)) {
+        return f;
+    }
+    let free = free.map(|b| format!(" ({} free)", crate::config::human_bytes(b))).unwrap_or_default();
+    RunFailure::Suspended {
+        reason: format!(
+            "the disk holding {} is full{free}: {}; free some space and run `sweep run` again (it resumes from the last checkpoint)",
+            dir.display(),
+            crate::util::user_message(reason)
+        ),
     }
 }

@@ -147,7 +147,10 @@ pub fn write(run_dir: &Path, run_id: &str, engine: &Engine, image_channels: i64)
     // VarStore::save picks the safetensors format from the extension; written
     // under a temporary name and renamed, as every file of a run.
     let tmp = run_dir.join(format!(".{WEIGHTS_FILE}.{}.tmp.safetensors", std::process::id()));
-    engine.nets.online_vs.save(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    if let Err(e) = engine.nets.online_vs.save(&tmp) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(anyhow::Error::new(e).context(format!("writing {}", tmp.display())));
+    }
     std::fs::rename(&tmp, &weights).with_context(|| format!("renaming {} to {}", tmp.display(), weights.display()))?;
     crate::util::write_json_atomic(&run_dir.join(CARD_FILE), &ModelCard::new(run_id, engine, image_channels))
 }

@@ -1,6 +1,7 @@
 //! The one integration-test binary (as ripgrep and uv do): a module per area.
 mod common;
 mod config;
+mod hardening;
 mod sweep;
 mod report;
 mod metrics;
@@ -18,6 +19,8 @@ mod model;
 mod eval;
 #[cfg(feature = "torch")]
 mod train;
+#[cfg(feature = "torch")]
+mod recovery;
 #[cfg(feature = "torch")]
 mod e2e;
 #[cfg(feature = "torch")]

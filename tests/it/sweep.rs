@@ -484,7 +484,7 @@ fn plan_and_status_commands_run_on_a_store() {
     let tmp = tempfile::tempdir().unwrap();
     let file = common_root().join("sweeps").join("examples").join("grid.toml");
     let store_path = tmp.path().join("store");
-    let args = plan::PlanArgs { file: file.clone(), store: Some(store_path.clone()) };
+    let args = plan::PlanArgs { file: file.clone(), load: Default::default(), store: Some(store_path.clone()) };
     assert_eq!(plan::exec(&args).unwrap(), 0);
     let ex = load_sweep(&file).unwrap();
     let store = Store::open(&store_path).unwrap();
