@@ -47,6 +47,8 @@ demo: release
 test: venv
 	@if [ "$$(id -u)" = 0 ] && scripts/slurm-local.sh install; then export SWEEP_REQUIRE_SLURM=1; \
 	else echo "==> WARNING: Slurm is not installed and cannot be here; the Slurm test will be SKIPPED"; fi; \
+	if scripts/latex-install.sh; then export SWEEP_REQUIRE_LATEX=1; \
+	else echo "==> WARNING: pdflatex is not installed and cannot be here; the LaTeX compile test will be SKIPPED"; fi; \
 	$(CARGO) test --release --no-fail-fast -- --test-threads=2
 
 # Configuration, sweep expansion, store and reports only: no libtorch needed.

@@ -118,6 +118,89 @@ impl Source {
     pub fn is_present(&self, dir: &Path) -> bool {
         self.files.iter().all(|f| f.is_present(dir))
     }
+    /// Every file in place for a run whose `data.root` is `root` (any folder:
+    /// the files sit directly in it, as the readers look for them).
+    pub fn is_present_at_root(&self, root: &Path) -> bool {
+        let prefix = format!("{}/", self.root);
+        self.files
+            .iter()
+            .flat_map(|f| &f.produces)
+            .all(|p| root.join(p.strip_prefix(&prefix).unwrap_or(p)).is_file())
+    }
+}
+
+/// Where a run's dataset is read from and whether it is there: what `sweep
+/// plan` shows and what `sweep run` acts on before any run starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataNeed {
+    pub dataset: DatasetName,
+    /// `data.root` (None: generated in memory).
+    pub root: Option<PathBuf>,
+    pub present: bool,
+    /// Can be downloaded into the data folder's standard layout (`root` is
+    /// DIR/<standard folder> for a dataset with public files).
+    pub fetchable: bool,
+}
+
+impl DataNeed {
+    /// The data folder a fetch would download into (root's parent).
+    pub fn fetch_dir(&self) -> Option<&Path> {
+        self.root.as_deref().and_then(Path::parent)
+    }
+}
+
+/// The distinct datasets that `configs` read, in first-use order.
+pub fn data_needs<'a>(configs: impl IntoIterator<Item = &'a crate::config::RunConfig>) -> Vec<DataNeed> {
+    let mut out: Vec<DataNeed> = Vec::new();
+    for cfg in configs {
+        let (dataset, root) = (cfg.data.dataset, cfg.data.root.clone());
+        if out.iter().any(|n| n.dataset == dataset && n.root == root) {
+            continue;
+        }
+        let standard = |r: &Path| dataset.standard_folder().is_some_and(|f| r.file_name().is_some_and(|n| n == f));
+        let (present, fetchable) = match (&root, source(dataset)) {
+            (None, _) => (true, false),
+            (Some(r), Some(s)) => (s.is_present_at_root(r), standard(r)),
+            (Some(r), None) => (dataset == DatasetName::Synthetic || r.is_dir(), false),
+        };
+        out.push(DataNeed { dataset, root, present, fetchable });
+    }
+    out
+}
+
+/// Makes every dataset that `needs` lists present before any run starts: a
+/// missing public dataset in its standard place is downloaded and verified
+/// (after saying so on stderr), unless `offline`; anything else missing is an
+/// error saying what to do. Nothing is trained before this returns.
+pub fn ensure_present(needs: &[DataNeed], offline: bool, mirror: Option<String>) -> anyhow::Result<()> {
+    for need in needs.iter().filter(|n| !n.present) {
+        let root = need.root.as_deref().unwrap_or(Path::new("?"));
+        let name = need.dataset;
+        if let Some(dir) = need.fetch_dir().filter(|_| need.fetchable) {
+            if offline {
+                anyhow::bail!(
+                    "dataset `{name}` is not at {} and --offline forbids fetching it: run `sweep data fetch {name} --dir {}`, or drop --offline",
+                    root.display(),
+                    dir.display()
+                );
+            }
+            let source = source(name).expect("fetchable datasets have a source");
+            eprintln!("dataset `{name}` is not at {}: fetching it into {} (first use)", root.display(), dir.display());
+            let opts = FetchOptions { dir: dir.to_path_buf(), mirror: mirror.clone(), force: false, progress: true };
+            fetch(&source, &opts).map_err(|e| anyhow::anyhow!("fetching `{name}` into {}: {e}", dir.display()))?;
+            continue;
+        }
+        let hint = match (source(name), manual_instructions(name, root.parent().unwrap_or(root))) {
+            (_, Some(_)) => format!("see `sweep data fetch {name}` for the ImageNet layout to create"),
+            (Some(s), None) => format!(
+                "run `sweep data fetch {name} --dir DIR` and set data.root = \"DIR/{}\" (or leave data.root out to use the data folder)",
+                s.root
+            ),
+            (None, None) => "point data.root at your class folders".to_string(),
+        };
+        anyhow::bail!("dataset `{name}` is not at {}: {hint}", root.display());
+    }
+    Ok(())
 }
 
 impl RemoteFile {

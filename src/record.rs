@@ -131,5 +131,8 @@ pub struct Plan {
     pub template: String,
     /// The sweep file this plan came from, as given.
     pub source: String,
+    /// The `--set KEY=VALUE` overrides that built it, in order (none: the file alone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
     pub runs: Vec<PlanEntry>,
 }

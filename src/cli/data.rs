@@ -29,7 +29,7 @@ pub struct FetchArgs {
     /// (imagenet10 and imagenet_dogs print how to build them from your ImageNet copy).
     #[arg(required = true)]
     pub names: Vec<String>,
-    /// Folder the datasets go to (default: $SWEEP_DATA).
+    /// Folder the datasets go to (default: $SWEEP_DATA, else ~/.cache/sweep/datasets).
     #[arg(long)]
     pub dir: Option<PathBuf>,
     /// Base address of a mirror holding the same relative paths as DIR (also $SWEEP_DATA_MIRROR).
@@ -42,7 +42,7 @@ pub struct FetchArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {
-    /// Folder to look in (default: $SWEEP_DATA, if set).
+    /// Folder to look in (default: $SWEEP_DATA, else ~/.cache/sweep/datasets).
     #[arg(long)]
     pub dir: Option<PathBuf>,
 }
@@ -54,8 +54,9 @@ pub fn exec(args: &DataArgs) -> anyhow::Result<i32> {
     }
 }
 
+/// --dir, else the data folder ($SWEEP_DATA, else the user's cache folder).
 fn data_dir(given: &Option<PathBuf>) -> Option<PathBuf> {
-    given.clone().or_else(|| std::env::var_os("SWEEP_DATA").map(PathBuf::from))
+    Some(given.clone().unwrap_or_else(crate::config::dataset::data_home))
 }
 
 fn parse(name: &str) -> anyhow::Result<DatasetName> {

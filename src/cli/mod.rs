@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod bench;
+pub mod completions;
 pub mod data;
 pub mod doctor;
 pub mod exec_run;
@@ -24,18 +25,23 @@ pub struct SweepLoadArgs {
     /// is built).
     #[arg(long, value_name = "N", default_value_t = crate::sweep::expand::DEFAULT_MAX_RUNS)]
     pub max_runs: u64,
+    /// Override a setting without editing the file (repeatable): the dotted keys,
+    /// types and checks of `[base]`; a list sweeps the key (`--set
+    /// 'transform.m=[10,30]'`). Runs get the ids the file would give them.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 impl Default for SweepLoadArgs {
     fn default() -> Self {
-        Self { max_runs: crate::sweep::expand::DEFAULT_MAX_RUNS }
+        Self { max_runs: crate::sweep::expand::DEFAULT_MAX_RUNS, set: Vec::new() }
     }
 }
 
 impl SweepLoadArgs {
     pub fn options(&self) -> crate::sweep::expand::LoadOptions {
-        let Self { max_runs } = self;
-        crate::sweep::expand::LoadOptions { max_runs: *max_runs }
+        let Self { max_runs, set } = self;
+        crate::sweep::expand::LoadOptions { max_runs: *max_runs, overrides: set.clone() }
     }
 }
 
@@ -85,6 +91,8 @@ pub enum Command {
     Data(data::DataArgs),
     /// Submit a sweep to a cluster scheduler (Slurm job arrays).
     Submit(submit::SubmitArgs),
+    /// Print a shell completion script: `sweep completions bash > /etc/bash_completion.d/sweep`.
+    Completions(completions::CompletionsArgs),
     /// Run one prepared run directory (used by --isolate and by cluster jobs).
     #[command(name = "exec-run")]
     ExecRun(exec_run::ExecRunArgs),
@@ -111,6 +119,7 @@ pub fn main() -> i32 {
         Command::Bench(a) => bench::exec(&a),
         Command::Data(a) => data::exec(&a),
         Command::Submit(a) => submit::exec(&a),
+        Command::Completions(a) => completions::exec(&a),
         Command::ExecRun(a) => exec_run::exec(&a),
         Command::ExecSlurmTask(a) => exec_slurm_task::exec(&a),
     };

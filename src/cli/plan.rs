@@ -38,6 +38,18 @@ pub fn exec(args: &PlanArgs) -> anyhow::Result<i32> {
         views.extend(view);
     }
     print!("{}", text_table(&["run", "blocks", "swept", "state"], &rows));
+    for need in crate::data_fetch::data_needs(expanded.runs.iter().map(|(_, c)| c)) {
+        let Some(root) = &need.root else { continue };
+        let state = match (need.present, need.fetchable) {
+            (true, _) => "present".to_string(),
+            (false, true) => "missing: `sweep run` fetches it on first use (or `sweep data fetch`)".to_string(),
+            (false, false) => format!("missing: see `sweep data fetch {}`", need.dataset),
+        };
+        println!("data `{}`: {} ({state})", need.dataset, root.display());
+    }
+    if !expanded.plan.overrides.is_empty() {
+        println!("overrides: --set {}", expanded.plan.overrides.join(" --set "));
+    }
     let counts = StateCounts::of(&views);
     println!(
         "\nsweep `{}` (template `{}`): {} runs, {} already done; store {}",

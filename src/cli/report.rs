@@ -13,11 +13,14 @@ pub struct ReportArgs {
     /// Folder for <sweep>.md and <sweep>/figures/.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
+    /// markdown (<sweep>.md and figures) or latex (<sweep>.tex, booktabs tables).
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: report::ReportFormat,
 }
 
 pub fn exec(args: ReportArgs) -> anyhow::Result<i32> {
     let store = report::resolve_store(&args.target.unwrap_or_else(|| PathBuf::from(".")))?;
-    let path = report::write_report(&store, &args.out)?;
+    let path = report::write_report_as(&store, &args.out, args.format)?;
     println!("{}", path.display());
     Ok(0)
 }

@@ -37,6 +37,10 @@ pub struct RunArgs {
     /// Plain log lines instead of progress bars.
     #[arg(long)]
     pub plain: bool,
+    /// Never download: a public dataset missing from the data folder is an
+    /// error instead of being fetched on first use.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// What `run` and `train` share.
@@ -49,6 +53,7 @@ pub struct RunOptions {
     pub report: bool,
     pub threads: Option<i32>,
     pub plain: bool,
+    pub offline: bool,
 }
 
 pub fn exec(a: &RunArgs) -> anyhow::Result<i32> {
@@ -64,6 +69,7 @@ pub fn exec(a: &RunArgs) -> anyhow::Result<i32> {
             report: !a.no_report,
             threads: a.threads,
             plain: a.plain,
+            offline: a.offline,
         },
     )
 }
@@ -81,6 +87,11 @@ pub fn run_expanded(expanded: Expanded, o: &RunOptions) -> anyhow::Result<i32> {
     let store_path = o.store.clone().unwrap_or_else(|| expanded.store.clone());
     let store = Store::open(&store_path)?;
     let jobs = sweep::prepare_jobs(&store, &expanded)?;
+    // Every dataset an unfinished run reads is there (or fetched) before any run starts.
+    let pending = jobs.iter().filter(|j| j.dir.status().map(|s| s.state != crate::record::RunState::Done).unwrap_or(true));
+    let needs = crate::data_fetch::data_needs(pending.map(|j| &j.config));
+    let mirror = std::env::var(crate::data_fetch::MIRROR_ENV).ok().filter(|m| !m.is_empty());
+    crate::data_fetch::ensure_present(&needs, o.offline, mirror)?;
     let devices = if o.devices == "auto" {
         crate::train::device::available()
     } else {

@@ -14,12 +14,37 @@ pub struct StatusArgs {
     /// Store folder, when TARGET is a sweep file stored elsewhere than its default.
     #[arg(long)]
     pub store: Option<PathBuf>,
+    /// Refresh the table every SECS seconds (default 5) until no run is running.
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "5")]
+    pub watch: Option<u64>,
 }
 
 /// Longest reason shown in the table (the whole one is in status.json).
 const REASON_CHARS: usize = 100;
 
 pub fn exec(args: &StatusArgs) -> anyhow::Result<i32> {
+    let Some(secs) = args.watch else {
+        print!("{}", snapshot(args)?.0);
+        return Ok(0);
+    };
+    anyhow::ensure!(secs >= 1, "--watch takes a number of seconds >= 1");
+    loop {
+        let (text, running) = snapshot(args)?;
+        // Clear the screen and home the cursor, as `watch` does.
+        print!("\x1b[2J\x1b[H{text}");
+        if running == 0 {
+            println!("\nno run is running: stopped watching");
+            return Ok(0);
+        }
+        println!("\n{running} running; refreshing every {secs} s (Ctrl-C to stop watching)");
+        std::io::Write::flush(&mut std::io::stdout())?;
+        std::thread::sleep(std::time::Duration::from_secs(secs));
+    }
+}
+
+/// The status text of the sweep or store `args` names, and how many of its runs
+/// are running now (live, not stale).
+fn snapshot(args: &StatusArgs) -> anyhow::Result<(String, usize)> {
     let target = args.target.clone().unwrap_or_else(|| PathBuf::from("."));
     let (store, ids) = if target.is_file() {
         let expanded = load_sweep(&target)?;
@@ -53,7 +78,8 @@ pub fn exec(args: &StatusArgs) -> anyhow::Result<i32> {
             vec![v.run_id.clone(), state, epoch, v.status.attempts.to_string(), reason]
         })
         .collect();
-    println!("{}: {} runs: {}\n", store.root().display(), views.len(), StateCounts::of(&views));
-    print!("{}", text_table(&["run", "state", "epoch", "attempts", "reason"], &rows));
-    Ok(0)
+    let counts = StateCounts::of(&views);
+    let mut text = format!("{}: {} runs: {}\n\n", store.root().display(), views.len(), counts);
+    text.push_str(&text_table(&["run", "state", "epoch", "attempts", "reason"], &rows));
+    Ok((text, counts.running))
 }

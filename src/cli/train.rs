@@ -13,12 +13,18 @@ pub struct TrainArgs {
     /// Device: cpu or cuda:N (default: the first GPU, else the CPU).
     #[arg(long)]
     pub device: Option<String>,
+    /// Override a setting of the file (repeatable), e.g. `--set train.epochs=5`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Never download a missing public dataset (an error instead).
+    #[arg(long)]
+    pub offline: bool,
 }
 
 pub fn exec(a: &TrainArgs) -> anyhow::Result<i32> {
     let stem = a.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
     let store = a.store.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("train-{stem}")));
-    let config = crate::sweep::load_run_config(&a.file)?;
+    let config = crate::sweep::expand::load_run_config_with(&a.file, &a.set)?;
     let expanded = crate::sweep::expand::single(&format!("train-{stem}"), config, &a.file, store.clone());
     super::run::run_expanded(expanded, &super::run::RunOptions {
         store: Some(store),
@@ -29,5 +35,6 @@ pub fn exec(a: &TrainArgs) -> anyhow::Result<i32> {
         report: false,
         threads: None,
         plain: false,
+        offline: a.offline,
     })
 }

@@ -54,6 +54,22 @@ impl DatasetName {
         Self::Folder,
     ];
 
+    /// The folder under the data folder where this dataset lives when nobody
+    /// says otherwise (where `sweep data fetch` puts it; `data.root` defaults to
+    /// DATA/<this>). None: `synthetic` needs no files, `folder` is yours.
+    pub fn standard_folder(self) -> Option<&'static str> {
+        Some(match self {
+            Self::Mnist => "mnist",
+            Self::FashionMnist => "fashion-mnist",
+            Self::Cifar10 => "cifar-10",
+            Self::Cifar100_20 => "cifar-100",
+            Self::Stl10 => "stl10",
+            Self::Imagenet10 => "imagenet10",
+            Self::ImagenetDogs => "imagenet_dogs",
+            Self::Synthetic | Self::Folder => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Synthetic => "synthetic",
@@ -165,5 +181,21 @@ impl std::fmt::Display for Split {
             Split::Test => "test",
             Split::TrainTest => "train+test",
         })
+    }
+}
+
+/// The environment variable naming the data folder.
+pub const DATA_ENV: &str = "SWEEP_DATA";
+
+/// The data folder: `$SWEEP_DATA` when set, else the user's cache folder
+/// (`~/.cache/sweep/datasets` on Linux, the platform's equivalent elsewhere),
+/// else `./datasets`. `$SWEEP_DATA` in a `data.root` and a missing `data.root`
+/// both resolve through it, so a sweep plans without any data present.
+pub fn data_home() -> std::path::PathBuf {
+    match std::env::var_os(DATA_ENV).filter(|v| !v.is_empty()) {
+        Some(v) => std::path::PathBuf::from(v),
+        None => dirs::cache_dir()
+            .map(|c| c.join("sweep").join("datasets"))
+            .unwrap_or_else(|| std::path::PathBuf::from("datasets")),
     }
 }

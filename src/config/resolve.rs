@@ -134,10 +134,10 @@ impl RunConfig {
         if l.alpha == 0.0 && l.beta == 0.0 && l.gamma == 0.0 {
             e.push("loss: alpha, beta and gamma are all 0: nothing to train".into());
         }
-        if !(l.tau > 0.0) {
+        if l.tau.is_nan() || l.tau <= 0.0 {
             e.push(format!("loss.tau = {}: must be > 0", l.tau));
         }
-        if !(l.sinkhorn_eps > 0.0) {
+        if l.sinkhorn_eps.is_nan() || l.sinkhorn_eps <= 0.0 {
             e.push(format!("loss.sinkhorn_eps = {}: must be > 0", l.sinkhorn_eps));
         }
         let t = &self.transform;

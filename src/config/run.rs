@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dataset::{DatasetName, Split};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunConfig {
     /// One seed drives data order, augmentation, initialisation and the M transforms.
@@ -25,21 +25,6 @@ pub struct RunConfig {
     pub transform: TransformConfig,
     pub train: TrainConfig,
     pub eval: EvalConfig,
-}
-
-impl Default for RunConfig {
-    fn default() -> Self {
-        Self {
-            seed: 0,
-            data: DataConfig::default(),
-            model: ModelConfig::default(),
-            augment: AugmentConfig::default(),
-            loss: LossConfig::default(),
-            transform: TransformConfig::default(),
-            train: TrainConfig::default(),
-            eval: EvalConfig::default(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

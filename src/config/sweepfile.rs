@@ -152,6 +152,9 @@ pub struct SweepFile {
     pub store: Option<Setting>,
     pub grid: Grid,
     pub blocks: Vec<BlockDef>,
+    /// Values set on the command line (`--set KEY=VALUE`): applied to every run
+    /// after everything the file sets.
+    pub pinned: Leaves,
 }
 
 const TOP_KEYS: &[&str] =
@@ -426,6 +429,7 @@ pub fn parse_sweep_text(path: &Path, text: &str, problems: &mut Vec<Problem>) ->
         store: None,
         grid: Grid::default(),
         blocks: Vec::new(),
+        pinned: Leaves::new(),
     };
     let doc = match src.parse() {
         Ok(d) => d,
@@ -488,4 +492,112 @@ pub fn parse_run_text(path: &Path, text: &str, problems: &mut Vec<Problem>) -> L
         Err(p) => problems.push(p),
     }
     leaves
+}
+
+/// One `--set KEY=VALUE` from the command line, parsed like a `[base]` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Override {
+    /// `--set train.epochs=5`: the key takes this value in every run.
+    Value { key: String, leaf: Leaf },
+    /// `--set 'transform.m=[10,30]'`: the key becomes an axis over these values.
+    Axis { key: String, axis: Axis },
+}
+
+impl Override {
+    pub fn key(&self) -> &str {
+        match self {
+            Override::Value { key, .. } | Override::Axis { key, .. } => key,
+        }
+    }
+}
+
+/// Parses `KEY=VALUE`. VALUE is a TOML value (`5`, `0.1`, `true`, `"mnist"`,
+/// `[10, 30]`, `{ classes = 3 }`); text that is not one is taken as a string, so
+/// `data.dataset=mnist` works unquoted. A list is an axis, except for keys whose
+/// value is itself a list (`augment.crop_scale`), which need a list of lists to
+/// be swept. `list_keys` names those. Problems name the override.
+pub fn parse_override(text: &str, list_keys: &dyn Fn(&str) -> bool, problems: &mut Vec<Problem>) -> Option<Override> {
+    let file = Arc::new(PathBuf::from(format!("--set {text}")));
+    let at = Origin::file(&file);
+    let Some((key, value)) = text.split_once('=') else {
+        problems.push(Problem::new(at, "expected KEY=VALUE, e.g. --set train.epochs=5"));
+        return None;
+    };
+    let key = key.trim().trim_matches('"').to_string();
+    if key.is_empty() || !key.split('.').all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) {
+        problems.push(Problem::new(at, format!("`{key}` is not a dotted key such as train.epochs")));
+        return None;
+    }
+    let value_text = value.trim();
+    let doc = format!("v = {value_text}\n");
+    let src = Source { file: file.clone(), text: &doc };
+    let parsed = DeTable::parse(&doc).ok().and_then(|t| t.get_ref().get("v").cloned());
+    let mut local = Vec::new();
+    let value = match &parsed {
+        Some(v) => src.plain(v, &mut local),
+        None => toml::Value::String(value_text.to_string()),
+    };
+    // Positions inside the one-line snippet mean nothing to a user: the override names itself.
+    problems.extend(local.into_iter().map(|p| Problem::new(at.clone(), p.message)));
+    let is_axis = match &value {
+        toml::Value::Array(items) => !list_keys(&key) || items.iter().all(toml::Value::is_array) && !items.is_empty(),
+        _ => false,
+    };
+    if is_axis {
+        let toml::Value::Array(items) = value else { unreachable!("checked above") };
+        if items.is_empty() {
+            problems.push(Problem::new(at.clone(), format!("axis `{key}` has an empty list of values")));
+        }
+        let values = items.into_iter().map(|v| (v, at.clone())).collect();
+        Some(Override::Axis { key, axis: Axis { key_at: at, values } })
+    } else {
+        Some(Override::Value { key, leaf: Leaf { value, key_at: at.clone(), value_at: at } })
+    }
+}
+
+impl Grid {
+    /// Drops every setting of `key` and of the keys under it (base, axes, zip
+    /// groups, and the seeds for `seed`), so that an override alone decides it.
+    /// A table written at a parent key stays: the override is applied after it.
+    pub fn forget(&mut self, key: &str) {
+        let under = |k: &str| k == key || k.starts_with(&format!("{key}."));
+        self.base.retain(|k, _| !under(k));
+        self.axes.retain(|k, _| !under(k));
+        for z in &mut self.zip {
+            z.axes.retain(|k, _| !under(k));
+        }
+        self.zip.retain(|z| !z.axes.is_empty());
+        for inc in &mut self.include {
+            inc.leaves.retain(|k, _| !under(k));
+        }
+        if key == "seed" {
+            self.seeds = None;
+        }
+    }
+}
+
+impl SweepFile {
+    /// Applies command-line overrides as if the file said them at the top level
+    /// and nowhere else: a value is pinned in every run of every block
+    /// (`[[include]]` runs too) and applied after everything the file sets; a
+    /// list becomes an axis shared by every block.
+    pub fn apply(&mut self, overrides: &[Override]) {
+        for o in overrides {
+            let key = o.key();
+            self.grid.forget(key);
+            for b in &mut self.blocks {
+                b.grid.forget(key);
+            }
+            self.pinned.retain(|k, _| !(k == key || k.starts_with(&format!("{key}."))));
+            match o {
+                Override::Value { key, leaf } => {
+                    self.pinned.insert(key.clone(), leaf.clone());
+                }
+                Override::Axis { key, axis } if key == "seed" => self.grid.seeds = Some(axis.clone()),
+                Override::Axis { key, axis } => {
+                    self.grid.axes.insert(key.clone(), axis.clone());
+                }
+            }
+        }
+    }
 }

@@ -16,6 +16,7 @@ pub mod aggregate;
 pub mod collect;
 pub mod export;
 pub mod figures;
+pub mod latex;
 pub mod paper;
 pub mod render;
 
@@ -98,6 +99,31 @@ pub fn store_of_sweep_file(file: &Path) -> anyhow::Result<PathBuf> {
             .with_context(|| format!("{}: no `name` key", file.display()))?,
     };
     Ok(PathBuf::from("runs").join(name))
+}
+
+/// What `sweep report` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// `<sweep>.md` with its figures (the default).
+    #[default]
+    Markdown,
+    /// `<sweep>.tex`: the same tables as booktabs LaTeX, for `\input`.
+    Latex,
+}
+
+/// Read `store` and write its report in `format` into `out_dir`; the file's path.
+pub fn write_report_as(store: &Path, out_dir: &Path, format: ReportFormat) -> anyhow::Result<PathBuf> {
+    match format {
+        ReportFormat::Markdown => write_report(store, out_dir),
+        ReportFormat::Latex => {
+            let c = collect(store)?;
+            let groups = aggregate(&c)?;
+            let tex = latex::render_latex(&c, &groups)?;
+            let path = out_dir.join(format!("{}.tex", file_safe(&c.plan.sweep)));
+            crate::util::write_atomic(&path, tex.as_bytes())?;
+            Ok(path)
+        }
+    }
 }
 
 /// Read `store`, write `out_dir/<sweep>.md` and its figures under

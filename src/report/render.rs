@@ -28,7 +28,7 @@ const PARTIALS: [(&str, &str); 4] = [
     ("table", include_str!("../../templates/_table.hbs")),
 ];
 
-fn template_source(name: &str) -> Option<&'static str> {
+pub(super) fn template_source(name: &str) -> Option<&'static str> {
     Some(match name {
         "generic" => include_str!("../../templates/generic.hbs"),
         "table3" => include_str!("../../templates/table3.hbs"),
@@ -74,6 +74,8 @@ struct Header {
     template: String,
     source: String,
     store: String,
+    /// `--set KEY=VALUE` overrides the plan was built with, as `` `--set ...` `` text.
+    overrides: String,
     counts: Counts,
 }
 
@@ -121,7 +123,7 @@ const BASELINES: [(&str, &str); 3] = [
 ];
 
 /// Mean ± sample std over the done runs that measured each baseline.
-fn baselines(c: &Collected) -> Option<Table> {
+pub(super) fn baselines(c: &Collected) -> Option<Table> {
     let mut t = Table::new(vec![
         ("baseline".into(), false),
         ("ACC".into(), true),
@@ -185,6 +187,7 @@ pub fn render(
             template: name.to_string(),
             source: c.plan.source.clone(),
             store: c.store.display().to_string(),
+            overrides: c.plan.overrides.iter().map(|o| format!("`--set {o}`")).collect::<Vec<_>>().join(", "),
             counts: counts(c),
         },
         notes: c.notes.as_deref().map(str::trim_end),
@@ -260,7 +263,7 @@ pub fn best_mask(values: &[Option<f64>]) -> Vec<bool> {
 
 /// The generic table: one row per group with its swept values, method, ACC /
 /// NMI / ARI (best mean per column in bold) and its run counts.
-fn groups_table(groups: &[Group]) -> Table {
+pub(super) fn groups_table(groups: &[Group]) -> Table {
     let show_block = groups.iter().any(|g| !g.block.is_empty());
     let keys: Vec<String> = groups
         .first()
@@ -389,12 +392,16 @@ fn relative(target: &Path, base: &Path) -> PathBuf {
 }
 
 /// Picks the group a paper row is compared with, noting ambiguities.
-struct Matcher<'a> {
+pub(super) struct Matcher<'a> {
     groups: &'a [Group],
     notes: Vec<String>,
 }
 
 impl<'a> Matcher<'a> {
+    pub(super) fn new(groups: &'a [Group]) -> Self {
+        Self { groups, notes: Vec::new() }
+    }
+
     /// The first group (plan order) passing the first predicate any group passes;
     /// predicates go from the paper's exact setting to looser ones. When several
     /// groups pass, the choice is written down.
@@ -491,7 +498,7 @@ fn compare_table(first: &str, rows: &[CompareRow]) -> Table {
 /// Table III: a sub-table per dataset the sweep ran (all five when it ran none
 /// of them), the paper's methods in its order; ours for the methods we train
 /// (BYOL, ConCURL, and any other weight setting the sweep holds).
-fn table3(m: &mut Matcher) -> Vec<TitledTable> {
+pub(super) fn table3(m: &mut Matcher) -> Vec<TitledTable> {
     let ran: Vec<DatasetName> = paper::TABLE3_DATASETS
         .iter()
         .copied()
@@ -552,7 +559,7 @@ fn table3(m: &mut Matcher) -> Vec<TitledTable> {
 }
 
 /// The appendix's ConCURL with ResNet-18 and ResNet-34 backbones.
-fn appendix(m: &mut Matcher) -> Table {
+pub(super) fn appendix(m: &mut Matcher) -> Table {
     let rows: Vec<CompareRow> = paper::APPENDIX_BACKBONES
         .iter()
         .map(|&(d, b, s)| {
@@ -594,7 +601,7 @@ fn stl10_first<'g>(
 }
 
 /// Table IV: the four loss-weight settings.
-fn table4(m: &mut Matcher) -> Table {
+pub(super) fn table4(m: &mut Matcher) -> Table {
     let rows: Vec<CompareRow> = paper::TABLE4
         .iter()
         .map(|&(name, s)| {
@@ -612,7 +619,7 @@ fn table4(m: &mut Matcher) -> Table {
 
 /// Table V: three sub-tables of the transform family, M and d', each with the
 /// BYOL reference row.
-fn table5(m: &mut Matcher) -> Vec<TitledTable> {
+pub(super) fn table5(m: &mut Matcher) -> Vec<TitledTable> {
     paper::TABLE5
         .iter()
         .map(|part| {

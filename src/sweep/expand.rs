@@ -19,7 +19,8 @@ use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
 use crate::config::sweepfile::{
-    parse_run_text, parse_sweep_text, Axis, Grid, Leaves, Origin, Problem, Setting, SweepError, SweepFile,
+    parse_override, parse_run_text, parse_sweep_text, Axis, Grid, Leaves, Origin, Override, Problem, Setting, SweepError,
+    SweepFile,
 };
 use crate::config::RunConfig;
 use crate::record::{Plan, PlanEntry};
@@ -101,12 +102,26 @@ pub struct LoadOptions {
     /// Refuse a sweep whose grid has more runs than this (counted from the
     /// file's structure, before any run is built).
     pub max_runs: u64,
+    /// `--set KEY=VALUE` overrides, in order (a later one wins on the same key).
+    pub overrides: Vec<String>,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { max_runs: DEFAULT_MAX_RUNS }
+        Self { max_runs: DEFAULT_MAX_RUNS, overrides: Vec::new() }
     }
+}
+
+/// Does `key` hold a list in `RunConfig` (so that a list value sets it rather
+/// than sweeping it)?
+fn is_list_key(key: &str) -> bool {
+    let schema = serde_json::to_value(RunConfig::default()).expect("RunConfig serialises to JSON");
+    json_at(&schema, key).is_some_and(Json::is_array) || key == "data.classes"
+}
+
+/// Parses every `--set`; problems name the override.
+fn parse_overrides(texts: &[String], problems: &mut Vec<Problem>) -> Vec<Override> {
+    texts.iter().filter_map(|t| parse_override(t, &is_list_key, problems)).collect()
 }
 
 /// Load, expand and validate a sweep file with the default [`LoadOptions`].
@@ -119,14 +134,19 @@ pub fn load_sweep(path: &Path) -> Result<Expanded, SweepError> {
 pub fn load_sweep_with(path: &Path, opts: &LoadOptions) -> Result<Expanded, SweepError> {
     let mut problems = Vec::new();
     let mut stack = Vec::new();
-    let Some(file) = load_layers(path, None, &mut stack, &mut problems) else {
+    let overrides = parse_overrides(&opts.overrides, &mut problems);
+    let Some(mut file) = load_layers(path, None, &mut stack, &mut problems) else {
         return Err(SweepError { problems });
     };
+    file.apply(&overrides);
     if let Err(p) = check_size(&file, opts.max_runs) {
         problems.push(p);
         return Err(SweepError { problems: dedup(problems) });
     }
-    let expanded = expand(&file, &mut problems);
+    let expanded = expand(&file, &mut problems).map(|mut e| {
+        e.plan.overrides = opts.overrides.clone();
+        e
+    });
     let problems = dedup(problems);
     match expanded {
         Some(e) if problems.is_empty() => Ok(e),
@@ -137,12 +157,30 @@ pub fn load_sweep_with(path: &Path, opts: &LoadOptions) -> Result<Expanded, Swee
 /// Load a single-run TOML file (a bare `RunConfig`), with the same strictness and
 /// error locations as sweep files. Relative `data.root` is taken from the file's folder.
 pub fn load_run_config(path: &Path) -> Result<RunConfig, SweepError> {
+    load_run_config_with(path, &[])
+}
+
+/// [`load_run_config`] with `--set KEY=VALUE` overrides applied over the file
+/// (values only: a single run has no axes).
+pub fn load_run_config_with(path: &Path, overrides: &[String]) -> Result<RunConfig, SweepError> {
     let file = Arc::new(path.to_path_buf());
     let text = std::fs::read_to_string(path).map_err(|e| SweepError {
         problems: vec![Problem::new(Origin::file(&file), format!("cannot read the run file: {e}"))],
     })?;
     let mut problems = Vec::new();
-    let leaves = parse_run_text(path, &text, &mut problems);
+    let mut leaves = parse_run_text(path, &text, &mut problems);
+    for o in parse_overrides(overrides, &mut problems) {
+        match o {
+            Override::Value { key, leaf } => {
+                leaves.retain(|k, _| !(k == &key || k.starts_with(&format!("{key}."))));
+                leaves.insert(key, leaf);
+            }
+            Override::Axis { key, axis } => problems.push(Problem::new(
+                axis.key_at,
+                format!("`{key}` is given a list of values, but a single run has no axes (use a sweep file)"),
+            )),
+        }
+    }
     let mut checker = Checker::default();
     checker.leaves(&leaves, &mut problems);
     let sets: Vec<Set<'_>> = leaves.iter().map(|(k, l)| Set { key: k, value: &l.value, at: &l.value_at }).collect();
@@ -224,6 +262,7 @@ fn merge_files(parent: SweepFile, child: SweepFile) -> SweepFile {
         store: child.store.or(parent.store),
         grid: merge_grid(parent.grid, child.grid, true),
         blocks,
+        pinned: child.pinned,
     }
 }
 
@@ -430,6 +469,11 @@ fn build(sets: &[Set<'_>], fallback: &Origin) -> Result<(RunConfig, Provenance),
     }
     match toml::Value::Table(table).try_into::<RunConfig>() {
         Ok(mut cfg) => {
+            // No data.root: the dataset's standard folder in the data folder
+            // (where `sweep data fetch` puts it). Not part of the run's identity.
+            if cfg.data.root.is_none() {
+                cfg.data.root = cfg.data.dataset.standard_folder().map(|f| crate::config::dataset::data_home().join(f));
+            }
             cfg.resolve();
             Ok((cfg, prov))
         }
@@ -445,16 +489,14 @@ pub fn resolve_data_root(raw: &Path, file: &Path) -> Result<PathBuf, String> {
     expand_root(&raw.to_string_lossy(), &Origin::file(&Arc::new(file.to_path_buf())))
 }
 
-/// `$SWEEP_DATA` at the start expands from the environment; a relative path is
-/// taken from the folder of the file that wrote it.
+/// `$SWEEP_DATA` at the start expands to the data folder
+/// ([`crate::config::dataset::data_home`]: the variable, else the user's cache
+/// folder); a relative path is taken from the folder of the file that wrote it.
 fn expand_root(raw: &str, at: &Origin) -> Result<PathBuf, String> {
-    const VAR: &str = "SWEEP_DATA";
-    let expanded = match raw.strip_prefix(&format!("${VAR}")) {
+    let var = format!("${}", crate::config::dataset::DATA_ENV);
+    let expanded = match raw.strip_prefix(&var) {
         Some(rest) if rest.is_empty() || rest.starts_with('/') => {
-            let base = std::env::var_os(VAR).ok_or_else(|| {
-                format!("data.root = \"{raw}\": the environment variable {VAR} is not set (export {VAR}=/path/to/datasets)")
-            })?;
-            PathBuf::from(base).join(rest.trim_start_matches('/'))
+            crate::config::dataset::data_home().join(rest.trim_start_matches('/'))
         }
         _ => PathBuf::from(raw),
     };
@@ -537,7 +579,14 @@ struct BlockPlan<'a> {
     candidates: Vec<Candidate<'a>>,
 }
 
-fn plan_block<'a>(name: &'a str, grid: &'a Grid, with_grid: bool, problems: &mut Vec<Problem>) -> BlockPlan<'a> {
+fn plan_block<'a>(
+    name: &'a str,
+    grid: &'a Grid,
+    pinned: &'a Leaves,
+    with_grid: bool,
+    problems: &mut Vec<Problem>,
+) -> BlockPlan<'a> {
+    let pinned: Vec<Set<'a>> = pinned.iter().map(|(k, l)| Set { key: k, value: &l.value, at: &l.value_at }).collect();
     let mut dims: Vec<Dim<'a>> = Vec::new();
     let mut swept: Vec<&'a str> = Vec::new();
     let mut owner: HashMap<&str, &Origin> = HashMap::new();
@@ -597,6 +646,7 @@ fn plan_block<'a>(name: &'a str, grid: &'a Grid, with_grid: bool, problems: &mut
             }
             let mut sets = base.clone();
             sets.extend(chosen.iter().copied());
+            sets.extend(pinned.iter().copied());
             candidates.push(Candidate { sets, label: label(&chosen), extra_swept: Vec::new() });
         }
     }
@@ -606,6 +656,7 @@ fn plan_block<'a>(name: &'a str, grid: &'a Grid, with_grid: bool, problems: &mut
         let own: Vec<Set<'a>> =
             inc.leaves.iter().map(|(k, l)| Set { key: k, value: &l.value, at: &l.value_at }).collect();
         sets.extend(own.iter().copied());
+        sets.extend(pinned.iter().copied());
         candidates.push(Candidate {
             sets,
             label: format!("include {}", label(&own)),
@@ -742,6 +793,7 @@ fn expand(file: &SweepFile, problems: &mut Vec<Problem>) -> Option<Expanded> {
     // A value already refused while parsing (a number out of range) builds no run.
     checker.bad.extend(problems.iter().filter(|p| p.origin.pos.is_some()).map(|p| p.origin.clone()));
     checker.grid(&file.grid, problems);
+    checker.leaves(&file.pinned, problems);
     let mut seen_blocks: HashSet<&str> = HashSet::new();
     for b in &file.blocks {
         checker.grid(&b.grid, problems);
@@ -760,13 +812,13 @@ fn expand(file: &SweepFile, problems: &mut Vec<Problem>) -> Option<Expanded> {
         file.blocks.iter().map(|b| (b.name.value.clone(), merge_grid(file.grid.clone(), b.grid.clone(), false))).collect();
     let mut blocks: Vec<BlockPlan<'_>> = Vec::new();
     if file.blocks.is_empty() {
-        blocks.push(plan_block(MAIN_BLOCK, &file.grid, true, problems));
+        blocks.push(plan_block(MAIN_BLOCK, &file.grid, &file.pinned, true, problems));
     } else {
         if !file.grid.include.is_empty() {
-            blocks.push(plan_block(MAIN_BLOCK, &file.grid, false, problems));
+            blocks.push(plan_block(MAIN_BLOCK, &file.grid, &file.pinned, false, problems));
         }
         for (n, g) in &merged {
-            blocks.push(plan_block(n, g, true, problems));
+            blocks.push(plan_block(n, g, &file.pinned, true, problems));
         }
     }
 
@@ -831,6 +883,7 @@ fn expand(file: &SweepFile, problems: &mut Vec<Problem>) -> Option<Expanded> {
         sweep: name.clone(),
         template: file.template.as_ref().map(|t| t.value.clone()).unwrap_or_else(|| DEFAULT_TEMPLATE.to_string()),
         source: file.path.display().to_string(),
+        overrides: Vec::new(),
         runs: runs.iter().map(|(e, _)| e.clone()).collect(),
     };
     let store = match &file.store {
@@ -848,6 +901,7 @@ pub fn single(name: &str, config: RunConfig, source: &Path, store: PathBuf) -> E
         sweep: name.to_string(),
         template: DEFAULT_TEMPLATE.to_string(),
         source: source.display().to_string(),
+        overrides: Vec::new(),
         runs: vec![entry.clone()],
     };
     Expanded { plan, runs: vec![(entry, config)], store }

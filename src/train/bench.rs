@@ -163,7 +163,7 @@ pub fn run(cfg: &RunConfig, name: &str, device: Device, data: &BenchData, warmup
     let mut phases = Vec::new();
     if breakdown {
         let mut per: Vec<Vec<f64>> = vec![Vec::new(); PhaseTimes::names().len()];
-        for i in 0..steps.min(10).max(3) {
+        for i in 0..steps.clamp(3, 10) {
             let mut pt = PhaseTimes::default();
             let _ = engine.step(&batch_at(i), total + i, total + 10, Some(&mut pt));
             for (j, v) in pt.values().iter().enumerate() {

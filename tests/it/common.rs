@@ -21,6 +21,12 @@ pub fn shared_data() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
+        // CI has them (../shared/data): there, missing data is a failure.
+        assert!(
+            std::env::var_os("SWEEP_REQUIRE_DATA").is_none_or(|v| v != "1"),
+            "SWEEP_REQUIRE_DATA=1 but the real datasets are not at {} (set SWEEP_DATA)",
+            p.display()
+        );
         eprintln!("SKIPPED: real datasets not found at {} (set SWEEP_DATA)", p.display());
         None
     }

@@ -322,9 +322,11 @@ fn data_root_expands_sweep_data() {
             assert_eq!(e.runs[0].1.data.dataset, DatasetName::Stl10);
         }
         None => {
-            let err = load_sweep(&p).unwrap_err();
-            let pr = problem(&err, "SWEEP_DATA is not set");
-            assert_eq!(pr.origin.pos, Some((4, 13)));
+            // Without the variable, the data folder is the user's cache folder.
+            let e = load_sweep(&p).unwrap_or_else(|e| panic!("{e}"));
+            let home = sweep::config::dataset::data_home();
+            assert!(home.ends_with("sweep/datasets"), "{}", home.display());
+            assert_eq!(e.runs[0].1.data.root.as_deref(), Some(home.join("stl10").as_path()));
         }
     }
     // An absolute root is kept as written.
@@ -482,4 +484,92 @@ name = "ok"
     let text = err.to_string();
     let text = text.replace(&*err.problems[0].origin.file.display().to_string(), "FILE");
     insta::assert_snapshot!("all_problems_together", text);
+}
+
+// ---- --set overrides -------------------------------------------------------
+
+fn load_with(text: &str, sets: &[&str]) -> Result<Expanded, SweepError> {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "s.toml", text);
+    let opts = sweep::sweep::expand::LoadOptions {
+        overrides: sets.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    };
+    sweep::sweep::expand::load_sweep_with(&p, &opts)
+}
+
+fn ids(e: &Expanded) -> Vec<String> {
+    e.plan.runs.iter().map(|r| r.run_id.clone()).collect()
+}
+
+#[test]
+fn set_pins_a_value_and_gives_the_ids_the_file_would() {
+    let file = format!("name = \"o\"\n{BASE}");
+    let over = load_with(&file, &["train.epochs=5", "model.backbone=resnet18"]).unwrap_or_else(|e| panic!("{e}"));
+    let said = load(&BASE.replace("train.epochs = 2", "train.epochs = 5\nmodel.backbone = \"resnet18\"").replace("[base]", "name = \"o\"\n[base]"));
+    assert_eq!(over.runs[0].1.train.epochs, Some(5));
+    assert_eq!(over.runs[0].1.model.backbone, Backbone::Resnet18, "an unquoted word is a string");
+    assert_eq!(ids(&over), ids(&said));
+    assert_eq!(over.plan.overrides, ["train.epochs=5", "model.backbone=resnet18"]);
+}
+
+#[test]
+fn set_with_a_list_sweeps_the_key_except_for_list_valued_keys() {
+    let file = format!("name = \"o\"\n{BASE}[axes]\n\"transform.m\" = [5, 6, 7]\n");
+    let over = load_with(&file, &["transform.m=[10, 30]"]).unwrap_or_else(|e| panic!("{e}"));
+    let said = load(&format!("name = \"o\"\n{BASE}[axes]\n\"transform.m\" = [10, 30]\n"));
+    assert_eq!(ids(&over), ids(&said));
+    assert_eq!(over.plan.runs[0].swept.keys().collect::<Vec<_>>(), ["transform.m"]);
+
+    let one = load_with(&file, &["augment.crop_scale=[0.5, 1.0]"]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(one.runs.len(), 3, "a list-valued key takes the list as its value");
+    assert!(one.runs.iter().all(|(_, c)| c.augment.crop_scale == [0.5, 1.0]));
+    let two = load_with(&file, &["augment.crop_scale=[[0.3, 1.0], [0.5, 1.0]]"]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(two.runs.len(), 6, "a list of lists sweeps it");
+}
+
+#[test]
+fn set_wins_over_blocks_and_includes() {
+    let file = format!(
+        "name = \"o\"\n{BASE}[[include]]\n\"transform.m\" = 9\n[[block]]\nname = \"b\"\n[block.base]\n\"transform.m\" = 3\n[block.axes]\n\"loss.gamma\" = [0.0, 1.0]\n"
+    );
+    let over = load_with(&file, &["transform.m=12"]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(over.runs.iter().all(|(_, c)| c.transform.m == 12), "{:?}", over.runs.iter().map(|r| r.1.transform.m).collect::<Vec<_>>());
+}
+
+#[test]
+fn bad_overrides_are_refused_naming_the_override() {
+    let file = format!("name = \"o\"\n{BASE}");
+    for (set, needle) in [
+        ("transform.m=0", "the consensus needs at least one transform"),
+        ("colour=1", "unknown key `colour`"),
+        ("train.epochs", "expected KEY=VALUE"),
+        ("loss.tau=inf", "not a finite number"),
+        ("train.epochs=\"five\"", "`train.epochs`"),
+    ] {
+        let err = load_with(&file, &[set]).expect_err(set);
+        let shown = err.to_string();
+        assert!(shown.contains(&format!("--set {set}")), "{set}: {shown}");
+        assert!(shown.contains(needle), "{set}: {shown}");
+    }
+}
+
+#[test]
+fn a_single_run_file_takes_values_but_no_axes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "r.toml", "seed = 3\n[data]\ndataset = \"synthetic\"\n[train]\nepochs = 2\n");
+    let c = sweep::sweep::expand::load_run_config_with(&p, &["train.epochs=4".into()]).unwrap();
+    assert_eq!(c.train.epochs, Some(4));
+    let err = sweep::sweep::expand::load_run_config_with(&p, &["transform.m=[1,2]".into()]).unwrap_err();
+    assert!(err.to_string().contains("a single run has no axes"), "{err}");
+}
+
+#[test]
+fn run_ids_are_pinned() {
+    // A refactor that changes the canonical form of the resolved config changes
+    // every id and orphans finished runs: these are the ids of committed reports.
+    let e = load_sweep(&crate::common::root().join("sweeps").join("quickstart.toml")).unwrap();
+    let got = ids(&e);
+    assert!(got.contains(&"406ec29a69b0".to_string()), "{got:?}");
+    assert_eq!(got, ["850857c09b80", "4871359b02ad", "9e0606e96958", "ce4ecf1bc858", "406ec29a69b0", "a114e199e1f0"]);
 }

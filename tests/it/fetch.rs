@@ -443,3 +443,76 @@ fn fetched_mnist_loads_through_the_reader() {
     assert_eq!(ds.images.int64_value(&[2, 0, 5, 6]), (7 * 2 + 3 * 5 + 6) % 256);
     assert_eq!(ds.images.int64_value(&[4, 0, 27, 27]), (7 + 3 * 27 + 27) % 256);
 }
+
+// ------------------------------------------------- datasets on first use
+
+fn mnist_config(root: &Path) -> sweep::config::RunConfig {
+    let mut c = sweep::config::RunConfig::default();
+    c.data.dataset = DatasetName::Mnist;
+    c.data.root = Some(root.to_path_buf());
+    c.resolve();
+    c
+}
+
+#[test]
+fn a_missing_public_dataset_is_fetched_on_first_use_unless_offline() {
+    use sweep::data_fetch::{data_needs, ensure_present};
+    let Some(shared) = crate::common::shared_data() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("data").join("mnist");
+    let cfg = mnist_config(&root);
+    let needs = data_needs([&cfg]);
+    assert_eq!(needs.len(), 1);
+    assert!(!needs[0].present && needs[0].fetchable, "{needs:?}");
+
+    let err = ensure_present(&needs, true, None).unwrap_err().to_string();
+    assert!(err.contains("--offline") && err.contains("sweep data fetch mnist"), "{err}");
+    assert!(!root.exists(), "offline fetches nothing");
+
+    // The real files, served from the shared data folder as a mirror.
+    let server = Server::start(shared, HashMap::new());
+    ensure_present(&needs, false, Some(server.base.clone())).unwrap();
+    assert!(data_needs([&cfg])[0].present);
+    assert_eq!(server.hits(), 4, "the four IDX files, once each");
+    // Present now: nothing is fetched again.
+    ensure_present(&data_needs([&cfg]), false, Some(server.base.clone())).unwrap();
+    assert_eq!(server.hits(), 4);
+}
+
+#[test]
+fn missing_data_outside_the_standard_layout_is_an_error_saying_what_to_do() {
+    use sweep::data_fetch::{data_needs, ensure_present};
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = mnist_config(&tmp.path().join("my-digits"));
+    let needs = data_needs([&cfg]);
+    assert!(!needs[0].fetchable);
+    let err = ensure_present(&needs, false, None).unwrap_err().to_string();
+    assert!(err.contains("my-digits") && err.contains("sweep data fetch mnist --dir DIR"), "{err}");
+
+    let mut inet = mnist_config(&tmp.path().join("imagenet10"));
+    inet.data.dataset = DatasetName::Imagenet10;
+    let err = ensure_present(&data_needs([&inet]), false, None).unwrap_err().to_string();
+    assert!(err.contains("ImageNet layout"), "{err}");
+}
+
+#[test]
+fn plan_needs_no_data_and_says_where_each_dataset_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = crate::common::root().join("sweeps").join("table5.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .args(["plan", file.to_str().unwrap(), "--store", tmp.path().join("s").to_str().unwrap()])
+        .env("SWEEP_DATA", tmp.path().join("nothing-here"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let want = format!("data `stl10`: {} (missing: `sweep run` fetches it", tmp.path().join("nothing-here").join("stl10").display());
+    assert!(stdout.contains(&want), "{stdout}");
+}
+
+#[test]
+fn every_catalogue_entry_lives_in_its_datasets_standard_folder() {
+    for s in sweep::data_fetch::catalogue() {
+        assert_eq!(Some(s.root.as_str()), s.dataset.standard_folder(), "{:?}", s.dataset);
+    }
+}

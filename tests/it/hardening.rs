@@ -64,10 +64,10 @@ fn max_runs_is_the_limit_and_counts_blocks_zips_and_includes() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), &text);
     // Block a: 2 seeds x 2 zipped x 3 = 12; block b: 2 x 2 = 4; one include: 17.
-    let err = load_sweep_with(&p, &LoadOptions { max_runs: 16 }).unwrap_err().to_string();
+    let err = load_sweep_with(&p, &LoadOptions { max_runs: 16, ..Default::default() }).unwrap_err().to_string();
     assert!(err.contains("17 runs"), "{err}");
     assert!(err.contains("`a`: seeds 2 x transform.m 3 x [[zip]] loss.beta+loss.gamma 2 = 12"), "{err}");
-    let ok = load_sweep_with(&p, &LoadOptions { max_runs: 17 }).unwrap_or_else(|e| panic!("{e}"));
+    let ok = load_sweep_with(&p, &LoadOptions { max_runs: 17, ..Default::default() }).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ok.runs.len(), 17);
 }
 

@@ -53,6 +53,7 @@ impl FakeStore {
             sweep: sweep.into(),
             template: template.into(),
             source: format!("sweeps/{sweep}.toml"),
+            overrides: vec![],
             runs: vec![],
         };
         Self {
@@ -739,8 +740,65 @@ fn table3_snapshot_through_the_cli() {
     let args = sweep::cli::report::ReportArgs {
         target: Some(store),
         out: out.clone(),
+        format: report::ReportFormat::Markdown,
     };
     assert_eq!(sweep::cli::report::exec(args).unwrap(), 0);
     let md = std::fs::read_to_string(out.join("table3.md")).unwrap();
     insta::assert_snapshot!("table3", stable(&md, s.dir.path()));
+}
+
+// ---- LaTeX -------------------------------------------------------------------
+
+#[test]
+fn latex_cells_escape_and_keep_the_reports_markup() {
+    use sweep::report::latex::cell;
+    assert_eq!(cell("**0.752 ± 0.012 (3)**"), "\\textbf{0.752 $\\pm$ 0.012 (3)}");
+    assert_eq!(cell("`loss.beta`"), "\\texttt{loss.beta}");
+    assert_eq!(cell("a_b & 50% #1 $x {y} ~ ^ \\| —"), "a\\_b \\& 50\\% \\#1 \\$x \\{y\\} \\textasciitilde{} \\textasciicircum{} \\textbar{} ---");
+    assert_eq!(cell("Δ ACC"), "$\\Delta$ ACC");
+    assert_eq!(cell("-0.031 (a-1)"), "$-$0.031 (a-1)");
+}
+
+#[test]
+fn latex_table5_snapshot() {
+    let s = table5_store();
+    let store = s.finish();
+    let out = s.dir.path().join("out");
+    let path = report::write_report_as(&store, &out, report::ReportFormat::Latex).unwrap();
+    assert_eq!(path, out.join("table5.tex"));
+    let tex = std::fs::read_to_string(&path).unwrap();
+    insta::assert_snapshot!("table5_latex", tex);
+}
+
+#[test]
+fn latex_reports_of_every_template_compile_with_pdflatex() {
+    let stores = [("generic", generic_store()), ("table4", table4_store()), ("table5", table5_store())];
+    if std::process::Command::new("pdflatex").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("SWEEP_REQUIRE_LATEX").is_none(),
+            "SWEEP_REQUIRE_LATEX is set but pdflatex is missing (apt-get install texlive-latex-recommended)"
+        );
+        eprintln!("SKIPPED: pdflatex not found (Debian: apt-get install --no-install-recommends texlive-latex-recommended)");
+        return;
+    }
+    for (name, s) in stores {
+        let store = s.finish();
+        let out = s.dir.path().join("out");
+        let tex = report::write_report_as(&store, &out, report::ReportFormat::Latex).unwrap();
+        let doc = out.join("doc.tex");
+        let input = tex.file_name().unwrap().to_string_lossy().into_owned();
+        std::fs::write(
+            &doc,
+            format!("\\documentclass{{article}}\n\\usepackage{{booktabs}}\n\\begin{{document}}\n\\input{{{input}}}\n\\end{{document}}\n"),
+        )
+        .unwrap();
+        let run = std::process::Command::new("pdflatex")
+            .args(["-interaction=nonstopmode", "-halt-on-error", "doc.tex"])
+            .current_dir(&out)
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&run.stdout);
+        assert!(run.status.success(), "{name}: pdflatex failed:\n{log}");
+        assert!(out.join("doc.pdf").is_file(), "{name}");
+    }
 }

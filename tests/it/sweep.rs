@@ -495,9 +495,9 @@ fn plan_and_status_commands_run_on_a_store() {
     let views = js.iter().map(|j| store.view(&j.entry.run_id).unwrap()).collect::<Vec<_>>();
     assert_eq!(sweep::sweep::StateCounts::of(&views).done, js.len());
     assert_eq!(plan::exec(&args).unwrap(), 0);
-    let st = status::StatusArgs { target: Some(store_path.clone()), store: None };
+    let st = status::StatusArgs { target: Some(store_path.clone()), store: None, watch: None };
     assert_eq!(status::exec(&st).unwrap(), 0);
-    let st = status::StatusArgs { target: Some(file), store: Some(store_path) };
+    let st = status::StatusArgs { target: Some(file), store: Some(store_path), watch: None };
     assert_eq!(status::exec(&st).unwrap(), 0);
 }
 
@@ -558,4 +558,30 @@ fn paper_sweeps_carry_the_papers_settings() {
     let fig1 = load("fig1.toml");
     assert_eq!(fig1.runs.len(), 1);
     assert!(fig1.runs[0].1.eval.diversity);
+}
+
+#[test]
+fn completions_are_generated_for_every_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sweep")).args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains("max-runs") && script.contains("offline"), "{shell}: {script}");
+    }
+}
+
+#[test]
+fn status_watch_stops_when_no_run_is_running() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("store")).unwrap();
+    let js = jobs(&store, 2);
+    let out = run_jobs(&js, &make_slots(&[DeviceSpec::Cpu], 1), &Fake::new(&[], 1), &StopFlag::new(), &quiet(false));
+    assert!(out.all_done());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .args(["status", store.root().to_str().unwrap(), "--watch", "1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.contains("2 done") && text.contains("no run is running: stopped watching"), "{text}");
 }
