@@ -14,7 +14,7 @@ CARGO ?= cargo
 # data skip loudly when it is absent).
 export SWEEP_DATA ?= $(abspath $(CURDIR)/../shared/data)
 
-.PHONY: all venv build release demo test test-fast fixtures doctor clean-venv bench-compare
+.PHONY: all venv build release demo test test-fast lint fixtures doctor clean-venv bench-compare
 
 all: release
 
@@ -50,6 +50,16 @@ test: venv
 	if scripts/latex-install.sh; then export SWEEP_REQUIRE_LATEX=1; \
 	else echo "==> WARNING: pdflatex is not installed and cannot be here; the LaTeX compile test will be SKIPPED"; fi; \
 	$(CARGO) test --release --no-fail-fast -- --test-threads=2
+	@echo "==> the build without libtorch (make test-fast's), release profile: its dependencies are already built"
+	$(CARGO) test --release --no-default-features --no-fail-fast -- --test-threads=2
+	@$(MAKE) --no-print-directory lint
+
+# Style gates: rustfmt (rustfmt.toml) and clippy with warnings as errors, with and
+# without libtorch.
+lint: venv
+	$(CARGO) fmt --check
+	$(CARGO) clippy --release --all-targets -- -D warnings
+	$(CARGO) clippy --release --no-default-features --all-targets -- -D warnings
 
 # Configuration, sweep expansion, store and reports only: no libtorch needed.
 test-fast:

@@ -16,9 +16,7 @@ fn torch_lib_dir() -> Option<PathBuf> {
         .args(["-c", "import os, torch; print(os.path.dirname(torch.__file__))"])
         .output()
         .or_else(|_| {
-            Command::new("python3")
-                .args(["-c", "import os, torch; print(os.path.dirname(torch.__file__))"])
-                .output()
+            Command::new("python3").args(["-c", "import os, torch; print(os.path.dirname(torch.__file__))"]).output()
         })
         .ok()?;
     if !out.status.success() {

@@ -122,10 +122,7 @@ impl Source {
     /// the files sit directly in it, as the readers look for them).
     pub fn is_present_at_root(&self, root: &Path) -> bool {
         let prefix = format!("{}/", self.root);
-        self.files
-            .iter()
-            .flat_map(|f| &f.produces)
-            .all(|p| root.join(p.strip_prefix(&prefix).unwrap_or(p)).is_file())
+        self.files.iter().flat_map(|f| &f.produces).all(|p| root.join(p.strip_prefix(&prefix).unwrap_or(p)).is_file())
     }
 }
 

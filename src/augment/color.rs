@@ -92,10 +92,7 @@ pub fn hsv_to_rgb(h: &Tensor, s: &Tensor, v: &Tensor) -> Tensor {
     let q = (v * (-(s * &f) + 1.0)).clamp(0.0, 1.0);
     let t = (v * (-(s * (-&f + 1.0)) + 1.0)).clamp(0.0, 1.0);
     let pick = |c: [&Tensor; 6]| Tensor::stack(&c, 1).gather(1, &i, false);
-    Tensor::cat(
-        &[pick([v, &q, &p, &p, &t, v]), pick([&t, v, v, &q, &p, &p]), pick([&p, &p, &t, v, v, &q])],
-        1,
-    )
+    Tensor::cat(&[pick([v, &q, &p, &p, &t, v]), pick([&t, v, v, &q, &p, &p]), pick([&p, &p, &t, v, v, &q])], 1)
 }
 
 /// U(lo, hi) per image.

@@ -70,6 +70,7 @@ pub fn exec(_: &BenchArgs) -> anyhow::Result<i32> {
 }
 
 /// --python, else $SWEEP_PYTHON, else the project venv's python, else python3.
+#[cfg(feature = "torch")]
 fn python(given: &Option<PathBuf>) -> PathBuf {
     given
         .clone()
@@ -115,7 +116,8 @@ pub fn exec(a: &BenchArgs) -> anyhow::Result<i32> {
         BenchData::random(&cfg, device)
     };
     if a.compare {
-        let opts = CompareOptions { python: python(&a.python), rounds: a.rounds, torch_channels_last: a.torch_channels_last };
+        let opts =
+            CompareOptions { python: python(&a.python), rounds: a.rounds, torch_channels_last: a.torch_channels_last };
         print!("{}", bench::compare(&cfg, &a.name, device, &data, a.warmup, a.steps, &opts)?);
     } else if let Some(n) = a.pack {
         print!("{}", bench::pack(&cfg, &a.name, device, &data, n, a.warmup, a.steps)?);

@@ -6,7 +6,10 @@ pub struct DoctorArgs {}
 
 #[cfg(not(feature = "torch"))]
 pub fn exec(_: &DoctorArgs) -> anyhow::Result<i32> {
-    println!("sweep {} built without the `torch` feature: configuration, plans and reports only.", env!("CARGO_PKG_VERSION"));
+    println!(
+        "sweep {} built without the `torch` feature: configuration, plans and reports only.",
+        env!("CARGO_PKG_VERSION")
+    );
     println!("Rebuild with default features (make release) to train.");
     Ok(1)
 }

@@ -32,7 +32,8 @@ pub fn exec(a: &ExecRunArgs) -> anyhow::Result<i32> {
     let device: DeviceSpec = a.device.parse()?;
     let stop = StopFlag::new();
     crate::sweep::install_ctrlc(&stop)?;
-    let entry = crate::record::PlanEntry { run_id: dir.run_id().to_string(), blocks: vec![], swept: Default::default() };
+    let entry =
+        crate::record::PlanEntry { run_id: dir.run_id().to_string(), blocks: vec![], swept: Default::default() };
     let job = Job { entry, config, dir };
     let exe = crate::train::executor::TorchExecutor::default();
     let ctl = RunControl::stdout_protocol(stop);

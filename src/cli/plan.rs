@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::sweep::expand::load_sweep_with;
 use crate::sweep::schedule::swept_label;
 use crate::sweep::table::text_table;
-use crate::sweep::expand::load_sweep_with;
 use crate::sweep::{Observed, StateCounts, Store};
 
 #[derive(Debug, Clone, Args)]

@@ -36,7 +36,9 @@ fn parse_dataset(s: &str) -> Result<DatasetName, String> {
 }
 
 fn parse_split(s: &str) -> Result<Split, String> {
-    toml::Value::String(s.to_string()).try_into().map_err(|_| format!("unknown split `{s}` (train, test or train+test)"))
+    toml::Value::String(s.to_string())
+        .try_into()
+        .map_err(|_| format!("unknown split `{s}` (train, test or train+test)"))
 }
 
 #[cfg(not(feature = "torch"))]

@@ -88,7 +88,8 @@ pub fn run_expanded(expanded: Expanded, o: &RunOptions) -> anyhow::Result<i32> {
     let store = Store::open(&store_path)?;
     let jobs = sweep::prepare_jobs(&store, &expanded)?;
     // Every dataset an unfinished run reads is there (or fetched) before any run starts.
-    let pending = jobs.iter().filter(|j| j.dir.status().map(|s| s.state != crate::record::RunState::Done).unwrap_or(true));
+    let pending =
+        jobs.iter().filter(|j| j.dir.status().map(|s| s.state != crate::record::RunState::Done).unwrap_or(true));
     let needs = crate::data_fetch::data_needs(pending.map(|j| &j.config));
     let mirror = std::env::var(crate::data_fetch::MIRROR_ENV).ok().filter(|m| !m.is_empty());
     crate::data_fetch::ensure_present(&needs, o.offline, mirror)?;

@@ -228,9 +228,9 @@ impl Source<'_> {
             DeValue::Boolean(b) => toml::Value::Boolean(*b),
             DeValue::Datetime(d) => toml::Value::Datetime(*d),
             DeValue::Array(a) => toml::Value::Array(a.iter().map(|x| self.plain(x, problems)).collect()),
-            DeValue::Table(t) => toml::Value::Table(
-                t.iter().map(|(k, x)| (k.get_ref().to_string(), self.plain(x, problems))).collect(),
-            ),
+            DeValue::Table(t) => {
+                toml::Value::Table(t.iter().map(|(k, x)| (k.get_ref().to_string(), self.plain(x, problems))).collect())
+            }
         }
     }
 }
@@ -304,7 +304,12 @@ fn axes(
     }
 }
 
-fn string_setting(src: &Source<'_>, key: &str, v: &Spanned<DeValue<'_>>, problems: &mut Vec<Problem>) -> Option<Setting> {
+fn string_setting(
+    src: &Source<'_>,
+    key: &str,
+    v: &Spanned<DeValue<'_>>,
+    problems: &mut Vec<Problem>,
+) -> Option<Setting> {
     match v.get_ref() {
         DeValue::String(s) => Some(Setting { value: s.to_string(), at: src.at(v.span()) }),
         other => {
@@ -347,10 +352,7 @@ fn tables<'a, 'i>(
 }
 
 fn unknown_key(src: &Source<'_>, where_: &str, key: &Spanned<toml::de::DeString<'_>>, known: &[&str]) -> Problem {
-    src.problem(
-        key.span(),
-        format!("unknown key `{}` {where_} (expected one of: {})", key.get_ref(), known.join(", ")),
-    )
+    src.problem(key.span(), format!("unknown key `{}` {where_} (expected one of: {})", key.get_ref(), known.join(", ")))
 }
 
 /// Read one grid-level key (shared by the top level and blocks). Returns false
@@ -365,11 +367,15 @@ fn grid_key(
     match key {
         "base" => match v.get_ref() {
             DeValue::Table(t) => flatten(src, "", t, &mut grid.base, problems),
-            other => problems.push(src.problem(v.span(), format!("`base` must be a table, found {}", type_name(other)))),
+            other => {
+                problems.push(src.problem(v.span(), format!("`base` must be a table, found {}", type_name(other))))
+            }
         },
         "axes" => match v.get_ref() {
             DeValue::Table(t) => axes(src, "", t, &mut grid.axes, problems),
-            other => problems.push(src.problem(v.span(), format!("`axes` must be a table, found {}", type_name(other)))),
+            other => {
+                problems.push(src.problem(v.span(), format!("`axes` must be a table, found {}", type_name(other))))
+            }
         },
         "seeds" => match v.get_ref() {
             DeValue::Array(a) => {
@@ -381,7 +387,9 @@ fn grid_key(
                     values: a.iter().map(|x| (src.plain(x, problems), src.at(x.span()))).collect(),
                 });
             }
-            other => problems.push(src.problem(v.span(), format!("`seeds` must be a list, found {}", type_name(other)))),
+            other => {
+                problems.push(src.problem(v.span(), format!("`seeds` must be a list, found {}", type_name(other))))
+            }
         },
         "zip" => {
             for t in tables(src, "zip", v, problems) {
@@ -524,7 +532,9 @@ pub fn parse_override(text: &str, list_keys: &dyn Fn(&str) -> bool, problems: &m
         return None;
     };
     let key = key.trim().trim_matches('"').to_string();
-    if key.is_empty() || !key.split('.').all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) {
+    if key.is_empty()
+        || !key.split('.').all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    {
         problems.push(Problem::new(at, format!("`{key}` is not a dotted key such as train.epochs")));
         return None;
     }

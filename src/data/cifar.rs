@@ -21,11 +21,26 @@ pub(crate) const CIFAR10_CLASSES: [&str; 10] =
     ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 
 pub(crate) const CIFAR100_COARSE: [&str; 20] = [
-    "aquatic_mammals", "fish", "flowers", "food_containers", "fruit_and_vegetables",
-    "household_electrical_devices", "household_furniture", "insects", "large_carnivores",
-    "large_man-made_outdoor_things", "large_natural_outdoor_scenes",
-    "large_omnivores_and_herbivores", "medium_mammals", "non-insect_invertebrates", "people",
-    "reptiles", "small_mammals", "trees", "vehicles_1", "vehicles_2",
+    "aquatic_mammals",
+    "fish",
+    "flowers",
+    "food_containers",
+    "fruit_and_vegetables",
+    "household_electrical_devices",
+    "household_furniture",
+    "insects",
+    "large_carnivores",
+    "large_man-made_outdoor_things",
+    "large_natural_outdoor_scenes",
+    "large_omnivores_and_herbivores",
+    "medium_mammals",
+    "non-insect_invertebrates",
+    "people",
+    "reptiles",
+    "small_mammals",
+    "trees",
+    "vehicles_1",
+    "vehicles_2",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,9 +78,7 @@ impl Cifar {
     fn hint(self) -> String {
         match self {
             Cifar::Ten => fetch_hint("cifar10", "CIFAR-10 binary version (cifar-10-binary.tar.gz)"),
-            Cifar::Hundred20 => {
-                fetch_hint("cifar100_20", "CIFAR-100 binary version (cifar-100-binary.tar.gz)")
-            }
+            Cifar::Hundred20 => fetch_hint("cifar100_20", "CIFAR-100 binary version (cifar-100-binary.tar.gz)"),
         }
     }
     fn files(self, split: Split) -> Vec<&'static str> {

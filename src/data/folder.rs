@@ -75,7 +75,10 @@ pub(crate) fn list(root: &Path, classes: Option<&[String]>, split: Split) -> Res
         for (label, class) in class_names.iter().enumerate() {
             let cdir = dir.join(class);
             if !cdir.is_dir() {
-                return Err(DataError::Missing { path: cdir, hint: hint(&format!("class folder `{class}` is missing")) });
+                return Err(DataError::Missing {
+                    path: cdir,
+                    hint: hint(&format!("class folder `{class}` is missing")),
+                });
             }
             let files = image_files(&cdir)?;
             if files.is_empty() {

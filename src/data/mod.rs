@@ -166,7 +166,10 @@ impl Dataset {
 /// `sweep predict` checks them against the run before decoding anything.
 pub fn list_images(dir: &Path) -> Result<Vec<(PathBuf, i64)>, DataError> {
     if !dir.is_dir() {
-        return Err(DataError::Missing { path: dir.to_path_buf(), hint: "point at a folder of .jpg/.png images".into() });
+        return Err(DataError::Missing {
+            path: dir.to_path_buf(),
+            hint: "point at a folder of .jpg/.png images".into(),
+        });
     }
     let files = folder::image_files(dir)?;
     if files.is_empty() {

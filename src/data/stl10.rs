@@ -29,8 +29,7 @@ pub(crate) fn read(root: &Path, split: Split) -> Result<Part, DataError> {
     let mut part = Part::new(3, SIDE, SIDE);
     for prefix in prefixes {
         let locate = |name: String| {
-            find_file(&dirs, &name, false)
-                .ok_or_else(|| DataError::Missing { path: root.join(&name), hint: hint() })
+            find_file(&dirs, &name, false).ok_or_else(|| DataError::Missing { path: root.join(&name), hint: hint() })
         };
         let x_path = locate(format!("{prefix}_X.bin"))?;
         let y_path = locate(format!("{prefix}_y.bin"))?;

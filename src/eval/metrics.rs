@@ -52,10 +52,7 @@ pub(crate) fn encode(labels: &[i64]) -> (Vec<usize>, Vec<i64>) {
     let mut values = labels.to_vec();
     values.sort_unstable();
     values.dedup();
-    let codes = labels
-        .iter()
-        .map(|l| values.binary_search(l).expect("value taken from the same slice"))
-        .collect();
+    let codes = labels.iter().map(|l| values.binary_search(l).expect("value taken from the same slice")).collect();
     (codes, values)
 }
 
@@ -78,12 +75,7 @@ impl Contingency {
             for (&i, &j) in a.iter().zip(b) {
                 dense[i * nb + j] += 1;
             }
-            dense
-                .iter()
-                .enumerate()
-                .filter(|(_, &c)| c > 0)
-                .map(|(ij, &c)| (ij / nb, ij % nb, c))
-                .collect()
+            dense.iter().enumerate().filter(|(_, &c)| c > 0).map(|(ij, &c)| (ij / nb, ij % nb, c)).collect()
         } else {
             let mut pairs: Vec<(usize, usize)> = a.iter().copied().zip(b.iter().copied()).collect();
             pairs.sort_unstable();
@@ -104,13 +96,7 @@ impl Contingency {
 ///
 /// Panics if the slices differ in length (a caller bug).
 pub fn contingency(truth: &[i64], pred: &[i64]) -> Contingency {
-    assert_eq!(
-        truth.len(),
-        pred.len(),
-        "contingency: {} true labels but {} predicted",
-        truth.len(),
-        pred.len()
-    );
+    assert_eq!(truth.len(), pred.len(), "contingency: {} true labels but {} predicted", truth.len(), pred.len());
     let (a, classes) = encode(truth);
     let (b, clusters) = encode(pred);
     Contingency::from_codes(&a, classes, &b, clusters)
@@ -169,7 +155,11 @@ impl Contingency {
                 let outer = (self.class_sizes[i] * self.cluster_sizes[j]) as f64;
                 let log_outer = -outer.ln() + ln_n + ln_n;
                 let term = p * ((c as f64).ln() - ln_n) + p * log_outer;
-                if term.abs() < f64::EPSILON { 0.0 } else { term }
+                if term.abs() < f64::EPSILON {
+                    0.0
+                } else {
+                    term
+                }
             })
             .sum();
         mi.max(0.0)

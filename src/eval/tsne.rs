@@ -55,10 +55,8 @@ pub fn tsne(x: &[Vec<f32>], perplexity: f64, iters: usize, seed: u64) -> anyhow:
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let init: Vec<f64> = (0..2 * n).map(|_| normal.sample(&mut rng)).collect();
 
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .context("building the one-thread pool for t-SNE")?;
+    let pool =
+        rayon::ThreadPoolBuilder::new().num_threads(1).build().context("building the one-thread pool for t-SNE")?;
     let samples: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
     let y = pool.install(|| {
         tSNE::<f64, &[f32], 2>::new(&samples)

@@ -10,10 +10,7 @@ use super::{dims2, l2_normalize};
 pub fn cosine_scores(z: &Tensor, protos: &Tensor) -> Tensor {
     let (_, d) = dims2(z, "cosine_scores: z");
     let (_, dc) = dims2(protos, "cosine_scores: protos");
-    assert_eq!(
-        d, dc,
-        "cosine_scores: z has dimension {d} but the prototypes {dc}"
-    );
+    assert_eq!(d, dc, "cosine_scores: z has dimension {d} but the prototypes {dc}");
     l2_normalize(z).matmul(&l2_normalize(protos).tr())
 }
 
@@ -35,10 +32,7 @@ pub fn soft_cluster_loss(q1: &Tensor, q2: &Tensor, logp1: &Tensor, logp2: &Tenso
     let shape = dims2(q1, "soft_cluster_loss: q1");
     for (name, t) in [("q2", q2), ("logp1", logp1), ("logp2", logp2)] {
         let s = dims2(t, "soft_cluster_loss");
-        assert_eq!(
-            s, shape,
-            "soft_cluster_loss: {name} is {s:?} but q1 is {shape:?}"
-        );
+        assert_eq!(s, shape, "soft_cluster_loss: {name} is {s:?} but q1 is {shape:?}");
     }
     let cross = (q2.detach() * logp1).sum(None::<Kind>) + (q1.detach() * logp2).sum(None::<Kind>);
     cross / (-2.0 * shape.0 as f64)

@@ -9,12 +9,7 @@ use super::{dims2, l2_normalize};
 ///
 /// `z` is B x d, `protos` K x d. The M x B x K assignments are what the
 /// evaluator's ensemble diversity (SPEC 7, Figure 1) takes the argmax of.
-pub fn transformed_log_assignments(
-    z: &Tensor,
-    protos: &Tensor,
-    t: &Transforms,
-    tau: f64,
-) -> Tensor {
+pub fn transformed_log_assignments(z: &Tensor, protos: &Tensor, t: &Transforms, tau: f64) -> Tensor {
     let (b, _) = dims2(z, "transformed_log_assignments: z");
     let mapped = mapped_unit(&[z, protos], t);
     scores_and_log_softmax(&mapped, b, tau)
@@ -45,27 +40,12 @@ pub fn consensus_loss(
 ) -> Tensor {
     let (b, d) = dims2(z1, "consensus_loss: z1");
     let (k, dc) = dims2(protos, "consensus_loss: protos");
-    assert_eq!(
-        dims2(z2, "consensus_loss: z2"),
-        (b, d),
-        "consensus_loss: z2 must match z1 ({b} x {d})"
-    );
-    assert_eq!(
-        d, dc,
-        "consensus_loss: z has dimension {d} but the prototypes {dc}"
-    );
+    assert_eq!(dims2(z2, "consensus_loss: z2"), (b, d), "consensus_loss: z2 must match z1 ({b} x {d})");
+    assert_eq!(d, dc, "consensus_loss: z has dimension {d} but the prototypes {dc}");
     for (name, q) in [("q1", q1), ("q2", q2)] {
-        assert_eq!(
-            dims2(q, "consensus_loss"),
-            (b, k),
-            "consensus_loss: {name} must be B x K = {b} x {k}"
-        );
+        assert_eq!(dims2(q, "consensus_loss"), (b, k), "consensus_loss: {name} must be B x K = {b} x {k}");
     }
-    let c = if detach_protos {
-        protos.detach()
-    } else {
-        protos.shallow_clone()
-    };
+    let c = if detach_protos { protos.detach() } else { protos.shallow_clone() };
     let mapped = mapped_unit(&[z1, z2, &c], t);
     // M x 2B x K: rows 0..B are view 1, B..2B view 2.
     let logp = scores_and_log_softmax(&mapped, 2 * b, tau);

@@ -109,18 +109,9 @@ pub fn concurl_loss_marked(
 ) -> LossTerms {
     let (view1, view2) = (view1.promoted(), view2.promoted());
     let prototypes = &promote(prototypes);
-    let view1 = ViewOutputs {
-        w: &view1.0,
-        v: &view1.1,
-        z: &view1.2,
-    };
-    let view2 = ViewOutputs {
-        w: &view2.0,
-        v: &view2.1,
-        z: &view2.2,
-    };
-    let with_grad_if =
-        |weight: f64, f: &dyn Fn() -> Tensor| if weight != 0.0 { f() } else { tch::no_grad(f) };
+    let view1 = ViewOutputs { w: &view1.0, v: &view1.1, z: &view1.2 };
+    let view2 = ViewOutputs { w: &view2.0, v: &view2.1, z: &view2.2 };
+    let with_grad_if = |weight: f64, f: &dyn Fn() -> Tensor| if weight != 0.0 { f() } else { tch::no_grad(f) };
 
     let l1 = with_grad_if(cfg.alpha, &|| byol_loss(view1.w, view2.w, view1.v, view2.v));
     mark(LossPart::Byol);
@@ -132,25 +123,11 @@ pub fn concurl_loss_marked(
     mark(LossPart::Sinkhorn);
 
     let l2 = with_grad_if(cfg.beta, &|| {
-        soft_cluster_loss(
-            &q1,
-            &q2,
-            &log_assignments(&s1, cfg.tau),
-            &log_assignments(&s2, cfg.tau),
-        )
+        soft_cluster_loss(&q1, &q2, &log_assignments(&s1, cfg.tau), &log_assignments(&s2, cfg.tau))
     });
     mark(LossPart::SoftCluster);
     let l3 = with_grad_if(cfg.gamma, &|| {
-        consensus_loss(
-            view1.z,
-            view2.z,
-            prototypes,
-            transforms,
-            &q1,
-            &q2,
-            cfg.tau,
-            cfg.detach_prototypes_l3,
-        )
+        consensus_loss(view1.z, view2.z, prototypes, transforms, &q1, &q2, cfg.tau, cfg.detach_prototypes_l3)
     });
     mark(LossPart::Consensus);
 
@@ -160,13 +137,7 @@ pub fn concurl_loss_marked(
             total += w * term;
         }
     }
-    LossTerms {
-        l1,
-        l2,
-        l3,
-        total,
-        codes: [q1, q2],
-    }
+    LossTerms { l1, l2, l3, total, codes: [q1, q2] }
 }
 
 /// x / max(||x||, 1e-12) along the last axis (torch's F.normalize): the SPEC's

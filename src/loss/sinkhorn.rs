@@ -25,10 +25,7 @@ use super::dims2;
 pub fn sinkhorn(scores: &Tensor, eps: f64, iters: usize) -> Tensor {
     let (b, k) = dims2(scores, "sinkhorn: scores");
     assert!(b > 0 && k > 0, "sinkhorn: empty scores {b} x {k}");
-    assert!(
-        eps > 0.0 && eps.is_finite(),
-        "sinkhorn: eps = {eps} must be positive"
-    );
+    assert!(eps > 0.0 && eps.is_finite(), "sinkhorn: eps = {eps} must be positive");
     let (ln_b, ln_k) = ((b as f64).ln(), (k as f64).ln());
     tch::no_grad(|| {
         // log Q^T: row i is sample i, column j is cluster j.

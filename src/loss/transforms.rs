@@ -34,18 +34,8 @@ impl Transforms {
     ///   so entries are plain N(0, 1/d') and [`Transforms::note`] says so;
     /// * `diagonal`: A_m = diag(a), a ~ N(0, 1)^dim (`d_prime` is ignored);
     /// * `gaussian`: entries N(0, 1/d'), no orthogonalisation (the authors' code).
-    pub fn new(
-        kind: TransformKind,
-        m: usize,
-        d_prime: usize,
-        dim: usize,
-        seed: u64,
-        device: Device,
-    ) -> Self {
-        assert!(
-            m > 0 && d_prime > 0 && dim > 0,
-            "Transforms::new: m = {m}, d' = {d_prime}, dim = {dim} must be >= 1"
-        );
+    pub fn new(kind: TransformKind, m: usize, d_prime: usize, dim: usize, seed: u64, device: Device) -> Self {
+        assert!(m > 0 && d_prime > 0 && dim > 0, "Transforms::new: m = {m}, d' = {d_prime}, dim = {dim} must be >= 1");
         let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(seed, TRANSFORM_SALT));
         let (mi, di, dpi) = (m as i64, dim as i64, d_prime as i64);
         let mut draw = |n: usize, std: f64| -> Tensor {
@@ -70,7 +60,10 @@ impl Transforms {
                 // one biased by LAPACK's sign convention.
                 let (q, r) = Tensor::linalg_qr(&g.transpose(1, 2), "reduced");
                 let signs = r.diagonal(0, 1, 2).sign().unsqueeze(1);
-                ((q * signs).transpose(1, 2).contiguous(), format!("projection: {m} maps {d_prime} x {dim} with orthonormal rows (QR)"))
+                (
+                    (q * signs).transpose(1, 2).contiguous(),
+                    format!("projection: {m} maps {d_prime} x {dim} with orthonormal rows (QR)"),
+                )
             }
             TransformKind::Projection => (
                 draw(m * d_prime * dim, gaussian_std).view([mi, dpi, di]),
@@ -80,27 +73,14 @@ impl Transforms {
                 ),
             ),
         };
-        Self {
-            kind,
-            a: a.to_kind(Kind::Float).to_device(device),
-            note,
-        }
+        Self { kind, a: a.to_kind(Kind::Float).to_device(device), note }
     }
 
     /// Wraps given maps (tests, or maps read back from elsewhere). Shapes as in
     /// the struct's documentation.
     pub fn from_tensor(kind: TransformKind, a: Tensor) -> Self {
-        let want = if kind == TransformKind::Diagonal {
-            2
-        } else {
-            3
-        };
-        assert_eq!(
-            a.dim(),
-            want,
-            "Transforms::from_tensor: {kind:?} maps need {want} dimensions, got {:?}",
-            a.size()
-        );
+        let want = if kind == TransformKind::Diagonal { 2 } else { 3 };
+        assert_eq!(a.dim(), want, "Transforms::from_tensor: {kind:?} maps need {want} dimensions, got {:?}", a.size());
         let note = format!("{kind:?}: given maps of shape {:?}", a.size());
         Self { kind, a, note }
     }
@@ -133,12 +113,7 @@ impl Transforms {
     /// One einsum (or one broadcast product for diagonals) over all M at once.
     pub fn apply(&self, x: &Tensor) -> Tensor {
         let (_, d) = super::dims2(x, "Transforms::apply: x");
-        assert_eq!(
-            d,
-            self.in_dim(),
-            "Transforms::apply: x has dimension {d}, the maps act on {}",
-            self.in_dim()
-        );
+        assert_eq!(d, self.in_dim(), "Transforms::apply: x has dimension {d}, the maps act on {}", self.in_dim());
         let a = self.a.to_kind(x.kind());
         match self.kind {
             TransformKind::Diagonal => x.unsqueeze(0) * a.unsqueeze(1),

@@ -56,21 +56,8 @@ impl Online {
         let head = Mlp::new(&(p / "head"), feat, hh, hd);
         // Random directions: only c/||c|| is ever used, so the scale is immaterial.
         let k = cfg.clusters() as i64;
-        let prototypes = p.var(
-            "prototypes",
-            &[k, hd],
-            nn::Init::Randn {
-                mean: 0.0,
-                stdev: 1.0,
-            },
-        );
-        Self {
-            encoder,
-            projector,
-            predictor,
-            head,
-            prototypes,
-        }
+        let prototypes = p.var("prototypes", &[k, hd], nn::Init::Randn { mean: 0.0, stdev: 1.0 });
+        Self { encoder, projector, predictor, head, prototypes }
     }
 
     /// One view through every online branch.
@@ -79,12 +66,7 @@ impl Online {
         let projection = self.projector.forward_t(&y, train);
         let prediction = self.predictor.forward_t(&projection, train);
         let z = self.head.forward_t(&y, train);
-        OnlineOut {
-            y,
-            projection,
-            prediction,
-            z,
-        }
+        OnlineOut { y, projection, prediction, z }
     }
 
     /// (y, z) only: the clustering branch, for evaluation.
@@ -99,13 +81,8 @@ impl Online {
     /// (Adam's step size relative to ||c||), never a loss value.
     pub fn renormalize_prototypes(&self) {
         tch::no_grad(|| {
-            let norm = self
-                .prototypes
-                .norm_scalaropt_dim(2.0, [-1], true)
-                .clamp_min(1e-12);
-            self.prototypes
-                .shallow_clone()
-                .copy_(&(&self.prototypes / norm));
+            let norm = self.prototypes.norm_scalaropt_dim(2.0, [-1], true).clamp_min(1e-12);
+            self.prototypes.shallow_clone().copy_(&(&self.prototypes / norm));
         });
     }
 }
@@ -126,22 +103,14 @@ impl Target {
     pub fn new(p: &nn::Path, cfg: &RunConfig, in_channels: i64) -> Self {
         let m = &cfg.model;
         let encoder = Encoder::new(&(p / "encoder"), cfg, in_channels);
-        let projector = Mlp::new(
-            &(p / "projector"),
-            encoder.feat_dim(),
-            m.proj_hidden as i64,
-            m.proj_dim as i64,
-        );
+        let projector = Mlp::new(&(p / "projector"), encoder.feat_dim(), m.proj_hidden as i64, m.proj_dim as i64);
         Self { encoder, projector }
     }
 
     /// v = g_xi(f_xi(x)), B x proj_dim, computed under `no_grad`: the target
     /// receives no gradient. BYOL runs it in training mode (batch statistics).
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
-        tch::no_grad(|| {
-            self.projector
-                .forward_t(&self.encoder.forward_t(x, train), train)
-        })
+        tch::no_grad(|| self.projector.forward_t(&self.encoder.forward_t(x, train), train))
     }
 }
 
@@ -166,12 +135,7 @@ impl Networks {
         target_vs.freeze();
         copy_matching(&target_vs, &online_vs);
         pack_contiguous(&target_vs);
-        Self {
-            online_vs,
-            online,
-            target_vs,
-            target,
-        }
+        Self { online_vs, online, target_vs, target }
     }
 
     /// xi <- tau xi + (1 - tau) theta over every target variable.

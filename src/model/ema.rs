@@ -26,10 +26,7 @@ use tch::Tensor;
 /// Panics if a target variable has no online counterpart of the same shape:
 /// the two networks were built from different configurations, a bug.
 pub fn ema_update(target: &VarStore, online: &VarStore, tau: f64) {
-    assert!(
-        (0.0..=1.0).contains(&tau),
-        "ema_update: tau = {tau} must be in [0, 1]"
-    );
+    assert!((0.0..=1.0).contains(&tau), "ema_update: tau = {tau} must be in [0, 1]");
     let pairs = matched(target, online);
     let weight = 1.0 - tau; // lerp(xi, theta, 1 - tau) = tau xi + (1 - tau) theta
     tch::no_grad(|| {
@@ -68,10 +65,7 @@ pub fn pack_contiguous(vs: &VarStore) -> bool {
         return true;
     };
     let (kind, device) = (first.kind(), first.device());
-    if vars
-        .iter()
-        .any(|(_, t)| t.kind() != kind || t.device() != device)
-    {
+    if vars.iter().any(|(_, t)| t.kind() != kind || t.device() != device) {
         return false;
     }
     let total: i64 = vars.iter().map(|(_, t)| t.numel() as i64).sum();
@@ -106,16 +100,8 @@ fn matched(target: &VarStore, online: &VarStore) -> Vec<(String, Tensor, Tensor)
         .variables()
         .into_iter()
         .map(|(name, t)| {
-            let o = onl.get(&name).unwrap_or_else(|| {
-                panic!("EMA: target variable `{name}` has no online counterpart")
-            });
-            assert_eq!(
-                t.size(),
-                o.size(),
-                "EMA: `{name}` is {:?} in the target but {:?} online",
-                t.size(),
-                o.size()
-            );
+            let o = onl.get(&name).unwrap_or_else(|| panic!("EMA: target variable `{name}` has no online counterpart"));
+            assert_eq!(t.size(), o.size(), "EMA: `{name}` is {:?} in the target but {:?} online", t.size(), o.size());
             let o = o.to_device(t.device());
             (name, t, o)
         })
@@ -133,11 +119,7 @@ fn packed_view(vars: &[&Tensor]) -> Option<Tensor> {
     let mut expect = first.data_ptr() as usize;
     let mut total = 0i64;
     for t in vars {
-        if t.kind() != kind
-            || t.device() != device
-            || !t.is_contiguous()
-            || t.data_ptr() as usize != expect
-        {
+        if t.kind() != kind || t.device() != device || !t.is_contiguous() || t.data_ptr() as usize != expect {
             return None;
         }
         let n = t.numel();

@@ -22,15 +22,7 @@ fn linear(p: nn::Path, c_in: i64, c_out: i64) -> nn::Linear {
         fan: nn::init::FanInOut::FanIn,
         non_linearity: nn::init::NonLinearity::ExplicitGain(1.0 / 3f64.sqrt()),
     };
-    nn::linear(
-        p,
-        c_in,
-        c_out,
-        nn::LinearConfig {
-            ws_init,
-            ..Default::default()
-        },
-    )
+    nn::linear(p, c_in, c_out, nn::LinearConfig { ws_init, ..Default::default() })
 }
 
 impl Mlp {
@@ -50,9 +42,6 @@ impl Mlp {
 impl ModuleT for Mlp {
     /// N x in to N x out. BatchNorm1d needs N >= 2 in training mode.
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        xs.apply(&self.fc1)
-            .apply_t(&self.bn1, train)
-            .relu_()
-            .apply(&self.fc2)
+        xs.apply(&self.fc1).apply_t(&self.bn1, train).relu_().apply(&self.fc2)
     }
 }

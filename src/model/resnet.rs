@@ -39,13 +39,7 @@ impl EncoderConfig {
         };
         let w = cfg.model.width;
         let widths = BASE_WIDTHS.map(|c| ((c * w).round() as i64).max(MIN_CHANNELS));
-        Self {
-            blocks,
-            stem: cfg.stem(),
-            widths,
-            in_channels,
-            channels_last: cfg.train.channels_last,
-        }
+        Self { blocks, stem: cfg.stem(), widths, in_channels, channels_last: cfg.train.channels_last }
     }
 }
 
@@ -67,19 +61,7 @@ fn conv(p: nn::Path, c_in: i64, c_out: i64, k: i64, stride: i64, padding: i64) -
         fan: nn::init::FanInOut::FanOut,
         non_linearity: nn::init::NonLinearity::ReLU,
     };
-    nn::conv2d(
-        p,
-        c_in,
-        c_out,
-        k,
-        nn::ConvConfig {
-            stride,
-            padding,
-            bias: false,
-            ws_init,
-            ..Default::default()
-        },
-    )
+    nn::conv2d(p, c_in, c_out, k, nn::ConvConfig { stride, padding, bias: false, ws_init, ..Default::default() })
 }
 
 /// BatchNorm2d with weight 1 and bias 0 (tch's and torchvision's default).
@@ -100,12 +82,8 @@ struct BasicBlock {
 
 impl BasicBlock {
     fn new(p: nn::Path, c_in: i64, c_out: i64, stride: i64) -> Self {
-        let downsample = (stride != 1 || c_in != c_out).then(|| {
-            (
-                conv(&p / "downsample" / "0", c_in, c_out, 1, stride, 0),
-                bn(&p / "downsample" / "1", c_out),
-            )
-        });
+        let downsample = (stride != 1 || c_in != c_out)
+            .then(|| (conv(&p / "downsample" / "0", c_in, c_out, 1, stride, 0), bn(&p / "downsample" / "1", c_out)));
         Self {
             conv1: conv(&p / "conv1", c_in, c_out, 3, stride, 1),
             bn1: bn(&p / "bn1", c_out),
@@ -121,12 +99,8 @@ impl ModuleT for BasicBlock {
         // In place where autograd allows it (as torchvision does): BatchNorm's
         // backward needs its input, not its output, and the sum needs neither, so
         // ReLU and the residual add overwrite fresh tensors instead of allocating.
-        let mut ys = xs
-            .apply(&self.conv1)
-            .apply_t(&self.bn1, train)
-            .relu_()
-            .apply(&self.conv2)
-            .apply_t(&self.bn2, train);
+        let mut ys =
+            xs.apply(&self.conv1).apply_t(&self.bn1, train).relu_().apply(&self.conv2).apply_t(&self.bn2, train);
         match &self.downsample {
             Some((c, b)) => ys += xs.apply(c).apply_t(b, train),
             None => ys += xs,
@@ -156,14 +130,8 @@ impl Encoder {
         // cifar: 3x3 stride 1 keeps 32 px images at full resolution in stage 1;
         // imagenet: 7x7 stride 2 (then a max-pool in forward) for 96 / 224 px.
         let (conv1, bn1) = match config.stem {
-            Stem::Cifar => (
-                conv(p / "conv1", config.in_channels, c0, 3, 1, 1),
-                bn(p / "bn1", c0),
-            ),
-            Stem::Imagenet => (
-                conv(p / "conv1", config.in_channels, c0, 7, 2, 3),
-                bn(p / "bn1", c0),
-            ),
+            Stem::Cifar => (conv(p / "conv1", config.in_channels, c0, 3, 1, 1), bn(p / "bn1", c0)),
+            Stem::Imagenet => (conv(p / "conv1", config.in_channels, c0, 7, 2, 3), bn(p / "bn1", c0)),
         };
         let mut c_in = c0;
         let mut stages = Vec::with_capacity(4);
@@ -180,12 +148,7 @@ impl Encoder {
                 .collect();
             stages.push(blocks);
         }
-        Self {
-            config,
-            conv1,
-            bn1,
-            stages,
-        }
+        Self { config, conv1, bn1, stages }
     }
 
     /// Dimension of the pooled feature y (512 at width 1).

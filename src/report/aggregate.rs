@@ -56,10 +56,7 @@ impl Group {
         let parts: Vec<String> = self
             .key
             .iter()
-            .filter_map(|(k, v)| {
-                v.as_ref()
-                    .map(|v| format!("{k}={}", super::collect::value_text(v)))
-            })
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", super::collect::value_text(v))))
             .collect();
         match (self.block.is_empty(), parts.is_empty()) {
             (true, true) => "all runs".into(),
@@ -86,30 +83,17 @@ const BLOCK: &str = "__block";
 /// Group the runs of `c` (see the module doc). Statistics are computed by Polars
 /// on [`Collected::frame`], exploded to one row per (run, block).
 pub fn aggregate(c: &Collected) -> anyhow::Result<Vec<Group>> {
-    let keys: Vec<String> = c
-        .swept_keys
-        .iter()
-        .filter(|k| k.as_str() != "seed")
-        .cloned()
-        .collect();
+    let keys: Vec<String> = c.swept_keys.iter().filter(|k| k.as_str() != "seed").cloned().collect();
     let (mut idx, mut blocks): (Vec<IdxSize>, Vec<String>) = (Vec::new(), Vec::new());
     for (i, r) in c.runs.iter().enumerate() {
-        let bs: Vec<String> = if r.entry.blocks.is_empty() {
-            vec![String::new()]
-        } else {
-            r.entry.blocks.clone()
-        };
+        let bs: Vec<String> = if r.entry.blocks.is_empty() { vec![String::new()] } else { r.entry.blocks.clone() };
         for b in bs {
             idx.push(i as IdxSize);
             blocks.push(b);
         }
     }
-    let mut rows = c
-        .frame
-        .take(&IdxCa::from_vec("idx".into(), idx))
-        .context("exploding runs by block")?;
-    rows.with_column(Column::new(BLOCK.into(), blocks))
-        .context("adding the block column")?;
+    let mut rows = c.frame.take(&IdxCa::from_vec("idx".into(), idx)).context("exploding runs by block")?;
+    rows.with_column(Column::new(BLOCK.into(), blocks)).context("adding the block column")?;
 
     let mut by: Vec<Expr> = vec![col(BLOCK)];
     by.extend(keys.iter().map(|k| col(k.as_str())));
@@ -118,42 +102,20 @@ pub fn aggregate(c: &Collected) -> anyhow::Result<Vec<Group>> {
         aggs.push(col(m).mean().alias(format!("{m}__mean")));
         aggs.push(col(m).std(1).alias(format!("{m}__std")));
         // count() skips nulls: the seeds that produced a value.
-        aggs.push(
-            col(m)
-                .count()
-                .cast(DataType::Int64)
-                .alias(format!("{m}__n")),
-        );
+        aggs.push(col(m).count().cast(DataType::Int64).alias(format!("{m}__n")));
     }
     let is = |s: &str| col("state").eq(lit(s)).cast(DataType::Int64).sum();
     aggs.push(is("done").alias("done"));
     aggs.push(is("failed").alias("failed"));
     aggs.push(len().cast(DataType::Int64).alias("runs"));
-    let g = rows
-        .lazy()
-        .group_by_stable(by)
-        .agg(aggs)
-        .collect()
-        .context("aggregating runs")?;
+    let g = rows.lazy().group_by_stable(by).agg(aggs).collect().context("aggregating runs")?;
 
-    let by_id: BTreeMap<&str, &RunRecord> = c
-        .runs
-        .iter()
-        .map(|r| (r.entry.run_id.as_str(), r))
-        .collect();
+    let by_id: BTreeMap<&str, &RunRecord> = c.runs.iter().map(|r| (r.entry.run_id.as_str(), r)).collect();
     let ints = |name: &str| -> anyhow::Result<Vec<i64>> {
-        Ok(g.column(name)?
-            .i64()?
-            .into_iter()
-            .map(|v| v.unwrap_or(0))
-            .collect())
+        Ok(g.column(name)?.i64()?.into_iter().map(|v| v.unwrap_or(0)).collect())
     };
     let floats = |name: &str| -> anyhow::Result<Vec<Option<f64>>> {
-        Ok(g.column(name)?
-            .cast(&DataType::Float64)?
-            .f64()?
-            .into_iter()
-            .collect())
+        Ok(g.column(name)?.cast(&DataType::Float64)?.f64()?.into_iter().collect())
     };
     let (done, failed, total) = (ints("done")?, ints("failed")?, ints("runs")?);
     let stats: Vec<StatColumns> = FRAME_REPORTED
@@ -175,22 +137,12 @@ pub fn aggregate(c: &Collected) -> anyhow::Result<Vec<Group>> {
             Some(s) => s.str()?.into_iter().flatten().map(str::to_string).collect(),
             None => Vec::new(),
         };
-        let runs: Vec<&RunRecord> = run_ids
-            .iter()
-            .filter_map(|id| by_id.get(id.as_str()).copied())
-            .collect();
+        let runs: Vec<&RunRecord> = run_ids.iter().filter_map(|id| by_id.get(id.as_str()).copied()).collect();
         let first = runs.first().context("a group without runs")?;
-        let key = keys
-            .iter()
-            .map(|k| (k.clone(), first.entry.swept.get(k).cloned()))
-            .collect();
+        let key = keys.iter().map(|k| (k.clone(), first.entry.swept.get(k).cloned())).collect();
         let scores = std::array::from_fn(|i| {
             let n = stats[i].n[row] as usize;
-            Stat {
-                mean: stats[i].mean[row],
-                std: if n >= 2 { stats[i].std[row] } else { None },
-                n,
-            }
+            Stat { mean: stats[i].mean[row], std: if n >= 2 { stats[i].std[row] } else { None }, n }
         });
         out.push(Group {
             block: block_col.get(row).unwrap_or("").to_string(),
@@ -218,21 +170,12 @@ pub struct Counts {
 pub fn counts(c: &Collected) -> Counts {
     let done = c.runs.iter().filter(|r| r.is_done()).count();
     let failed = c.runs.iter().filter(|r| r.is_failed()).count();
-    Counts {
-        runs: c.runs.len(),
-        done,
-        failed,
-        missing: c.runs.len() - done - failed,
-    }
+    Counts { runs: c.runs.len(), done, failed, missing: c.runs.len() - done - failed }
 }
 
 /// Per-epoch mean over a group's seeds of each series key: `curves[g][key]` is
 /// the list of `(epoch, mean)` in epoch order, for the keys asked for.
-pub fn epoch_curves(
-    c: &Collected,
-    groups: &[Group],
-    wanted: &[&str],
-) -> anyhow::Result<Vec<BTreeMap<String, Curve>>> {
+pub fn epoch_curves(c: &Collected, groups: &[Group], wanted: &[&str]) -> anyhow::Result<Vec<BTreeMap<String, Curve>>> {
     let mut gid: Vec<i64> = Vec::new();
     let mut rid: Vec<String> = Vec::new();
     for (i, g) in groups.iter().enumerate() {
@@ -241,31 +184,16 @@ pub fn epoch_curves(
             rid.push(r.clone());
         }
     }
-    let map = DataFrame::new(vec![
-        Column::new("run_id".into(), rid),
-        Column::new("group".into(), gid),
-    ])?;
-    let wanted_df = DataFrame::new(vec![Column::new(
-        "key".into(),
-        wanted.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-    )])?;
+    let map = DataFrame::new(vec![Column::new("run_id".into(), rid), Column::new("group".into(), gid)])?;
+    let wanted_df =
+        DataFrame::new(vec![Column::new("key".into(), wanted.iter().map(|s| s.to_string()).collect::<Vec<_>>())])?;
     let joined = c
         .series
         .clone()
         .lazy()
         // Inner joins keep only the keys asked for and the runs of some group.
-        .join(
-            wanted_df.lazy(),
-            [col("key")],
-            [col("key")],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .join(
-            map.lazy(),
-            [col("run_id")],
-            [col("run_id")],
-            JoinArgs::new(JoinType::Inner),
-        )
+        .join(wanted_df.lazy(), [col("key")], [col("key")], JoinArgs::new(JoinType::Inner))
+        .join(map.lazy(), [col("run_id")], [col("run_id")], JoinArgs::new(JoinType::Inner))
         .group_by([col("group"), col("key"), col("epoch")])
         .agg([col("value").mean().alias("mean")])
         .sort(["group", "key", "epoch"], SortMultipleOptions::default())
@@ -280,10 +208,7 @@ pub fn epoch_curves(
     );
     for i in 0..joined.height() {
         if let (Some(g), Some(k), Some(e), Some(m)) = (gs.get(i), ks.get(i), es.get(i), ms.get(i)) {
-            out[g as usize]
-                .entry(k.to_string())
-                .or_insert_with(Vec::new)
-                .push((e as f64, m));
+            out[g as usize].entry(k.to_string()).or_insert_with(Vec::new).push((e as f64, m));
         }
     }
     Ok(out)

@@ -68,26 +68,15 @@ pub struct Collected {
 
 /// Read `STORE/plan.json`, every run folder and `notes.md`.
 pub fn collect(store: &Path) -> anyhow::Result<Collected> {
-    let plan: Plan = read_json(&store.join("plan.json")).with_context(|| {
-        format!(
-            "{} is not a sweep store (no readable plan.json)",
-            store.display()
-        )
-    })?;
+    let plan: Plan = read_json(&store.join("plan.json"))
+        .with_context(|| format!("{} is not a sweep store (no readable plan.json)", store.display()))?;
     let notes_path = store.join("notes.md");
     let notes = if notes_path.is_file() {
-        Some(
-            std::fs::read_to_string(&notes_path)
-                .with_context(|| format!("reading {}", notes_path.display()))?,
-        )
+        Some(std::fs::read_to_string(&notes_path).with_context(|| format!("reading {}", notes_path.display()))?)
     } else {
         None
     };
-    let runs = plan
-        .runs
-        .iter()
-        .map(|e| read_run(store, e))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let runs = plan.runs.iter().map(|e| read_run(store, e)).collect::<anyhow::Result<Vec<_>>>()?;
     let mut swept_keys: Vec<String> = Vec::new();
     for e in &plan.runs {
         for k in e.swept.keys() {
@@ -98,15 +87,7 @@ pub fn collect(store: &Path) -> anyhow::Result<Collected> {
     }
     let frame = run_frame(&runs, &swept_keys)?;
     let series = series_frame(&runs)?;
-    Ok(Collected {
-        store: store.to_path_buf(),
-        plan,
-        notes,
-        runs,
-        swept_keys,
-        frame,
-        series,
-    })
+    Ok(Collected { store: store.to_path_buf(), plan, notes, runs, swept_keys, frame, series })
 }
 
 /// Read one run folder. Absent files are absent values; unreadable ones are errors
@@ -117,12 +98,8 @@ pub fn read_run(store: &Path, entry: &PlanEntry) -> anyhow::Result<RunRecord> {
     let summary: Option<Summary> = read_opt_json(&dir.join("summary.json"))?;
     let cfg_path = dir.join("config.toml");
     let config = if cfg_path.is_file() {
-        let s = std::fs::read_to_string(&cfg_path)
-            .with_context(|| format!("reading {}", cfg_path.display()))?;
-        Some(
-            toml::from_str::<RunConfig>(&s)
-                .with_context(|| format!("parsing {}", cfg_path.display()))?,
-        )
+        let s = std::fs::read_to_string(&cfg_path).with_context(|| format!("reading {}", cfg_path.display()))?;
+        Some(toml::from_str::<RunConfig>(&s).with_context(|| format!("parsing {}", cfg_path.display()))?)
     } else {
         None
     };
@@ -134,15 +111,7 @@ pub fn read_run(store: &Path, entry: &PlanEntry) -> anyhow::Result<RunRecord> {
         (None, Some(_)) => RunState::Done.to_string(),
         (None, None) => MISSING.to_string(),
     };
-    Ok(RunRecord {
-        entry: entry.clone(),
-        state,
-        status,
-        config,
-        summary,
-        epochs,
-        dir,
-    })
+    Ok(RunRecord { entry: entry.clone(), state, status, config, summary, epochs, dir })
 }
 
 fn read_opt_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Option<T>> {
@@ -174,15 +143,9 @@ pub fn read_metrics(path: &Path) -> anyhow::Result<Vec<EpochRecord>> {
         match serde_json::from_str::<EpochRecord>(line) {
             Ok(r) => out.push(r),
             Err(e) if Some(i) == last => {
-                tracing::warn!(
-                    "{}:{}: skipping a torn last line ({e})",
-                    path.display(),
-                    i + 1
-                );
+                tracing::warn!("{}:{}: skipping a torn last line ({e})", path.display(), i + 1);
             }
-            Err(e) => {
-                return Err(e).with_context(|| format!("parsing {} line {}", path.display(), i + 1))
-            }
+            Err(e) => return Err(e).with_context(|| format!("parsing {} line {}", path.display(), i + 1)),
         }
     }
     Ok(out)
@@ -237,121 +200,52 @@ pub fn value_text(v: &serde_json::Value) -> String {
 pub fn run_frame(runs: &[RunRecord], swept_keys: &[String]) -> anyhow::Result<DataFrame> {
     let n = runs.len();
     let mut cols: Vec<Column> = Vec::new();
-    let strs = |f: &dyn Fn(&RunRecord) -> Option<String>| -> Vec<Option<String>> {
-        runs.iter().map(f).collect()
-    };
-    cols.push(Column::new(
-        "run_id".into(),
-        strs(&|r| Some(r.entry.run_id.clone())),
-    ));
-    cols.push(Column::new(
-        "state".into(),
-        strs(&|r| Some(r.state.clone())),
-    ));
-    cols.push(Column::new(
-        "reason".into(),
-        strs(&|r| r.status.as_ref().and_then(|s| s.reason.clone())),
-    ));
-    cols.push(Column::new(
-        "blocks".into(),
-        strs(&|r| Some(r.entry.blocks.join("+"))),
-    ));
+    let strs = |f: &dyn Fn(&RunRecord) -> Option<String>| -> Vec<Option<String>> { runs.iter().map(f).collect() };
+    cols.push(Column::new("run_id".into(), strs(&|r| Some(r.entry.run_id.clone()))));
+    cols.push(Column::new("state".into(), strs(&|r| Some(r.state.clone()))));
+    cols.push(Column::new("reason".into(), strs(&|r| r.status.as_ref().and_then(|s| s.reason.clone()))));
+    cols.push(Column::new("blocks".into(), strs(&|r| Some(r.entry.blocks.join("+")))));
     for key in swept_keys {
-        let vals: Vec<Option<&serde_json::Value>> =
-            runs.iter().map(|r| r.entry.swept.get(key)).collect();
+        let vals: Vec<Option<&serde_json::Value>> = runs.iter().map(|r| r.entry.swept.get(key)).collect();
         let name: PlSmallStr = key.as_str().into();
         cols.push(match swept_kind(&vals) {
-            SweptKind::Int => Column::new(
-                name,
-                vals.iter()
-                    .map(|v| v.and_then(|v| v.as_i64()))
-                    .collect::<Vec<_>>(),
-            ),
-            SweptKind::Float => Column::new(
-                name,
-                vals.iter()
-                    .map(|v| v.and_then(|v| v.as_f64()))
-                    .collect::<Vec<_>>(),
-            ),
-            SweptKind::Bool => Column::new(
-                name,
-                vals.iter()
-                    .map(|v| v.and_then(|v| v.as_bool()))
-                    .collect::<Vec<_>>(),
-            ),
-            SweptKind::Str => Column::new(
-                name,
-                vals.iter().map(|v| v.map(value_text)).collect::<Vec<_>>(),
-            ),
+            SweptKind::Int => Column::new(name, vals.iter().map(|v| v.and_then(|v| v.as_i64())).collect::<Vec<_>>()),
+            SweptKind::Float => Column::new(name, vals.iter().map(|v| v.and_then(|v| v.as_f64())).collect::<Vec<_>>()),
+            SweptKind::Bool => Column::new(name, vals.iter().map(|v| v.and_then(|v| v.as_bool())).collect::<Vec<_>>()),
+            SweptKind::Str => Column::new(name, vals.iter().map(|v| v.map(value_text)).collect::<Vec<_>>()),
         });
     }
-    cols.push(Column::new(
-        "method".into(),
-        strs(&|r| r.config.as_ref().map(|c| c.loss.method_name())),
-    ));
-    cols.push(Column::new(
-        "dataset".into(),
-        strs(&|r| r.config.as_ref().map(|c| c.data.dataset.to_string())),
-    ));
-    cols.push(Column::new(
-        "backbone".into(),
-        strs(&|r| r.config.as_ref().map(|c| enum_text(&c.model.backbone))),
-    ));
+    cols.push(Column::new("method".into(), strs(&|r| r.config.as_ref().map(|c| c.loss.method_name()))));
+    cols.push(Column::new("dataset".into(), strs(&|r| r.config.as_ref().map(|c| c.data.dataset.to_string()))));
+    cols.push(Column::new("backbone".into(), strs(&|r| r.config.as_ref().map(|c| enum_text(&c.model.backbone)))));
     if !swept_keys.iter().any(|k| k == "seed") {
-        let seeds: Vec<Option<i64>> = runs
-            .iter()
-            .map(|r| r.config.as_ref().map(|c| c.seed as i64))
-            .collect();
+        let seeds: Vec<Option<i64>> = runs.iter().map(|r| r.config.as_ref().map(|c| c.seed as i64)).collect();
         cols.push(Column::new("seed".into(), seeds));
     }
     cols.push(Column::new(
         "metric_source".into(),
-        strs(&|r| {
-            r.config
-                .as_ref()
-                .map(|c| metric_source(&c.loss).to_string())
-        }),
+        strs(&|r| r.config.as_ref().map(|c| metric_source(&c.loss).to_string())),
     ));
     let reported: Vec<Option<[Option<f64>; 3]>> = runs.iter().map(|r| r.reported()).collect();
     for (i, name) in FRAME_REPORTED.iter().enumerate() {
         let v: Vec<Option<f64>> = reported.iter().map(|r| r.and_then(|r| r[i])).collect();
         cols.push(Column::new((*name).into(), v));
     }
-    let metric_keys: BTreeSet<&String> = runs
-        .iter()
-        .filter_map(|r| r.summary.as_ref())
-        .flat_map(|s| s.metrics.keys())
-        .collect();
+    let metric_keys: BTreeSet<&String> =
+        runs.iter().filter_map(|r| r.summary.as_ref()).flat_map(|s| s.metrics.keys()).collect();
     for key in metric_keys {
-        let v: Vec<Option<f64>> = runs
-            .iter()
-            .map(|r| r.summary.as_ref().and_then(|s| s.metrics.get(key).copied()))
-            .collect();
+        let v: Vec<Option<f64>> =
+            runs.iter().map(|r| r.summary.as_ref().and_then(|s| s.metrics.get(key).copied())).collect();
         cols.push(Column::new(key.as_str().into(), v));
     }
-    let epochs: Vec<Option<i64>> = runs
-        .iter()
-        .map(|r| r.summary.as_ref().map(|s| s.epochs as i64))
-        .collect();
+    let epochs: Vec<Option<i64>> = runs.iter().map(|r| r.summary.as_ref().map(|s| s.epochs as i64)).collect();
     cols.push(Column::new("epochs".into(), epochs));
-    let collapsed: Vec<Option<bool>> = runs
-        .iter()
-        .map(|r| r.summary.as_ref().map(|s| s.collapsed))
-        .collect();
+    let collapsed: Vec<Option<bool>> = runs.iter().map(|r| r.summary.as_ref().map(|s| s.collapsed)).collect();
     cols.push(Column::new("collapsed".into(), collapsed));
-    let secs: Vec<Option<f64>> = runs
-        .iter()
-        .map(|r| r.summary.as_ref().map(|s| s.train_seconds))
-        .collect();
+    let secs: Vec<Option<f64>> = runs.iter().map(|r| r.summary.as_ref().map(|s| s.train_seconds)).collect();
     cols.push(Column::new("train_seconds".into(), secs));
-    let ips: Vec<Option<f64>> = runs
-        .iter()
-        .map(|r| {
-            r.summary
-                .as_ref()
-                .and_then(|s| s.train.get("images_per_sec").copied())
-        })
-        .collect();
+    let ips: Vec<Option<f64>> =
+        runs.iter().map(|r| r.summary.as_ref().and_then(|s| s.train.get("images_per_sec").copied())).collect();
     cols.push(Column::new("images_per_sec".into(), ips));
     let df = DataFrame::new(cols).context("building the run frame")?;
     debug_assert_eq!(df.height(), n);
@@ -371,18 +265,12 @@ pub fn enum_text<T: serde::Serialize>(v: &T) -> String {
 /// (a `train` key such as `loss`, `l1`, or an `eval` key such as `codes.acc`,
 /// `diversity.mean`), `value`. Runs in plan order, epochs ascending, keys sorted.
 pub fn series_frame(runs: &[RunRecord]) -> anyhow::Result<DataFrame> {
-    let (mut ids, mut epochs, mut keys, mut values) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut ids, mut epochs, mut keys, mut values) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for r in runs {
         for e in &r.epochs {
             // The record's documented train keys (`loss`, `l1`, `seconds`...) and eval keys
             // (`codes.acc`, `eval_seconds`...) are disjoint, so one `key` column holds both.
-            let merged: BTreeMap<&String, f64> = e
-                .train
-                .iter()
-                .chain(e.eval.iter())
-                .map(|(k, v)| (k, *v))
-                .collect();
+            let merged: BTreeMap<&String, f64> = e.train.iter().chain(e.eval.iter()).map(|(k, v)| (k, *v)).collect();
             for (k, v) in merged {
                 ids.push(r.entry.run_id.clone());
                 epochs.push(e.epoch as i64);

@@ -63,12 +63,8 @@ fn json(v: &AnyValue) -> serde_json::Value {
         AnyValue::Int32(i) => Value::from(*i),
         AnyValue::UInt32(i) => Value::from(*i),
         AnyValue::UInt64(i) => Value::from(*i),
-        AnyValue::Float64(f) => serde_json::Number::from_f64(*f)
-            .map(Value::Number)
-            .unwrap_or(Value::Null),
-        AnyValue::Float32(f) => serde_json::Number::from_f64(*f as f64)
-            .map(Value::Number)
-            .unwrap_or(Value::Null),
+        AnyValue::Float64(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
+        AnyValue::Float32(f) => serde_json::Number::from_f64(*f as f64).map(Value::Number).unwrap_or(Value::Null),
         other => Value::String(text(other)),
     }
 }
@@ -79,10 +75,7 @@ pub fn write_csv<W: Write>(df: &DataFrame, w: W) -> anyhow::Result<()> {
     out.write_record(df.get_column_names().iter().map(|n| n.as_str()))?;
     let cols = df.get_columns();
     for row in 0..df.height() {
-        let rec: Vec<String> = cols
-            .iter()
-            .map(|c| c.get(row).map(|v| text(&v)))
-            .collect::<Result<_, _>>()?;
+        let rec: Vec<String> = cols.iter().map(|c| c.get(row).map(|v| text(&v))).collect::<Result<_, _>>()?;
         out.write_record(&rec)?;
     }
     out.flush()?;
@@ -116,8 +109,6 @@ pub fn export(store: &Path, format: Format, out: Option<&Path>) -> anyhow::Resul
     }
     match out {
         Some(p) => crate::util::write_atomic(p, &buf),
-        None => std::io::stdout()
-            .write_all(&buf)
-            .context("writing to stdout"),
+        None => std::io::stdout().write_all(&buf).context("writing to stdout"),
     }
 }

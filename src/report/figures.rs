@@ -28,12 +28,7 @@ static REGISTER: Once = Once::new();
 /// before any text is laid out, for both backends.
 fn ensure_font() {
     REGISTER.call_once(|| {
-        for style in [
-            FontStyle::Normal,
-            FontStyle::Bold,
-            FontStyle::Italic,
-            FontStyle::Oblique,
-        ] {
+        for style in [FontStyle::Normal, FontStyle::Bold, FontStyle::Italic, FontStyle::Oblique] {
             // The bytes are a valid TrueType font compiled into the binary: a failure is a bug.
             plotters::style::register_font("sans-serif", style, FONT)
                 .unwrap_or_else(|_| panic!("the bundled assets/DejaVuSans.ttf does not parse"));
@@ -95,29 +90,18 @@ fn padded(lo: f64, hi: f64) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
-fn draw_panels<DB: DrawingBackend>(
-    root: DrawingArea<DB, Shift>,
-    panels: &[Panel],
-) -> anyhow::Result<()> {
+fn draw_panels<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, panels: &[Panel]) -> anyhow::Result<()> {
     root.fill(&WHITE).map_err(plot_err)?;
     let areas = root.split_evenly((1, panels.len().max(1)));
     for (area, p) in areas.iter().zip(panels) {
         let xs = p.lines.iter().flat_map(|l| l.points.iter().map(|q| q.0));
-        let (x0, x1) = padded(
-            xs.clone().fold(f64::INFINITY, f64::min),
-            xs.fold(f64::NEG_INFINITY, f64::max),
-        );
+        let (x0, x1) = padded(xs.clone().fold(f64::INFINITY, f64::min), xs.fold(f64::NEG_INFINITY, f64::max));
         let (y0, y1) = p.y_range.unwrap_or_else(|| {
-            let ys = p.lines.iter().flat_map(|l| {
-                l.points
-                    .iter()
-                    .map(|q| q.1)
-                    .chain(l.band.iter().flatten().flat_map(|b| [b.1, b.2]))
-            });
-            padded(
-                ys.clone().fold(f64::INFINITY, f64::min),
-                ys.fold(f64::NEG_INFINITY, f64::max),
-            )
+            let ys = p
+                .lines
+                .iter()
+                .flat_map(|l| l.points.iter().map(|q| q.1).chain(l.band.iter().flatten().flat_map(|b| [b.1, b.2])));
+            padded(ys.clone().fold(f64::INFINITY, f64::min), ys.fold(f64::NEG_INFINITY, f64::max))
         });
         let mut chart = ChartBuilder::on(area)
             .caption(&p.title, ("sans-serif", 18))
@@ -145,27 +129,18 @@ fn draw_panels<DB: DrawingBackend>(
         for (i, l) in p.lines.iter().enumerate() {
             let c = colour(i);
             if let Some(band) = &l.band {
-                let poly: Vec<(f64, f64)> = band
-                    .iter()
-                    .map(|b| (b.0, b.2))
-                    .chain(band.iter().rev().map(|b| (b.0, b.1)))
-                    .collect();
-                chart
-                    .draw_series(std::iter::once(Polygon::new(poly, c.mix(0.2).filled())))
-                    .map_err(plot_err)?;
+                let poly: Vec<(f64, f64)> =
+                    band.iter().map(|b| (b.0, b.2)).chain(band.iter().rev().map(|b| (b.0, b.1))).collect();
+                chart.draw_series(std::iter::once(Polygon::new(poly, c.mix(0.2).filled()))).map_err(plot_err)?;
             }
             chart
                 .draw_series(LineSeries::new(l.points.iter().copied(), c.stroke_width(2)))
                 .map_err(plot_err)?
                 .label(l.name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
-                });
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
             if l.points.len() == 1 {
                 // A single evaluation draws no line: mark it.
-                chart
-                    .draw_series(l.points.iter().map(|&q| Circle::new(q, 3, c.filled())))
-                    .map_err(plot_err)?;
+                chart.draw_series(l.points.iter().map(|&q| Circle::new(q, 3, c.filled()))).map_err(plot_err)?;
             }
         }
         if !p.lines.is_empty() {
@@ -200,39 +175,18 @@ fn save_panels(panels: &[Panel], png: &Path, svg: &Path) -> anyhow::Result<()> {
 
 /// Figure 2: `points[i]` coloured by `labels[i]` (one colour and legend entry per
 /// class, classes ascending), written as `png` and `svg`.
-pub fn scatter_plot(
-    points: &[[f64; 2]],
-    labels: &[i64],
-    title: &str,
-    png: &Path,
-    svg: &Path,
-) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        points.len() == labels.len(),
-        "scatter_plot: {} points but {} labels",
-        points.len(),
-        labels.len()
-    );
+pub fn scatter_plot(points: &[[f64; 2]], labels: &[i64], title: &str, png: &Path, svg: &Path) -> anyhow::Result<()> {
+    anyhow::ensure!(points.len() == labels.len(), "scatter_plot: {} points but {} labels", points.len(), labels.len());
     ensure_font();
     for p in [png, svg] {
         if let Some(d) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(d).map_err(|e| anyhow!("creating {}: {e}", d.display()))?;
         }
     }
-    draw_scatter(
-        SVGBackend::new(svg, (640, 600)).into_drawing_area(),
-        points,
-        labels,
-        title,
-    )
-    .map_err(|e| e.context(format!("writing {}", svg.display())))?;
-    draw_scatter(
-        BitMapBackend::new(png, (640, 600)).into_drawing_area(),
-        points,
-        labels,
-        title,
-    )
-    .map_err(|e| e.context(format!("writing {}", png.display())))?;
+    draw_scatter(SVGBackend::new(svg, (640, 600)).into_drawing_area(), points, labels, title)
+        .map_err(|e| e.context(format!("writing {}", svg.display())))?;
+    draw_scatter(BitMapBackend::new(png, (640, 600)).into_drawing_area(), points, labels, title)
+        .map_err(|e| e.context(format!("writing {}", png.display())))?;
     Ok(())
 }
 
@@ -245,10 +199,7 @@ fn draw_scatter<DB: DrawingBackend>(
     root.fill(&WHITE).map_err(plot_err)?;
     let fold = |i: usize| {
         let it = points.iter().map(move |p| p[i]).filter(|v| v.is_finite());
-        padded(
-            it.clone().fold(f64::INFINITY, f64::min),
-            it.fold(f64::NEG_INFINITY, f64::max),
-        )
+        padded(it.clone().fold(f64::INFINITY, f64::min), it.fold(f64::NEG_INFINITY, f64::max))
     };
     let ((x0, x1), (y0, y1)) = (fold(0), fold(1));
     let mut chart = ChartBuilder::on(&root)
@@ -258,21 +209,13 @@ fn draw_scatter<DB: DrawingBackend>(
         .y_label_area_size(40)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(plot_err)?;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .draw()
-        .map_err(plot_err)?;
+    chart.configure_mesh().disable_mesh().draw().map_err(plot_err)?;
     let mut classes: Vec<i64> = labels.to_vec();
     classes.sort_unstable();
     classes.dedup();
     for (i, &k) in classes.iter().enumerate() {
         let c = colour(i);
-        let pts = points
-            .iter()
-            .zip(labels)
-            .filter(move |(_, &l)| l == k)
-            .map(|(p, _)| (p[0], p[1]));
+        let pts = points.iter().zip(labels).filter(move |(_, &l)| l == k).map(|(p, _)| (p[0], p[1]));
         chart
             .draw_series(pts.map(move |q| Circle::new(q, 2, c.filled())))
             .map_err(plot_err)?
@@ -311,12 +254,7 @@ const LOSS_KEYS: [&str; 4] = ["loss", "l1", "l2", "l3"];
 
 /// Draw the training curves of every group and the diversity figure into `dir`;
 /// `rel` is `dir` as the report links it.
-pub fn report_figures(
-    c: &Collected,
-    groups: &[Group],
-    dir: &Path,
-    rel: &str,
-) -> anyhow::Result<ReportFigures> {
+pub fn report_figures(c: &Collected, groups: &[Group], dir: &Path, rel: &str) -> anyhow::Result<ReportFigures> {
     let mut wanted: Vec<String> = LOSS_KEYS.iter().map(|s| s.to_string()).collect();
     for src in ["codes", "kmeans_target"] {
         for m in ["acc", "nmi", "ari"] {
@@ -332,29 +270,15 @@ pub fn report_figures(
         if cv.is_empty() {
             continue;
         }
-        let src = g
-            .config
-            .as_ref()
-            .map(|c| metric_source(&c.loss))
-            .unwrap_or("codes");
+        let src = g.config.as_ref().map(|c| metric_source(&c.loss)).unwrap_or("codes");
         let losses: Vec<Line> = LOSS_KEYS
             .iter()
-            .filter_map(|k| {
-                cv.get(*k).map(|p| Line {
-                    name: (*k).to_string(),
-                    points: p.clone(),
-                    band: None,
-                })
-            })
+            .filter_map(|k| cv.get(*k).map(|p| Line { name: (*k).to_string(), points: p.clone(), band: None }))
             .collect();
         let metrics: Vec<Line> = ["acc", "nmi", "ari"]
             .iter()
             .filter_map(|m| {
-                cv.get(&format!("{src}.{m}")).map(|p| Line {
-                    name: m.to_uppercase(),
-                    points: p.clone(),
-                    band: None,
-                })
+                cv.get(&format!("{src}.{m}")).map(|p| Line { name: m.to_uppercase(), points: p.clone(), band: None })
             })
             .collect();
         let label = g.label();
@@ -377,11 +301,7 @@ pub fn report_figures(
             },
         ];
         let stem = format!("curves-{}", i + 1);
-        save_panels(
-            &panels,
-            &dir.join(format!("{stem}.png")),
-            &dir.join(format!("{stem}.svg")),
-        )?;
+        save_panels(&panels, &dir.join(format!("{stem}.png")), &dir.join(format!("{stem}.svg")))?;
         out.curves.push(FigureLink {
             title: label.clone(),
             svg: format!("{rel}/{stem}.svg"),
@@ -390,17 +310,9 @@ pub fn report_figures(
         if let Some(mean) = cv.get("diversity.mean") {
             let std = cv.get("diversity.std");
             let band = std.map(|s| {
-                mean.iter()
-                    .filter_map(|&(e, m)| {
-                        s.iter().find(|q| q.0 == e).map(|q| (e, m - q.1, m + q.1))
-                    })
-                    .collect()
+                mean.iter().filter_map(|&(e, m)| s.iter().find(|q| q.0 == e).map(|q| (e, m - q.1, m + q.1))).collect()
             });
-            diversity_lines.push(Line {
-                name: label,
-                points: mean.clone(),
-                band,
-            });
+            diversity_lines.push(Line { name: label, points: mean.clone(), band });
         }
     }
     if !diversity_lines.is_empty() {

@@ -29,10 +29,9 @@ pub fn tables(c: &Collected, groups: &[Group]) -> Result<Vec<TitledTable>, Repor
             t
         }
         "table4" => vec![titled("Table IV: loss-weight settings", render::table4(&mut m))],
-        "table5" => render::table5(&mut m)
-            .into_iter()
-            .map(|t| titled(&format!("Table V, {}", t.title), t.table))
-            .collect(),
+        "table5" => {
+            render::table5(&mut m).into_iter().map(|t| titled(&format!("Table V, {}", t.title), t.table)).collect()
+        }
         _ => Vec::new(),
     };
     out.push(titled("All settings", render::groups_table(groups)));

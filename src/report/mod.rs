@@ -28,10 +28,7 @@ pub use render::{render, TEMPLATES};
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error("unknown report template `{name}` (available: {})", available.join(", "))]
-    UnknownTemplate {
-        name: String,
-        available: Vec<String>,
-    },
+    UnknownTemplate { name: String, available: Vec<String> },
     #[error("{0} is neither a sweep file (.toml) nor a store (a folder holding plan.json)")]
     NotAStore(PathBuf),
 }
@@ -76,23 +73,15 @@ pub fn resolve_store(arg: &Path) -> anyhow::Result<PathBuf> {
 /// `runs/<name>`, both relative to the current folder (only these two keys are
 /// read, so a report renders even where the sweep's data is absent).
 pub fn store_of_sweep_file(file: &Path) -> anyhow::Result<PathBuf> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let table: toml::Table = text
-        .parse()
-        .with_context(|| format!("parsing {}", file.display()))?;
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let table: toml::Table = text.parse().with_context(|| format!("parsing {}", file.display()))?;
     if let Some(store) = table.get("store") {
-        let s = store
-            .as_str()
-            .with_context(|| format!("{}: `store` must be a string", file.display()))?;
+        let s = store.as_str().with_context(|| format!("{}: `store` must be a string", file.display()))?;
         // Same rule as the orchestrator: relative to the current directory.
         return Ok(PathBuf::from(s));
     }
     let name = match table.get("name") {
-        Some(n) => n
-            .as_str()
-            .with_context(|| format!("{}: `name` must be a string", file.display()))?
-            .to_string(),
+        Some(n) => n.as_str().with_context(|| format!("{}: `name` must be a string", file.display()))?.to_string(),
         None => file
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -142,16 +131,8 @@ pub fn write_report(store: &Path, out_dir: &Path) -> anyhow::Result<PathBuf> {
 
 /// A sweep name as a file name (path separators and odd characters replaced).
 pub fn file_safe(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let s: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
     if s.is_empty() || s.starts_with('.') {
         format!("sweep{s}")
     } else {

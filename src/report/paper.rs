@@ -111,10 +111,7 @@ pub const TABLE3: [Table3Row; 5] = [
 /// Table III's entry for a method and dataset, if the paper has one.
 pub fn table3(method: &str, dataset: DatasetName) -> Option<Scores> {
     let col = TABLE3_DATASETS.iter().position(|d| *d == dataset)?;
-    TABLE3
-        .iter()
-        .find(|r| r.method == method)
-        .map(|r| r.scores[col])
+    TABLE3.iter().find(|r| r.method == method).map(|r| r.scores[col])
 }
 
 /// Table IV (STL10): the loss-weight settings, named as
@@ -140,12 +137,7 @@ pub struct Table5Row {
 }
 
 const fn t5(kind: TransformKind, m: usize, d_prime: Option<usize>, scores: Scores) -> Table5Row {
-    Table5Row {
-        kind,
-        m,
-        d_prime,
-        scores,
-    }
+    Table5Row { kind, m, d_prime, scores }
 }
 
 /// One of Table V's three sub-tables (STL10, 1000 epochs, train+test).
@@ -198,24 +190,8 @@ pub const BYOL_REFERENCE: Scores = s(0.594, 0.506, 0.375);
 
 /// Appendix: ConCURL with a ResNet-18 and a ResNet-34 backbone.
 pub const APPENDIX_BACKBONES: [(DatasetName, Backbone, Scores); 4] = [
-    (
-        DatasetName::Imagenet10,
-        Backbone::Resnet18,
-        s(0.869, 0.822, 0.767),
-    ),
-    (
-        DatasetName::Imagenet10,
-        Backbone::Resnet34,
-        s(0.931, 0.882, 0.869),
-    ),
-    (
-        DatasetName::ImagenetDogs,
-        Backbone::Resnet18,
-        s(0.356, 0.377, 0.207),
-    ),
-    (
-        DatasetName::ImagenetDogs,
-        Backbone::Resnet34,
-        s(0.447, 0.450, 0.298),
-    ),
+    (DatasetName::Imagenet10, Backbone::Resnet18, s(0.869, 0.822, 0.767)),
+    (DatasetName::Imagenet10, Backbone::Resnet34, s(0.931, 0.882, 0.869)),
+    (DatasetName::ImagenetDogs, Backbone::Resnet18, s(0.356, 0.377, 0.207)),
+    (DatasetName::ImagenetDogs, Backbone::Resnet34, s(0.447, 0.450, 0.298)),
 ];

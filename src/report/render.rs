@@ -49,15 +49,8 @@ pub struct Table {
 
 impl Table {
     fn new(head: Vec<(String, bool)>) -> Self {
-        let align = head
-            .iter()
-            .map(|(_, num)| if *num { "---:" } else { "---" }.to_string())
-            .collect();
-        Self {
-            head: head.into_iter().map(|h| h.0).collect(),
-            align,
-            rows: Vec::new(),
-        }
+        let align = head.iter().map(|(_, num)| if *num { "---:" } else { "---" }.to_string()).collect();
+        Self { head: head.into_iter().map(|h| h.0).collect(), align, rows: Vec::new() }
     }
 }
 
@@ -124,12 +117,8 @@ const BASELINES: [(&str, &str); 3] = [
 
 /// Mean ± sample std over the done runs that measured each baseline.
 pub(super) fn baselines(c: &Collected) -> Option<Table> {
-    let mut t = Table::new(vec![
-        ("baseline".into(), false),
-        ("ACC".into(), true),
-        ("NMI".into(), true),
-        ("ARI".into(), true),
-    ]);
+    let mut t =
+        Table::new(vec![("baseline".into(), false), ("ACC".into(), true), ("NMI".into(), true), ("ARI".into(), true)]);
     for (key, label) in BASELINES {
         let stat = |metric: &str| {
             let v: Vec<f64> = c
@@ -140,7 +129,9 @@ pub(super) fn baselines(c: &Collected) -> Option<Table> {
                 .collect();
             let n = v.len();
             let mean = (n > 0).then(|| v.iter().sum::<f64>() / n as f64);
-            let std = mean.filter(|_| n >= 2).map(|m| (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt());
+            let std = mean
+                .filter(|_| n >= 2)
+                .map(|m| (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt());
             Stat { mean, std, n }
         };
         let stats = [stat("acc"), stat("nmi"), stat("ari")];
@@ -155,17 +146,8 @@ pub(super) fn baselines(c: &Collected) -> Option<Table> {
 
 /// Render the plan's template over the groups. `out_dir` is where the report
 /// will be written (links to run folders are made relative to it).
-pub fn render(
-    c: &Collected,
-    groups: &[Group],
-    figures: &ReportFigures,
-    out_dir: &Path,
-) -> anyhow::Result<String> {
-    let name = if c.plan.template.is_empty() {
-        "generic"
-    } else {
-        c.plan.template.as_str()
-    };
+pub fn render(c: &Collected, groups: &[Group], figures: &ReportFigures, out_dir: &Path) -> anyhow::Result<String> {
+    let name = if c.plan.template.is_empty() { "generic" } else { c.plan.template.as_str() };
     let source = template_source(name).ok_or_else(|| ReportError::UnknownTemplate {
         name: name.to_string(),
         available: TEMPLATES.iter().map(|s| s.to_string()).collect(),
@@ -175,11 +157,9 @@ pub fn render(
     // Markdown, not HTML: cells are escaped for Markdown tables in Rust instead.
     hb.register_escape_fn(handlebars::no_escape);
     for (p, src) in PARTIALS {
-        hb.register_partial(p, src)
-            .with_context(|| format!("template partial {p}"))?;
+        hb.register_partial(p, src).with_context(|| format!("template partial {p}"))?;
     }
-    hb.register_template_string(name, source)
-        .with_context(|| format!("template {name}"))?;
+    hb.register_template_string(name, source).with_context(|| format!("template {name}"))?;
 
     let mut ctx = View {
         header: Header {
@@ -202,10 +182,7 @@ pub fn render(
         table5: Vec::new(),
         baselines: baselines(c),
     };
-    let mut m = Matcher {
-        groups,
-        notes: Vec::new(),
-    };
+    let mut m = Matcher { groups, notes: Vec::new() };
     match name {
         "table3" => {
             ctx.table3 = table3(&mut m);
@@ -216,9 +193,7 @@ pub fn render(
         _ => {}
     }
     ctx.match_notes = m.notes;
-    let mut out = hb
-        .render(name, &ctx)
-        .with_context(|| format!("rendering template {name}"))?;
+    let mut out = hb.render(name, &ctx).with_context(|| format!("rendering template {name}"))?;
     // One trailing newline whatever the template ends with.
     while out.ends_with("\n\n") {
         out.pop();
@@ -250,25 +225,15 @@ fn bold_if(s: String, best: bool) -> String {
 
 /// Which entries hold the column's best (largest) value; ties are all best.
 pub fn best_mask(values: &[Option<f64>]) -> Vec<bool> {
-    let max = values
-        .iter()
-        .flatten()
-        .copied()
-        .fold(f64::NEG_INFINITY, f64::max);
-    values
-        .iter()
-        .map(|v| v.is_some_and(|v| v == max && max.is_finite()))
-        .collect()
+    let max = values.iter().flatten().copied().fold(f64::NEG_INFINITY, f64::max);
+    values.iter().map(|v| v.is_some_and(|v| v == max && max.is_finite())).collect()
 }
 
 /// The generic table: one row per group with its swept values, method, ACC /
 /// NMI / ARI (best mean per column in bold) and its run counts.
 pub(super) fn groups_table(groups: &[Group]) -> Table {
     let show_block = groups.iter().any(|g| !g.block.is_empty());
-    let keys: Vec<String> = groups
-        .first()
-        .map(|g| g.key.iter().map(|k| k.0.clone()).collect())
-        .unwrap_or_default();
+    let keys: Vec<String> = groups.first().map(|g| g.key.iter().map(|k| k.0.clone()).collect()).unwrap_or_default();
     let mut head: Vec<(String, bool)> = Vec::new();
     if show_block {
         head.push(("block".into(), false));
@@ -278,19 +243,14 @@ pub(super) fn groups_table(groups: &[Group]) -> Table {
     head.extend(["ACC", "NMI", "ARI"].map(|m| (m.to_string(), true)));
     head.extend(["done", "failed", "missing"].map(|m| (m.to_string(), true)));
     let mut t = Table::new(head);
-    let best: Vec<Vec<bool>> = (0..3)
-        .map(|i| best_mask(&groups.iter().map(|g| g.scores[i].mean).collect::<Vec<_>>()))
-        .collect();
+    let best: Vec<Vec<bool>> =
+        (0..3).map(|i| best_mask(&groups.iter().map(|g| g.scores[i].mean).collect::<Vec<_>>())).collect();
     for (r, g) in groups.iter().enumerate() {
         let mut row = Vec::new();
         if show_block {
             row.push(cell(&g.block));
         }
-        row.extend(
-            g.key
-                .iter()
-                .map(|(_, v)| v.as_ref().map(|v| cell(&value_text(v))).unwrap_or_default()),
-        );
+        row.extend(g.key.iter().map(|(_, v)| v.as_ref().map(|v| cell(&value_text(v))).unwrap_or_default()));
         row.push(g.method().map(|m| cell(&m)).unwrap_or_else(|| "—".into()));
         for (i, b) in best.iter().enumerate() {
             row.push(bold_if(fmt_stat(&g.scores[i]), b[r]));
@@ -308,19 +268,9 @@ fn not_done(c: &Collected) -> Vec<NotDone> {
         .map(|r| NotDone {
             run_id: r.entry.run_id.clone(),
             state: r.state.clone(),
-            reason: cell(
-                r.status
-                    .as_ref()
-                    .and_then(|s| s.reason.as_deref())
-                    .unwrap_or(""),
-            ),
+            reason: cell(r.status.as_ref().and_then(|s| s.reason.as_deref()).unwrap_or("")),
             label: cell(
-                &r.entry
-                    .swept
-                    .iter()
-                    .map(|(k, v)| format!("{k}={}", value_text(v)))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                &r.entry.swept.iter().map(|(k, v)| format!("{k}={}", value_text(v))).collect::<Vec<_>>().join(", "),
             ),
         })
         .collect()
@@ -362,19 +312,11 @@ fn tsne_link(c: &Collected, out_dir: &Path) -> Option<Tsne> {
 
 /// `target` as the report in `base` links it: relative when both resolve.
 fn link(target: &Path, base: &Path) -> String {
-    let rel = match (
-        std::fs::canonicalize(target.parent().unwrap_or(target)),
-        std::fs::canonicalize(base),
-    ) {
-        (Ok(t), Ok(b)) => Some(relative(
-            &t.join(target.file_name().unwrap_or_default()),
-            &b,
-        )),
+    let rel = match (std::fs::canonicalize(target.parent().unwrap_or(target)), std::fs::canonicalize(base)) {
+        (Ok(t), Ok(b)) => Some(relative(&t.join(target.file_name().unwrap_or_default()), &b)),
         _ => None,
     };
-    rel.unwrap_or_else(|| target.to_path_buf())
-        .to_string_lossy()
-        .replace('\\', "/")
+    rel.unwrap_or_else(|| target.to_path_buf()).to_string_lossy().replace('\\', "/")
 }
 
 fn relative(target: &Path, base: &Path) -> PathBuf {
@@ -445,39 +387,19 @@ struct CompareRow<'a> {
 fn compare_table(first: &str, rows: &[CompareRow]) -> Table {
     let mut head = vec![(first.to_string(), false)];
     for m in ["ACC", "NMI", "ARI"] {
-        head.extend([
-            (format!("{m} paper"), true),
-            (format!("{m} ours"), true),
-            (format!("Δ{m}"), true),
-        ]);
+        head.extend([(format!("{m} paper"), true), (format!("{m} ours"), true), (format!("Δ{m}"), true)]);
     }
     let mut t = Table::new(head);
-    let paper: Vec<[Option<f64>; 3]> = rows
-        .iter()
-        .map(|r| r.paper.map(|s| s.as_array().map(Some)).unwrap_or([None; 3]))
-        .collect();
-    let ours: Vec<[Option<f64>; 3]> = rows
-        .iter()
-        .map(|r| {
-            r.ours
-                .map(|g| g.scores.map(|s| s.mean))
-                .unwrap_or([None; 3])
-        })
-        .collect();
-    let best_p: Vec<Vec<bool>> = (0..3)
-        .map(|i| best_mask(&paper.iter().map(|p| p[i]).collect::<Vec<_>>()))
-        .collect();
-    let best_o: Vec<Vec<bool>> = (0..3)
-        .map(|i| best_mask(&ours.iter().map(|o| o[i]).collect::<Vec<_>>()))
-        .collect();
+    let paper: Vec<[Option<f64>; 3]> =
+        rows.iter().map(|r| r.paper.map(|s| s.as_array().map(Some)).unwrap_or([None; 3])).collect();
+    let ours: Vec<[Option<f64>; 3]> =
+        rows.iter().map(|r| r.ours.map(|g| g.scores.map(|s| s.mean)).unwrap_or([None; 3])).collect();
+    let best_p: Vec<Vec<bool>> = (0..3).map(|i| best_mask(&paper.iter().map(|p| p[i]).collect::<Vec<_>>())).collect();
+    let best_o: Vec<Vec<bool>> = (0..3).map(|i| best_mask(&ours.iter().map(|o| o[i]).collect::<Vec<_>>())).collect();
     for (r, row) in rows.iter().enumerate() {
         let mut cells = vec![cell(&row.label)];
         for i in 0..3 {
-            cells.push(
-                paper[r][i]
-                    .map(|v| bold_if(format!("{v:.3}"), best_p[i][r]))
-                    .unwrap_or_else(|| "—".into()),
-            );
+            cells.push(paper[r][i].map(|v| bold_if(format!("{v:.3}"), best_p[i][r])).unwrap_or_else(|| "—".into()));
             cells.push(match row.ours {
                 Some(g) if g.scores[i].mean.is_none() => {
                     format!("— ({} of {} done)", g.done, g.run_ids.len())
@@ -504,11 +426,7 @@ pub(super) fn table3(m: &mut Matcher) -> Vec<TitledTable> {
         .copied()
         .filter(|d| m.groups.iter().any(|g| cfg_is(g, |c| c.data.dataset == *d)))
         .collect();
-    let datasets = if ran.is_empty() {
-        paper::TABLE3_DATASETS.to_vec()
-    } else {
-        ran
-    };
+    let datasets = if ran.is_empty() { paper::TABLE3_DATASETS.to_vec() } else { ran };
     let mut out = Vec::new();
     for d in datasets {
         let title = paper::dataset_title(d);
@@ -526,15 +444,11 @@ pub(super) fn table3(m: &mut Matcher) -> Vec<TitledTable> {
                 let ours = if matches!(name.as_str(), "DCCM" | "GATCluster" | "PICA") {
                     None
                 } else {
-                    let is = |g: &Group| {
-                        g.method().as_deref() == Some(name) && cfg_is(g, |c| c.data.dataset == d)
-                    };
-                    let r34 =
-                        |g: &Group| is(g) && cfg_is(g, |c| c.model.backbone == Backbone::Resnet34);
+                    let is = |g: &Group| g.method().as_deref() == Some(name) && cfg_is(g, |c| c.data.dataset == d);
+                    let r34 = |g: &Group| is(g) && cfg_is(g, |c| c.model.backbone == Backbone::Resnet34);
                     let g = m.pick(&format!("{title}, {name}"), &[&r34, &is]);
-                    if let Some(c) = g
-                        .and_then(|g| g.config.as_ref())
-                        .filter(|c| c.model.backbone != Backbone::Resnet34)
+                    if let Some(c) =
+                        g.and_then(|g| g.config.as_ref()).filter(|c| c.model.backbone != Backbone::Resnet34)
                     {
                         m.notes.push(format!(
                             "{title}, {name}: ours uses a {} backbone, the paper a ResNet-34.",
@@ -543,17 +457,10 @@ pub(super) fn table3(m: &mut Matcher) -> Vec<TitledTable> {
                     }
                     g
                 };
-                CompareRow {
-                    label: name.clone(),
-                    paper: paper::table3(name, d),
-                    ours,
-                }
+                CompareRow { label: name.clone(), paper: paper::table3(name, d), ours }
             })
             .collect();
-        out.push(TitledTable {
-            title: title.to_string(),
-            table: compare_table("method", &rows),
-        });
+        out.push(TitledTable { title: title.to_string(), table: compare_table("method", &rows) });
     }
     out
 }
@@ -565,37 +472,21 @@ pub(super) fn appendix(m: &mut Matcher) -> Table {
         .map(|&(d, b, s)| {
             let label = format!("{} {}", paper::dataset_title(d), enum_text(&b));
             let is = |g: &Group| {
-                g.method().as_deref() == Some("ConCURL")
-                    && cfg_is(g, |c| c.data.dataset == d && c.model.backbone == b)
+                g.method().as_deref() == Some("ConCURL") && cfg_is(g, |c| c.data.dataset == d && c.model.backbone == b)
             };
             let ours = m.pick(&format!("appendix, {label}"), &[&is]);
-            CompareRow {
-                label,
-                paper: Some(s),
-                ours,
-            }
+            CompareRow { label, paper: Some(s), ours }
         })
         .collect();
     compare_table("dataset, backbone", &rows)
 }
 
 /// Ours on the paper's dataset of Tables IV and V, else on whatever the sweep ran.
-fn stl10_first<'g>(
-    m: &mut Matcher<'g>,
-    what: &str,
-    is: &dyn Fn(&Group) -> bool,
-) -> Option<&'g Group> {
+fn stl10_first<'g>(m: &mut Matcher<'g>, what: &str, is: &dyn Fn(&Group) -> bool) -> Option<&'g Group> {
     let on_stl = |g: &Group| is(g) && cfg_is(g, |c| c.data.dataset == paper::TABLE4_5_DATASET);
     let g = m.pick(what, &[&on_stl, is])?;
-    if let Some(c) = g
-        .config
-        .as_ref()
-        .filter(|c| c.data.dataset != paper::TABLE4_5_DATASET)
-    {
-        m.notes.push(format!(
-            "{what}: ours ran on {}, the paper on STL10.",
-            paper::dataset_title(c.data.dataset)
-        ));
+    if let Some(c) = g.config.as_ref().filter(|c| c.data.dataset != paper::TABLE4_5_DATASET) {
+        m.notes.push(format!("{what}: ours ran on {}, the paper on STL10.", paper::dataset_title(c.data.dataset)));
     }
     Some(g)
 }
@@ -607,11 +498,7 @@ pub(super) fn table4(m: &mut Matcher) -> Table {
         .map(|&(name, s)| {
             let is = |g: &Group| g.method().as_deref() == Some(name);
             let ours = stl10_first(m, name, &is);
-            CompareRow {
-                label: name.to_string(),
-                paper: Some(s),
-                ours,
-            }
+            CompareRow { label: name.to_string(), paper: Some(s), ours }
         })
         .collect();
     compare_table("setting", &rows)
@@ -640,24 +527,13 @@ pub(super) fn table5(m: &mut Matcher) -> Vec<TitledTable> {
                             })
                     };
                     let ours = stl10_first(m, &format!("{}, {label}", part.title), &is);
-                    CompareRow {
-                        label,
-                        paper: Some(r.scores),
-                        ours,
-                    }
+                    CompareRow { label, paper: Some(r.scores), ours }
                 })
                 .collect();
             let byol = |g: &Group| g.method().as_deref() == Some("BYOL");
             let ours = stl10_first(m, &format!("{}, BYOL", part.title), &byol);
-            rows.push(CompareRow {
-                label: "BYOL (reference)".into(),
-                paper: Some(paper::BYOL_REFERENCE),
-                ours,
-            });
-            TitledTable {
-                title: part.title.to_string(),
-                table: compare_table(part.varies, &rows),
-            }
+            rows.push(CompareRow { label: "BYOL (reference)".into(), paper: Some(paper::BYOL_REFERENCE), ours });
+            TitledTable { title: part.title.to_string(), table: compare_table(part.varies, &rows) }
         })
         .collect()
 }

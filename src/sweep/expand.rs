@@ -19,8 +19,8 @@ use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
 use crate::config::sweepfile::{
-    parse_override, parse_run_text, parse_sweep_text, Axis, Grid, Leaves, Origin, Override, Problem, Setting, SweepError,
-    SweepFile,
+    parse_override, parse_run_text, parse_sweep_text, Axis, Grid, Leaves, Origin, Override, Problem, Setting,
+    SweepError, SweepFile,
 };
 use crate::config::RunConfig;
 use crate::record::{Plan, PlanEntry};
@@ -383,11 +383,7 @@ fn schema_check(schema: &Json, key: &str) -> Result<(), String> {
 /// line that we already say ourselves.
 fn clean_de_error(msg: &str) -> String {
     let names_key = |l: &str| l.starts_with("in `") && l.ends_with('`');
-    msg.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !names_key(l))
-        .collect::<Vec<_>>()
-        .join("; ")
+    msg.lines().map(str::trim).filter(|l| !l.is_empty() && !names_key(l)).collect::<Vec<_>>().join("; ")
 }
 
 /// Set `value` at a dotted key, creating tables on the way; a table value merges
@@ -433,13 +429,8 @@ impl Provenance {
     /// table value that contains it, else a key inside it.
     fn locate(&self, key: &str) -> Option<&Origin> {
         let exact = self.0.iter().rev().find(|(k, _)| k == key);
-        let outer = || {
-            self.0
-                .iter()
-                .rev()
-                .filter(|(k, _)| key.starts_with(&format!("{k}.")))
-                .max_by_key(|(k, _)| k.len())
-        };
+        let outer =
+            || self.0.iter().rev().filter(|(k, _)| key.starts_with(&format!("{k}."))).max_by_key(|(k, _)| k.len());
         let inner = || self.0.iter().rev().find(|(k, _)| k.starts_with(&format!("{key}.")));
         exact.or_else(outer).or_else(inner).map(|(_, o)| o)
     }
@@ -612,9 +603,8 @@ fn plan_block<'a>(
             let lens: Vec<(&String, usize)> = z.axes.iter().map(|(k, a)| (k, a.values.len())).collect();
             if let Some((k0, n0)) = lens.first() {
                 if let Some((k, n)) = lens.iter().find(|(_, n)| n != n0) {
-                    let msg = format!(
-                        "[[zip]] lists must have equal lengths: `{k0}` has {n0} values but `{k}` has {n}"
-                    );
+                    let msg =
+                        format!("[[zip]] lists must have equal lengths: `{k0}` has {n0} values but `{k}` has {n}");
                     problems.push(Problem::new(z.axes[*k].key_at.clone(), msg));
                     continue;
                 }
@@ -635,7 +625,8 @@ fn plan_block<'a>(
     }
     let mut candidates = Vec::new();
     if with_grid {
-        let base: Vec<Set<'a>> = grid.base.iter().map(|(k, l)| Set { key: k, value: &l.value, at: &l.value_at }).collect();
+        let base: Vec<Set<'a>> =
+            grid.base.iter().map(|(k, l)| Set { key: k, value: &l.value, at: &l.value_at }).collect();
         let total: usize = dims.iter().map(Vec::len).product();
         for mut i in 0..total {
             // Odometer: the last dimension moves fastest.
@@ -680,9 +671,7 @@ fn json_eq(a: &Json, b: &Json) -> bool {
     match (a, b) {
         (Json::Number(x), Json::Number(y)) => x.as_f64() == y.as_f64(),
         (Json::Array(x), Json::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q)),
-        (Json::Object(x), Json::Object(y)) => {
-            y.iter().all(|(k, v)| x.get(k).is_some_and(|w| json_eq(w, v)))
-        }
+        (Json::Object(x), Json::Object(y)) => y.iter().all(|(k, v)| x.get(k).is_some_and(|w| json_eq(w, v))),
         _ => a == b,
     }
 }
@@ -784,7 +773,11 @@ fn expand(file: &SweepFile, problems: &mut Vec<Problem>) -> Option<Expanded> {
 
     if let Some(t) = &file.template {
         if !crate::report::TEMPLATES.contains(&t.value.as_str()) {
-            let msg = format!("template = {:?}: no such report template (available: {})", t.value, crate::report::TEMPLATES.join(", "));
+            let msg = format!(
+                "template = {:?}: no such report template (available: {})",
+                t.value,
+                crate::report::TEMPLATES.join(", ")
+            );
             problems.push(Problem::new(t.at.clone(), msg));
         }
     }
@@ -808,8 +801,11 @@ fn expand(file: &SweepFile, problems: &mut Vec<Problem>) -> Option<Expanded> {
     // With blocks, the top level's base, axes, zip, exclude and seeds are shared by
     // every block (a block's own entries add to them and win on the same key);
     // top-level includes are added once under `main`.
-    let merged: Vec<(String, Grid)> =
-        file.blocks.iter().map(|b| (b.name.value.clone(), merge_grid(file.grid.clone(), b.grid.clone(), false))).collect();
+    let merged: Vec<(String, Grid)> = file
+        .blocks
+        .iter()
+        .map(|b| (b.name.value.clone(), merge_grid(file.grid.clone(), b.grid.clone(), false)))
+        .collect();
     let mut blocks: Vec<BlockPlan<'_>> = Vec::new();
     if file.blocks.is_empty() {
         blocks.push(plan_block(MAIN_BLOCK, &file.grid, &file.pinned, true, problems));
@@ -859,9 +855,9 @@ fn expand(file: &SweepFile, problems: &mut Vec<Problem>) -> Option<Expanded> {
             }
             let id = run_id(&cfg);
             let keys = b.swept.iter().chain(&c.extra_swept).copied();
-            let entry = runs.entry(id.clone()).or_insert_with(|| {
-                (PlanEntry { run_id: id, blocks: Vec::new(), swept: IndexMap::new() }, cfg)
-            });
+            let entry = runs
+                .entry(id.clone())
+                .or_insert_with(|| (PlanEntry { run_id: id, blocks: Vec::new(), swept: IndexMap::new() }, cfg));
             if !entry.0.blocks.iter().any(|x| x == b.name) {
                 entry.0.blocks.push(b.name.to_string());
             }

@@ -415,8 +415,9 @@ fn run_one(
         let (reporter, id) = (reporter.clone(), job.entry.run_id.clone());
         RunControl::new(stop.clone(), move |p| reporter.progress(&id, p))
     };
-    let result = catch_unwind(AssertUnwindSafe(|| executor.execute(job, slot, &ctl)))
-        .unwrap_or_else(|payload| Err(RunFailure::Failed { reason: format!("panicked: {}", panic_message(&*payload)) }));
+    let result = catch_unwind(AssertUnwindSafe(|| executor.execute(job, slot, &ctl))).unwrap_or_else(|payload| {
+        Err(RunFailure::Failed { reason: format!("panicked: {}", panic_message(&*payload)) })
+    });
 
     // The executor may have recorded progress (epochs) in the status meanwhile.
     let mut fin = job.dir.status().unwrap_or(status);
@@ -506,9 +507,7 @@ impl Reporter {
         match self {
             Reporter::Bars(b) => {
                 let bar = b.multi.insert_before(&b.overall, ProgressBar::new(1));
-                bar.set_style(
-                    ProgressStyle::with_template("{prefix:.bold} {msg} ETA {eta}").expect("static template"),
-                );
+                bar.set_style(ProgressStyle::with_template("{prefix:.bold} {msg} ETA {eta}").expect("static template"));
                 bar.set_prefix(id.clone());
                 bar.set_message(format!("starting on {} {swept}", slot.device));
                 b.runs.lock().expect("bars lock").insert(id.clone(), bar);

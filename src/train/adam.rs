@@ -71,7 +71,9 @@ impl FlatAdam {
     /// whole-buffer tensor kernels ([`FlatAdam::step_unfused`]).
     pub fn step(&mut self, grads: &[Tensor]) {
         assert_eq!(grads.len(), self.params.len(), "one gradient per parameter");
-        if self.flat.device() == tch::Device::Cpu && grads.iter().all(|g| !g.defined() || (g.device() == tch::Device::Cpu && g.kind() == Kind::Float)) {
+        if self.flat.device() == tch::Device::Cpu
+            && grads.iter().all(|g| !g.defined() || (g.device() == tch::Device::Cpu && g.kind() == Kind::Float))
+        {
             self.step_cpu_fused(grads);
         } else {
             self.step_unfused(grads);
@@ -112,7 +114,8 @@ impl FlatAdam {
         let (step_size, bc2_sqrt) = self.coefficients();
         // Contiguous copies only where a gradient came back strided (e.g. a
         // convolution weight's gradient in channels-last).
-        let grads: Vec<Tensor> = grads.iter().map(|g| if g.defined() { g.contiguous() } else { Tensor::new() }).collect();
+        let grads: Vec<Tensor> =
+            grads.iter().map(|g| if g.defined() { g.contiguous() } else { Tensor::new() }).collect();
         let hp = Hyper {
             b1: self.beta1 as f32,
             b2: self.beta2 as f32,
@@ -171,7 +174,13 @@ impl FlatAdam {
             .params
             .iter()
             .zip(grads)
-            .map(|(p, g)| if g.defined() { g.reshape([-1]) } else { Tensor::zeros([p.numel() as i64], (Kind::Float, p.device())) })
+            .map(|(p, g)| {
+                if g.defined() {
+                    g.reshape([-1])
+                } else {
+                    Tensor::zeros([p.numel() as i64], (Kind::Float, p.device()))
+                }
+            })
             .collect();
         Tensor::cat(&parts, 0)
     }

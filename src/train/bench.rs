@@ -139,7 +139,15 @@ pub fn peak_rss_mib() -> Option<f64> {
 /// Times `steps` training steps after `warmup` untimed ones. Two passes: plain
 /// steps for the throughput (no extra synchronisation), then instrumented ones
 /// for the breakdown.
-pub fn run(cfg: &RunConfig, name: &str, device: Device, data: &BenchData, warmup: usize, steps: usize, breakdown: bool) -> anyhow::Result<BenchResult> {
+pub fn run(
+    cfg: &RunConfig,
+    name: &str,
+    device: Device,
+    data: &BenchData,
+    warmup: usize,
+    steps: usize,
+    breakdown: bool,
+) -> anyhow::Result<BenchResult> {
     let b = cfg.batch_size() as i64;
     let gpu_before = gpu_baseline(device);
     let mut engine = Engine::new(cfg, data.channels(), device)?;
@@ -239,7 +247,15 @@ impl PackResult {
 /// Times `runs` engines doing `steps` steps each (after `warmup` untimed ones),
 /// first packed (all threads start together; the clock stops when the last one
 /// ends), then sequentially (the sum of each run's timed steps).
-pub fn pack(cfg: &RunConfig, name: &str, device: Device, data: &BenchData, runs: usize, warmup: usize, steps: usize) -> anyhow::Result<PackResult> {
+pub fn pack(
+    cfg: &RunConfig,
+    name: &str,
+    device: Device,
+    data: &BenchData,
+    runs: usize,
+    warmup: usize,
+    steps: usize,
+) -> anyhow::Result<PackResult> {
     anyhow::ensure!(runs >= 1, "--pack needs at least one run");
     let b = cfg.batch_size() as i64;
     let gpu_before = gpu_baseline(device);
@@ -310,9 +326,23 @@ pub fn pack(cfg: &RunConfig, name: &str, device: Device, data: &BenchData, runs:
 
 impl std::fmt::Display for PackResult {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "{} on {}: {} runs, batch {}, {} timed steps each", self.name, self.device, self.runs, self.batch, self.steps)?;
-        writeln!(f, "  one after another: {:>8.2} s  {:>9.1} images/s", self.sequential_seconds, self.sequential_images_per_sec())?;
-        writeln!(f, "  packed:            {:>8.2} s  {:>9.1} images/s", self.packed_seconds, self.packed_images_per_sec())?;
+        writeln!(
+            f,
+            "{} on {}: {} runs, batch {}, {} timed steps each",
+            self.name, self.device, self.runs, self.batch, self.steps
+        )?;
+        writeln!(
+            f,
+            "  one after another: {:>8.2} s  {:>9.1} images/s",
+            self.sequential_seconds,
+            self.sequential_images_per_sec()
+        )?;
+        writeln!(
+            f,
+            "  packed:            {:>8.2} s  {:>9.1} images/s",
+            self.packed_seconds,
+            self.packed_images_per_sec()
+        )?;
         writeln!(f, "  packed / sequential throughput: {:.2}x", self.speedup())?;
         if let Some(m) = self.gpu_mib_per_run {
             writeln!(f, "  GPU memory, packed: {m:.0} MiB per run")?;
@@ -370,7 +400,15 @@ pub fn parse_images_per_sec(stdout: &str) -> Option<f64> {
 /// `sweep bench NAME --compare`: `rounds` rounds, each timing this engine and
 /// then the same step in PyTorch eager + kornia (a child process, so the two
 /// never share the cores), with the same batch, M, d', warm-up and steps.
-pub fn compare(cfg: &RunConfig, name: &str, device: Device, data: &BenchData, warmup: usize, steps: usize, opts: &CompareOptions) -> anyhow::Result<CompareResult> {
+pub fn compare(
+    cfg: &RunConfig,
+    name: &str,
+    device: Device,
+    data: &BenchData,
+    warmup: usize,
+    steps: usize,
+    opts: &CompareOptions,
+) -> anyhow::Result<CompareResult> {
     use anyhow::Context;
     anyhow::ensure!(opts.rounds >= 1, "--rounds must be at least 1");
     let dir = tempfile::tempdir().context("creating a temporary directory for the PyTorch script")?;
@@ -399,9 +437,9 @@ pub fn compare(cfg: &RunConfig, name: &str, device: Device, data: &BenchData, wa
             cmd.arg("--channels-last");
         }
         let py = opts.python.display();
-        let out = cmd
-            .output()
-            .with_context(|| format!("could not start `{py}`: pass --python with a Python that has torch 2.11.0 and kornia"))?;
+        let out = cmd.output().with_context(|| {
+            format!("could not start `{py}`: pass --python with a Python that has torch 2.11.0 and kornia")
+        })?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
@@ -418,12 +456,7 @@ pub fn compare(cfg: &RunConfig, name: &str, device: Device, data: &BenchData, wa
         eprintln!("round {round}/{}: sweep {ours:.1} images/s, PyTorch {theirs:.1} images/s", opts.rounds);
         rounds.push((ours, theirs));
     }
-    Ok(CompareResult {
-        name: name.to_string(),
-        device: dev,
-        torch_channels_last: opts.torch_channels_last,
-        rounds,
-    })
+    Ok(CompareResult { name: name.to_string(), device: dev, torch_channels_last: opts.torch_channels_last, rounds })
 }
 
 impl std::fmt::Display for CompareResult {
@@ -440,7 +473,11 @@ impl std::fmt::Display for CompareResult {
 impl std::fmt::Display for BenchResult {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "{} on {}: batch {}, {} timed steps", self.name, self.device, self.batch, self.steps)?;
-        writeln!(f, "  median step: {:.4} s   throughput: {:.1} images/s", self.median_step_seconds, self.images_per_sec)?;
+        writeln!(
+            f,
+            "  median step: {:.4} s   throughput: {:.1} images/s",
+            self.median_step_seconds, self.images_per_sec
+        )?;
         if !self.phases.is_empty() {
             let total: f64 = self.phases.iter().map(|p| p.1).sum();
             writeln!(f, "  breakdown (synchronised, median per phase):")?;

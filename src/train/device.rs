@@ -106,10 +106,8 @@ pub fn probe() -> DoctorInfo {
     let names = cuda_driver::devices();
     let gpus = (0..n)
         .map(|i| {
-            let (name, total_bytes) = names
-                .get(i)
-                .map(|(n, b)| (n.clone(), Some(*b)))
-                .unwrap_or_else(|| ("(name unavailable)".into(), None));
+            let (name, total_bytes) =
+                names.get(i).map(|(n, b)| (n.clone(), Some(*b))).unwrap_or_else(|| ("(name unavailable)".into(), None));
             GpuInfo { index: i, name, total_bytes }
         })
         .collect();
@@ -139,7 +137,12 @@ impl fmt::Display for DoctorInfo {
         }
         writeln!(f, "CUDA available: {}", if self.cuda_available { "yes" } else { "no" })?;
         if self.cuda_available {
-            writeln!(f, "  CUDA runtime: {}, cuDNN: {}", self.cudart_version, if self.cudnn_available { "yes" } else { "no" })?;
+            writeln!(
+                f,
+                "  CUDA runtime: {}, cuDNN: {}",
+                self.cudart_version,
+                if self.cudnn_available { "yes" } else { "no" }
+            )?;
         }
         writeln!(f, "devices:")?;
         writeln!(f, "  cpu: {} cores, libtorch uses {} threads", self.cpu_cores, self.torch_threads)?;
@@ -159,10 +162,7 @@ impl fmt::Display for DoctorInfo {
 /// The path of a shared library loaded into this process (from /proc/self/maps).
 fn loaded_library(name: &str) -> Option<PathBuf> {
     let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
-    maps.lines()
-        .filter_map(|l| l.split_whitespace().nth(5))
-        .find(|p| p.ends_with(name))
-        .map(PathBuf::from)
+    maps.lines().filter_map(|l| l.split_whitespace().nth(5)).find(|p| p.ends_with(name)).map(PathBuf::from)
 }
 
 /// PyTorch wheels keep `version.py` one folder above `lib/`.

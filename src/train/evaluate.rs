@@ -90,7 +90,12 @@ pub fn clusters(z: &Tensor, prototypes: &Tensor, loss_cfg: &LossConfig) -> Clust
         let (qmax, qarg) = q.max_dim(-1, false);
         let p = (&scores / loss_cfg.tau).softmax(-1, Kind::Double);
         let (pmax, parg) = p.max_dim(-1, false);
-        Clusters { codes: to_vec_i64(&qarg), codes_conf: to_vec_f64(&qmax), p: to_vec_i64(&parg), p_conf: to_vec_f64(&pmax) }
+        Clusters {
+            codes: to_vec_i64(&qarg),
+            codes_conf: to_vec_f64(&qmax),
+            p: to_vec_i64(&parg),
+            p_conf: to_vec_f64(&pmax),
+        }
     })
 }
 
@@ -99,7 +104,13 @@ pub fn clusters(z: &Tensor, prototypes: &Tensor, loss_cfg: &LossConfig) -> Clust
 /// method: codes, p and k-means on `eval.kmeans_features` (seeded from the run's
 /// seed and `epoch`, so the same weights and images give the same labels).
 /// Training's evaluation and `sweep predict` both go through here.
-pub fn assign(engine: &Engine, data: &DeviceData, indices: &[i64], epoch: usize, with_members: bool) -> anyhow::Result<Assigned> {
+pub fn assign(
+    engine: &Engine,
+    data: &DeviceData,
+    indices: &[i64],
+    epoch: usize,
+    with_members: bool,
+) -> anyhow::Result<Assigned> {
     let cfg = &engine.cfg;
     let ev = &cfg.eval;
     let device = engine.device;
@@ -113,7 +124,12 @@ pub fn assign(engine: &Engine, data: &DeviceData, indices: &[i64], epoch: usize,
             let z = o.z.to_kind(Kind::Float);
             if with_members {
                 // argmax of p~(m) for each member m (Figure 1): M x chunk labels.
-                let st = loss::transformed_log_assignments(&z, &engine.nets.online.prototypes, &engine.transforms, cfg.loss.tau);
+                let st = loss::transformed_log_assignments(
+                    &z,
+                    &engine.nets.online.prototypes,
+                    &engine.transforms,
+                    cfg.loss.tau,
+                );
                 members.push(st.argmax(-1, false).to_device(tch::Device::Cpu));
             }
             if want(Feature::Encoder) {
@@ -164,7 +180,13 @@ pub fn assign(engine: &Engine, data: &DeviceData, indices: &[i64], epoch: usize,
 
 /// Evaluates `engine` on the images `indices` of `data`; `labels` are the
 /// ground truth of those same images (for scoring only).
-pub fn evaluate(engine: &Engine, data: &DeviceData, indices: &[i64], labels: &[i64], epoch: usize) -> anyhow::Result<EvalOutput> {
+pub fn evaluate(
+    engine: &Engine,
+    data: &DeviceData,
+    indices: &[i64],
+    labels: &[i64],
+    epoch: usize,
+) -> anyhow::Result<EvalOutput> {
     let t0 = std::time::Instant::now();
     let k = engine.cfg.clusters();
     let Assigned { assignments: a, z, members } = assign(engine, data, indices, epoch, engine.cfg.eval.diversity)?;
@@ -204,7 +226,14 @@ impl Assignments {
         let mut buf = Vec::new();
         {
             let mut w = csv::Writer::from_writer(&mut buf);
-            let mut header = vec!["index".to_string(), "path".into(), "codes".into(), "codes_conf".into(), "p".into(), "p_conf".into()];
+            let mut header = vec![
+                "index".to_string(),
+                "path".into(),
+                "codes".into(),
+                "codes_conf".into(),
+                "p".into(),
+                "p_conf".into(),
+            ];
             header.extend(self.kmeans.iter().map(|(f, _)| feature_key(*f).to_string()));
             header.push("label".into());
             w.write_record(&header)?;

@@ -70,7 +70,8 @@ impl Executor for TorchExecutor {
             .cache
             .get(&job.config, slot.device)
             .map_err(|e| RunFailure::Failed { reason: format!("loading the data: {e}") })?;
-        super::run(&job.config, &job.dir, &data, to_tch(slot.device), ctl).map_err(|f| suspend_if_disk_full(f, job.dir.path()))
+        super::run(&job.config, &job.dir, &data, to_tch(slot.device), ctl)
+            .map_err(|f| suspend_if_disk_full(f, job.dir.path()))
     }
 }
 

@@ -80,7 +80,13 @@ fn permutation(cfg: &RunConfig, epoch: usize, n: usize, device: Device) -> Tenso
 
 /// Trains (or resumes) one run to completion, writing metrics, checkpoints and
 /// the summary into `dir`.
-pub fn run(cfg: &RunConfig, dir: &RunDir, data: &LoadedData, device: Device, ctl: &RunControl) -> Result<(), RunFailure> {
+pub fn run(
+    cfg: &RunConfig,
+    dir: &RunDir,
+    data: &LoadedData,
+    device: Device,
+    ctl: &RunControl,
+) -> Result<(), RunFailure> {
     let started = Instant::now();
     let ds = &data.dataset;
     let n = ds.labels.len();
@@ -113,7 +119,8 @@ pub fn run(cfg: &RunConfig, dir: &RunDir, data: &LoadedData, device: Device, ctl
     // Anything logged after the checkpoint we resume from (or everything, when
     // there is none) belongs to steps that will be trained again.
     dir.rewind_metrics(meta.epoch).map_err(|e| failed_ctx("rewinding metrics.jsonl to the checkpoint", e))?;
-    rewind_losses(&dir.path().join("losses.csv"), meta.global_step).map_err(|e| failed_ctx("rewinding losses.csv", e))?;
+    rewind_losses(&dir.path().join("losses.csv"), meta.global_step)
+        .map_err(|e| failed_ctx("rewinding losses.csv", e))?;
     let eval_idx = eval_indices(cfg, n);
     let eval_labels: Vec<i64> = eval_idx.iter().map(|&i| ds.labels[i as usize]).collect();
     let mut losses_log = std::fs::OpenOptions::new()
@@ -154,8 +161,10 @@ pub fn run(cfg: &RunConfig, dir: &RunDir, data: &LoadedData, device: Device, ctl
             }
         }
         let secs = epoch_start.elapsed().as_secs_f64();
-        let mut train: BTreeMap<String, f64> =
-            TERMS.iter().map(|t| (t.to_string(), meta.epoch_sums.get(*t).copied().unwrap_or(f64::NAN) / steps as f64)).collect();
+        let mut train: BTreeMap<String, f64> = TERMS
+            .iter()
+            .map(|t| (t.to_string(), meta.epoch_sums.get(*t).copied().unwrap_or(f64::NAN) / steps as f64))
+            .collect();
         train.insert("seconds".into(), secs);
         train.insert("images_per_sec".into(), (steps_this_attempt * b) as f64 / secs.max(1e-9));
         train.insert("lr".into(), cfg.train.lr);

@@ -92,8 +92,12 @@ fn trained_channels(dir: &RunDir, cfg: &RunConfig) -> i64 {
 /// The run's summary, or the refusal of a run that never finished.
 fn finished(dir: &RunDir) -> anyhow::Result<crate::record::Summary> {
     dir.read_summary()?.ok_or_else(|| {
-        PredictError::NotFinished { run: dir.run_id().to_string(), dir: dir.path().to_path_buf(), summary: dir.summary_path() }
-            .into()
+        PredictError::NotFinished {
+            run: dir.run_id().to_string(),
+            dir: dir.path().to_path_buf(),
+            summary: dir.summary_path(),
+        }
+        .into()
     })
 }
 
@@ -191,7 +195,8 @@ pub fn read_data_spec(path: &Path) -> anyhow::Result<DataConfig> {
         .try_into()
         .with_context(|| format!("{}: not a data spec (the keys of a run config's [data] table)", path.display()))?;
     if let Some(raw) = spec.root.take() {
-        let root = crate::sweep::expand::resolve_data_root(&raw, path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let root = crate::sweep::expand::resolve_data_root(&raw, path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         spec.root = Some(root);
     }
     Ok(spec)

@@ -115,11 +115,7 @@ impl Engine {
         let mut named: Vec<(String, Tensor)> =
             nets.online_vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
-        let adam = FlatAdam::new(
-            named.into_iter().map(|(_, t)| t).collect(),
-            cfg.train.lr,
-            cfg.train.weight_decay,
-        );
+        let adam = FlatAdam::new(named.into_iter().map(|(_, t)| t).collect(), cfg.train.lr, cfg.train.weight_decay);
         Ok(Self { cfg: cfg.clone(), device, nets, transforms, augmenter, adam })
     }
 
@@ -134,7 +130,13 @@ impl Engine {
 
     /// One optimisation step on a uint8 batch already on the device.
     /// Returns [L, L1, L2, L3] (detached, on the device: no host sync here).
-    pub fn step(&mut self, batch: &Tensor, global_step: usize, total_steps: usize, times: Option<&mut PhaseTimes>) -> Tensor {
+    pub fn step(
+        &mut self,
+        batch: &Tensor,
+        global_step: usize,
+        total_steps: usize,
+        times: Option<&mut PhaseTimes>,
+    ) -> Tensor {
         let mut clock = times.as_ref().map(|_| Clock { device: self.device, last: Instant::now() });
         let mut pt = PhaseTimes::default();
         let (bf16, device) = (self.cfg.train.bf16, self.device);
@@ -147,11 +149,13 @@ impl Engine {
         pt.augment += lap(&mut clock);
 
         let nets = &self.nets;
-        let (o1, o2) = autocast::bf16(bf16, device, || (nets.online.forward_t(&x1, true), nets.online.forward_t(&x2, true)));
+        let (o1, o2) =
+            autocast::bf16(bf16, device, || (nets.online.forward_t(&x1, true), nets.online.forward_t(&x2, true)));
         pt.online += lap(&mut clock);
 
         // The target gets no gradient (SPEC 2); it runs in training mode as in BYOL.
-        let (v1, v2) = autocast::bf16(bf16, device, || (nets.target.forward_t(&x1, true), nets.target.forward_t(&x2, true)));
+        let (v1, v2) =
+            autocast::bf16(bf16, device, || (nets.target.forward_t(&x1, true), nets.target.forward_t(&x2, true)));
         pt.target += lap(&mut clock);
 
         // Losses in float32 outside autocast (softmax, logs and Sinkhorn need the range).
@@ -207,18 +211,29 @@ impl Engine {
     pub fn load_state(&mut self, tensors: Vec<(String, Tensor)>, adam_t: i64) -> anyhow::Result<()> {
         let mut map: std::collections::HashMap<String, Tensor> = tensors.into_iter().collect();
         let mut take = |name: &str| -> anyhow::Result<Tensor> {
-            map.remove(name).ok_or_else(|| anyhow::anyhow!("checkpoint lacks `{name}`: it was written by another configuration"))
+            map.remove(name)
+                .ok_or_else(|| anyhow::anyhow!("checkpoint lacks `{name}`: it was written by another configuration"))
         };
         tch::no_grad(|| -> anyhow::Result<()> {
             for (prefix, vs) in [("online", &self.nets.online_vs), ("target", &self.nets.target_vs)] {
                 for (name, mut var) in vs.variables() {
                     let src = take(&format!("{prefix}.{name}"))?;
-                    anyhow::ensure!(src.size() == var.size(), "checkpoint `{prefix}.{name}` has shape {:?}, the model {:?}", src.size(), var.size());
+                    anyhow::ensure!(
+                        src.size() == var.size(),
+                        "checkpoint `{prefix}.{name}` has shape {:?}, the model {:?}",
+                        src.size(),
+                        var.size()
+                    );
                     var.copy_(&src.to_device(self.device));
                 }
             }
             let a = take("transforms")?;
-            anyhow::ensure!(a.size() == self.transforms.a.size(), "checkpoint transforms have shape {:?}, expected {:?}", a.size(), self.transforms.a.size());
+            anyhow::ensure!(
+                a.size() == self.transforms.a.size(),
+                "checkpoint transforms have shape {:?}, expected {:?}",
+                a.size(),
+                self.transforms.a.size()
+            );
             self.transforms.a.copy_(&a.to_device(self.device));
             Ok(())
         })?;

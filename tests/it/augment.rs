@@ -286,7 +286,10 @@ fn sobel_of_a_vertical_edge() {
     let aug = Augmenter::new(&c, 1, Device::Cpu);
     // Left half 0, right half 255: the x-gradient responds at the edge, y does not (inside).
     let x = Tensor::cat(
-        &[Tensor::zeros([1, 1, 8, 4], (Kind::Uint8, Device::Cpu)), Tensor::full([1, 1, 8, 4], 255, (Kind::Uint8, Device::Cpu))],
+        &[
+            Tensor::zeros([1, 1, 8, 4], (Kind::Uint8, Device::Cpu)),
+            Tensor::full([1, 1, 8, 4], 255, (Kind::Uint8, Device::Cpu)),
+        ],
         3,
     );
     let s = aug.eval(&x);

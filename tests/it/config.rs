@@ -157,9 +157,8 @@ fn include_and_exclude() {
 
 #[test]
 fn exclude_compares_numbers_as_numbers() {
-    let e = load(&format!(
-        "name = \"x\"\n{BASE}\n[axes]\n\"loss.gamma\" = [0.0, 1.0]\n[[exclude]]\n\"loss.gamma\" = 1\n"
-    ));
+    let e =
+        load(&format!("name = \"x\"\n{BASE}\n[axes]\n\"loss.gamma\" = [0.0, 1.0]\n[[exclude]]\n\"loss.gamma\" = 1\n"));
     assert_eq!(e.runs.len(), 1);
     assert_eq!(e.runs[0].1.loss.gamma, 0.0);
 }
@@ -412,9 +411,8 @@ fn d_prime_zero_in_base() {
 
 #[test]
 fn negative_weight_in_a_block() {
-    let err = load_err(&format!(
-        "name = \"w\"\n{BASE}\n[[block]]\nname = \"neg\"\n[block.base]\n\"loss.gamma\" = -1.0\n"
-    ));
+    let err =
+        load_err(&format!("name = \"w\"\n{BASE}\n[[block]]\nname = \"neg\"\n[block.base]\n\"loss.gamma\" = -1.0\n"));
     let p = problem(&err, "loss.gamma = -1");
     assert_eq!(p.origin.pos, Some((12, 16)));
     assert_eq!(p.context.as_deref(), Some("block `neg`"));
@@ -432,9 +430,8 @@ fn unknown_dataset_and_backbone() {
 
 #[test]
 fn batch_larger_than_dataset() {
-    let err = load_err(
-        "name = \"b\"\n[base]\ndata.synthetic.per_class = 16\n[axes]\n\"train.batch_size\" = [32, 128]\n",
-    );
+    let err =
+        load_err("name = \"b\"\n[base]\ndata.synthetic.per_class = 16\n[axes]\n\"train.batch_size\" = [32, 128]\n");
     let p = problem(&err, "larger than the dataset (64 images)");
     assert_eq!(p.origin.pos, Some((5, 27)));
 }
@@ -506,7 +503,11 @@ fn ids(e: &Expanded) -> Vec<String> {
 fn set_pins_a_value_and_gives_the_ids_the_file_would() {
     let file = format!("name = \"o\"\n{BASE}");
     let over = load_with(&file, &["train.epochs=5", "model.backbone=resnet18"]).unwrap_or_else(|e| panic!("{e}"));
-    let said = load(&BASE.replace("train.epochs = 2", "train.epochs = 5\nmodel.backbone = \"resnet18\"").replace("[base]", "name = \"o\"\n[base]"));
+    let said = load(
+        &BASE
+            .replace("train.epochs = 2", "train.epochs = 5\nmodel.backbone = \"resnet18\"")
+            .replace("[base]", "name = \"o\"\n[base]"),
+    );
     assert_eq!(over.runs[0].1.train.epochs, Some(5));
     assert_eq!(over.runs[0].1.model.backbone, Backbone::Resnet18, "an unquoted word is a string");
     assert_eq!(ids(&over), ids(&said));
@@ -534,7 +535,11 @@ fn set_wins_over_blocks_and_includes() {
         "name = \"o\"\n{BASE}[[include]]\n\"transform.m\" = 9\n[[block]]\nname = \"b\"\n[block.base]\n\"transform.m\" = 3\n[block.axes]\n\"loss.gamma\" = [0.0, 1.0]\n"
     );
     let over = load_with(&file, &["transform.m=12"]).unwrap_or_else(|e| panic!("{e}"));
-    assert!(over.runs.iter().all(|(_, c)| c.transform.m == 12), "{:?}", over.runs.iter().map(|r| r.1.transform.m).collect::<Vec<_>>());
+    assert!(
+        over.runs.iter().all(|(_, c)| c.transform.m == 12),
+        "{:?}",
+        over.runs.iter().map(|r| r.1.transform.m).collect::<Vec<_>>()
+    );
 }
 
 #[test]

@@ -543,9 +543,8 @@ fn resolution_resizes_once_at_load() {
         (0..n_out)
             .map(|o| {
                 let centre = (o as f64 + 0.5) * scale;
-                let w: Vec<f64> = (0..n_in)
-                    .map(|j| (1.0 - ((j as f64 + 0.5 - centre) / scale).abs()).max(0.0))
-                    .collect();
+                let w: Vec<f64> =
+                    (0..n_in).map(|j| (1.0 - ((j as f64 + 0.5 - centre) / scale).abs()).max(0.0)).collect();
                 let s: f64 = w.iter().sum();
                 w.iter().map(|v| v / s).collect()
             })

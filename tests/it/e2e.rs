@@ -42,7 +42,16 @@ fn done_runs(store: &Path) -> Vec<PathBuf> {
 
 fn run_sweep(file: &Path, store: &Path) -> std::process::Child {
     Command::new(sweep_bin())
-        .args(["run", file.to_str().unwrap(), "--store", store.to_str().unwrap(), "--devices", "cpu", "--no-report", "--plain"])
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "--devices",
+            "cpu",
+            "--no-report",
+            "--plain",
+        ])
         .env("OMP_NUM_THREADS", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -85,11 +94,13 @@ fn sigkill_mid_sweep_then_rerun_finishes_every_run_once() {
     for (p, m) in &finished {
         let now = std::fs::metadata(p.join("summary.json")).unwrap().modified().unwrap();
         assert_eq!(&now, m, "finished run {} was not run again", p.display());
-        let st: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p.join("status.json")).unwrap()).unwrap();
+        let st: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(p.join("status.json")).unwrap()).unwrap();
         assert_eq!(st["attempts"], 1, "finished run started once");
     }
     for p in &all {
-        let st: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p.join("status.json")).unwrap()).unwrap();
+        let st: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(p.join("status.json")).unwrap()).unwrap();
         assert_eq!(st["state"], "done");
         let metrics = std::fs::read_to_string(p.join("metrics.jsonl")).unwrap();
         assert_eq!(metrics.lines().count(), 3, "each epoch logged once in {}", p.display());
@@ -151,7 +162,12 @@ fn packed_runs_equal_the_same_runs_one_at_a_time() {
         assert_eq!(runs.len(), 2, "--per-device {per_device}: both runs done");
         let w: Vec<(String, Vec<u8>)> = runs
             .iter()
-            .map(|r| (r.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(r.join("online.safetensors")).unwrap()))
+            .map(|r| {
+                (
+                    r.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(r.join("online.safetensors")).unwrap(),
+                )
+            })
             .collect();
         weights.push(w);
     }
@@ -179,7 +195,19 @@ fn bench_compare_runs_both_sides_and_reports_the_ratio() {
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
     let compare = |rounds: &str| {
         Command::new(sweep_bin())
-            .args(["bench", "cpu-small", "--compare", "--rounds", rounds, "--steps", "1", "--warmup", "0", "--batch", "8"])
+            .args([
+                "bench",
+                "cpu-small",
+                "--compare",
+                "--rounds",
+                rounds,
+                "--steps",
+                "1",
+                "--warmup",
+                "0",
+                "--batch",
+                "8",
+            ])
             .arg("--python")
             .arg(&fake)
             .env("OMP_NUM_THREADS", "1")
@@ -189,17 +217,34 @@ fn bench_compare_runs_both_sides_and_reports_the_ratio() {
     let out = compare("2");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.lines().any(|l| l.contains("PyTorch eager + kornia (NCHW):") && l.ends_with(" 100.0 images/s")), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.contains("PyTorch eager + kornia (NCHW):") && l.ends_with(" 100.0 images/s")),
+        "{stdout}"
+    );
     let ratio: f64 = stdout.lines().find_map(|l| l.trim().strip_prefix("ratio: ")).unwrap().parse().unwrap();
-    let ours: f64 = stdout.lines().find_map(|l| l.trim().strip_prefix("sweep:")).unwrap().trim().trim_end_matches(" images/s").trim().parse().unwrap();
+    let ours: f64 = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("sweep:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches(" images/s")
+        .trim()
+        .parse()
+        .unwrap();
     assert!((ratio - ours / 100.0).abs() < 0.01, "ratio {ratio} vs {ours} / 100");
     let log = std::fs::read_to_string(&args_log).unwrap();
     assert_eq!(log.lines().count(), 2, "one PyTorch run per round: {log}");
-    assert!(log.lines().all(|l| l == "cpu-small --steps 1 --warmup 0 --batch 8 --m 100 --d-prime 64 --device cpu"), "{log}");
+    assert!(
+        log.lines().all(|l| l == "cpu-small --steps 1 --warmup 0 --batch 8 --m 100 --d-prime 64 --device cpu"),
+        "{log}"
+    );
 
     std::fs::write(&fake, "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'kornia'\" >&2\nexit 1\n").unwrap();
     let out = compare("1");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("No module named 'kornia'") && stderr.contains("needs torch 2.11.0 and kornia"), "{stderr}");
+    assert!(
+        stderr.contains("No module named 'kornia'") && stderr.contains("needs torch 2.11.0 and kornia"),
+        "{stderr}"
+    );
 }

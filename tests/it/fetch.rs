@@ -440,8 +440,9 @@ fn fetched_mnist_loads_through_the_reader() {
     // image i is (7 i + 3 r + c) mod 256.
     assert_eq!(ds.labels, vec![3, 1, 4, 1, 5]);
     assert_eq!(ds.images.size(), vec![5, 1, 28, 28]);
-    assert_eq!(ds.images.int64_value(&[2, 0, 5, 6]), (7 * 2 + 3 * 5 + 6) % 256);
-    assert_eq!(ds.images.int64_value(&[4, 0, 27, 27]), (7 + 3 * 27 + 27) % 256);
+    let pixel = |i: i64, r: i64, c: i64| (7 * i + 3 * r + c) % 256;
+    assert_eq!(ds.images.int64_value(&[2, 0, 5, 6]), pixel(2, 5, 6));
+    assert_eq!(ds.images.int64_value(&[4, 0, 27, 27]), pixel(4, 27, 27));
 }
 
 // ------------------------------------------------- datasets on first use
@@ -506,7 +507,10 @@ fn plan_needs_no_data_and_says_where_each_dataset_is_read() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let want = format!("data `stl10`: {} (missing: `sweep run` fetches it", tmp.path().join("nothing-here").join("stl10").display());
+    let want = format!(
+        "data `stl10`: {} (missing: `sweep run` fetches it",
+        tmp.path().join("nothing-here").join("stl10").display()
+    );
     assert!(stdout.contains(&want), "{stdout}");
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use sweep::sweep::expand::{load_sweep_with, LoadOptions};
-use sweep::sweep::{load_sweep, SweepError, Store};
+use sweep::sweep::{load_sweep, Store, SweepError};
 
 const BASE: &str = r#"
 [base]

@@ -6,8 +6,8 @@ use tch::{Device, Kind, Tensor};
 
 use sweep::config::run::{LossConfig, TransformKind};
 use sweep::loss::{
-    byol_loss, concurl_loss, consensus_loss, cosine_scores, log_assignments, sinkhorn,
-    soft_cluster_loss, transformed_log_assignments, Transforms, ViewOutputs,
+    byol_loss, concurl_loss, consensus_loss, cosine_scores, log_assignments, sinkhorn, soft_cluster_loss,
+    transformed_log_assignments, Transforms, ViewOutputs,
 };
 
 use crate::common::fixture;
@@ -17,8 +17,7 @@ const TOL32: f64 = 1e-6;
 
 fn reference() -> Value {
     let path = fixture("loss_reference.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&text).expect("valid JSON")
 }
 
@@ -40,9 +39,7 @@ fn tensor(v: &Value, kind: Kind) -> Tensor {
     }
     let (mut shape, mut flat) = (Vec::new(), Vec::new());
     walk(v, &mut shape, &mut flat, 0);
-    Tensor::from_slice(&flat)
-        .view(shape.as_slice())
-        .to_kind(kind)
+    Tensor::from_slice(&flat).view(shape.as_slice()).to_kind(kind)
 }
 
 fn num(v: &Value) -> f64 {
@@ -51,10 +48,7 @@ fn num(v: &Value) -> f64 {
 
 fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
     assert_eq!(a.size(), b.size(), "shapes differ");
-    (a.to_kind(Kind::Double) - b.to_kind(Kind::Double))
-        .abs()
-        .max()
-        .double_value(&[])
+    (a.to_kind(Kind::Double) - b.to_kind(Kind::Double)).abs().max().double_value(&[])
 }
 
 fn assert_close(what: &str, got: &Tensor, want: &Tensor, tol: f64) {
@@ -64,10 +58,7 @@ fn assert_close(what: &str, got: &Tensor, want: &Tensor, tol: f64) {
 
 fn assert_scalar(what: &str, got: &Tensor, want: f64, tol: f64) {
     let g = got.double_value(&[]);
-    assert!(
-        (g - want).abs() <= tol,
-        "{what}: got {g}, want {want} (tolerance {tol:e})"
-    );
+    assert!((g - want).abs() <= tol, "{what}: got {g}, want {want} (tolerance {tol:e})");
 }
 
 #[test]
@@ -83,18 +74,10 @@ fn sinkhorn_matches_plain_formula_and_survives_overflow() {
         let iters = case["iters"].as_u64().unwrap() as usize;
         let codes = sinkhorn(&scores, num(&case["eps"]), iters);
         assert_eq!(codes.kind(), kind, "{name}: codes keep the input's dtype");
-        assert!(
-            codes.isfinite().all().int64_value(&[]) == 1,
-            "{name}: non-finite codes"
-        );
+        assert!(codes.isfinite().all().int64_value(&[]) == 1, "{name}: non-finite codes");
         assert_close(name, &codes, &tensor(&case["codes"], Kind::Double), tol);
         let rows = codes.sum_dim_intlist(1, false, Kind::Double);
-        assert_close(
-            &format!("{name}: rows sum to 1"),
-            &rows,
-            &rows.ones_like(),
-            10.0 * tol,
-        );
+        assert_close(&format!("{name}: rows sum to 1"), &rows, &rows.ones_like(), 10.0 * tol);
     }
 }
 
@@ -103,13 +86,9 @@ fn sinkhorn_takes_no_gradient_and_handles_a_whole_dataset_in_float64() {
     let _rng = crate::common::torch_rng();
     tch::manual_seed(3);
     let (n, k) = (60_000, 20);
-    let scores =
-        (Tensor::rand([n, k], (Kind::Double, Device::Cpu)) * 2.0 - 1.0).set_requires_grad(true);
+    let scores = (Tensor::rand([n, k], (Kind::Double, Device::Cpu)) * 2.0 - 1.0).set_requires_grad(true);
     let codes = sinkhorn(&scores, 0.05, 3);
-    assert!(
-        !codes.requires_grad(),
-        "codes must be constants for the losses"
-    );
+    assert!(!codes.requires_grad(), "codes must be constants for the losses");
     assert_eq!(codes.size(), vec![n, k]);
     assert_eq!(codes.kind(), Kind::Double);
     let rows = codes.sum_dim_intlist(1, false, None::<Kind>);
@@ -136,10 +115,7 @@ fn byol_loss_gives_no_gradient_to_the_target_projections() {
     let (w1, w2, v1, v2) = (t("w1"), t("w2"), t("v1"), t("v2"));
     byol_loss(&w1, &w2, &v1, &v2).backward();
     assert!(w1.grad().defined() && w2.grad().defined());
-    assert!(
-        !v1.grad().defined() && !v2.grad().defined(),
-        "v must be detached"
-    );
+    assert!(!v1.grad().defined() && !v2.grad().defined(), "v must be detached");
 }
 
 #[test]
@@ -154,16 +130,9 @@ fn byol_loss_rejects_mismatched_shapes() {
 fn soft_cluster_loss_matches_reference() {
     let r = reference();
     let c = &r["cluster"];
-    let (tau, eps, iters) = (
-        num(&r["tau"]),
-        num(&r["eps"]),
-        r["iters"].as_u64().unwrap() as usize,
-    );
+    let (tau, eps, iters) = (num(&r["tau"]), num(&r["eps"]), r["iters"].as_u64().unwrap() as usize);
     let t = |key: &str| tensor(&c[key], Kind::Double);
-    let (s1, s2) = (
-        cosine_scores(&t("z1"), &t("protos")),
-        cosine_scores(&t("z2"), &t("protos")),
-    );
+    let (s1, s2) = (cosine_scores(&t("z1"), &t("protos")), cosine_scores(&t("z2"), &t("protos")));
     assert_close("scores1", &s1, &t("scores1"), TOL64);
     assert_close("scores2", &s2, &t("scores2"), TOL64);
     let (q1, q2) = (sinkhorn(&s1, eps, iters), sinkhorn(&s2, eps, iters));
@@ -172,21 +141,11 @@ fn soft_cluster_loss_matches_reference() {
     let (lp1, lp2) = (log_assignments(&s1, tau), log_assignments(&s2, tau));
     assert_close("logp1", &lp1, &t("logp1"), TOL64);
     assert_close("logp2", &lp2, &t("logp2"), TOL64);
-    assert_scalar(
-        "L2",
-        &soft_cluster_loss(&q1, &q2, &lp1, &lp2),
-        num(&c["loss"]),
-        TOL64,
-    );
+    assert_scalar("L2", &soft_cluster_loss(&q1, &q2, &lp1, &lp2), num(&c["loss"]), TOL64);
 
     // Uniform assignments give exactly ln K, the collapse signature of SPEC 3.
     let uniform = lp1.zeros_like().log_softmax(-1, None::<Kind>);
-    assert_scalar(
-        "L2 at uniform p",
-        &soft_cluster_loss(&q1, &q2, &uniform, &uniform),
-        num(&r["ln_k"]),
-        TOL64,
-    );
+    assert_scalar("L2 at uniform p", &soft_cluster_loss(&q1, &q2, &uniform, &uniform), num(&r["ln_k"]), TOL64);
 }
 
 fn transforms_of(case: &Value, kind: Kind) -> Transforms {
@@ -202,11 +161,7 @@ fn transforms_of(case: &Value, kind: Kind) -> Transforms {
 fn consensus_loss_and_gradients_match_reference() {
     let r = reference();
     let c = &r["cluster"];
-    let (tau, eps, iters) = (
-        num(&r["tau"]),
-        num(&r["eps"]),
-        r["iters"].as_u64().unwrap() as usize,
-    );
+    let (tau, eps, iters) = (num(&r["tau"]), num(&r["eps"]), r["iters"].as_u64().unwrap() as usize);
     for case in r["consensus"].as_array().unwrap() {
         let detach = case["detach"].as_bool().unwrap();
         let what = format!("{} detach={detach}", case["kind"]);
@@ -217,42 +172,15 @@ fn consensus_loss_and_gradients_match_reference() {
             let q2 = sinkhorn(&cosine_scores(&z2, &protos), eps, iters);
             let tr = transforms_of(case, kind);
             let loss = consensus_loss(&z1, &z2, &protos, &tr, &q1, &q2, tau, detach);
-            assert_scalar(
-                &format!("L3 {what} {kind:?}"),
-                &loss,
-                num(&case["loss"]),
-                tol,
-            );
+            assert_scalar(&format!("L3 {what} {kind:?}"), &loss, num(&case["loss"]), tol);
             if kind == Kind::Double {
                 loss.backward();
-                assert_close(
-                    &format!("dL3/dz1 {what}"),
-                    &z1.grad(),
-                    &tensor(&case["grad_z1"], kind),
-                    TOL64,
-                );
-                assert_close(
-                    &format!("dL3/dz2 {what}"),
-                    &z2.grad(),
-                    &tensor(&case["grad_z2"], kind),
-                    TOL64,
-                );
-                let gp = if protos.grad().defined() {
-                    protos.grad()
-                } else {
-                    protos.zeros_like()
-                };
-                assert_close(
-                    &format!("dL3/dC {what}"),
-                    &gp,
-                    &tensor(&case["grad_protos"], kind),
-                    TOL64,
-                );
+                assert_close(&format!("dL3/dz1 {what}"), &z1.grad(), &tensor(&case["grad_z1"], kind), TOL64);
+                assert_close(&format!("dL3/dz2 {what}"), &z2.grad(), &tensor(&case["grad_z2"], kind), TOL64);
+                let gp = if protos.grad().defined() { protos.grad() } else { protos.zeros_like() };
+                assert_close(&format!("dL3/dC {what}"), &gp, &tensor(&case["grad_protos"], kind), TOL64);
                 if detach {
-                    assert!(
-                        !protos.grad().defined(),
-                        "{what}: detached prototypes must get no gradient from L3"
-                    );
+                    assert!(!protos.grad().defined(), "{what}: detached prototypes must get no gradient from L3");
                 }
             }
         }
@@ -265,25 +193,15 @@ fn transformed_assignments_are_distributions_per_map() {
     let c = &r["cluster"];
     let case = &r["consensus"][0];
     let tr = transforms_of(case, Kind::Double);
-    let lp = transformed_log_assignments(
-        &tensor(&c["z1"], Kind::Double),
-        &tensor(&c["protos"], Kind::Double),
-        &tr,
-        0.1,
-    );
+    let lp =
+        transformed_log_assignments(&tensor(&c["z1"], Kind::Double), &tensor(&c["protos"], Kind::Double), &tr, 0.1);
     assert_eq!(lp.size(), vec![3, 8, 5], "M x B x K");
     let sums = lp.exp().sum_dim_intlist(-1, false, None::<Kind>);
     assert_close("each p~ sums to 1", &sums, &sums.ones_like(), 1e-12);
 }
 
 fn loss_config(alpha: f64, beta: f64, gamma: f64, detach: bool) -> LossConfig {
-    LossConfig {
-        alpha,
-        beta,
-        gamma,
-        detach_prototypes_l3: detach,
-        ..LossConfig::default()
-    }
+    LossConfig { alpha, beta, gamma, detach_prototypes_l3: detach, ..LossConfig::default() }
 }
 
 /// The total's inputs from the fixture, all requiring gradient.
@@ -313,16 +231,8 @@ fn inputs(r: &Value) -> Inputs {
 
 fn run_total(x: &Inputs, cfg: &LossConfig, tr: &Transforms) -> sweep::loss::LossTerms {
     concurl_loss(
-        ViewOutputs {
-            w: &x.w1,
-            v: &x.v1,
-            z: &x.z1,
-        },
-        ViewOutputs {
-            w: &x.w2,
-            v: &x.v2,
-            z: &x.z2,
-        },
+        ViewOutputs { w: &x.w1, v: &x.v1, z: &x.z1 },
+        ViewOutputs { w: &x.w2, v: &x.v2, z: &x.z2 },
         &x.protos,
         cfg,
         tr,
@@ -333,36 +243,16 @@ fn run_total(x: &Inputs, cfg: &LossConfig, tr: &Transforms) -> sweep::loss::Loss
 fn weighted_total_matches_reference() {
     let r = reference();
     let want = &r["total"];
-    let proj = r["consensus"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["kind"] == "projection")
-        .unwrap();
+    let proj = r["consensus"].as_array().unwrap().iter().find(|c| c["kind"] == "projection").unwrap();
     let tr = transforms_of(proj, Kind::Double);
-    let cfg = loss_config(
-        num(&want["alpha"]),
-        num(&want["beta"]),
-        num(&want["gamma"]),
-        false,
-    );
+    let cfg = loss_config(num(&want["alpha"]), num(&want["beta"]), num(&want["gamma"]), false);
     let terms = run_total(&inputs(&r), &cfg, &tr);
     assert_scalar("L1", &terms.l1, num(&want["l1"]), TOL64);
     assert_scalar("L2", &terms.l2, num(&want["l2"]), TOL64);
     assert_scalar("L3", &terms.l3, num(&want["l3"]), TOL64);
     assert_scalar("total", &terms.total, num(&want["total"]), TOL64);
-    assert_close(
-        "codes of view 1",
-        &terms.codes[0],
-        &tensor(&r["cluster"]["q1"], Kind::Double),
-        TOL64,
-    );
-    assert_close(
-        "codes of view 2",
-        &terms.codes[1],
-        &tensor(&r["cluster"]["q2"], Kind::Double),
-        TOL64,
-    );
+    assert_close("codes of view 1", &terms.codes[0], &tensor(&r["cluster"]["q1"], Kind::Double), TOL64);
+    assert_close("codes of view 2", &terms.codes[1], &tensor(&r["cluster"]["q2"], Kind::Double), TOL64);
 }
 
 #[test]
@@ -373,26 +263,15 @@ fn zero_weight_terms_are_logged_but_take_no_part_in_the_gradient() {
     // BYOL + soft clustering (Table IV): L3 reported, not trained.
     let terms = run_total(&inputs(&r), &loss_config(1.0, 1.0, 0.0, false), &tr);
     assert_scalar("L3 still reported", &terms.l3, num(&want["l3"]), TOL64);
-    assert!(
-        !terms.l3.requires_grad(),
-        "a zero-weight term must not build a graph"
-    );
-    assert_scalar(
-        "total = L1 + L2",
-        &terms.total,
-        num(&want["l1"]) + num(&want["l2"]),
-        TOL64,
-    );
+    assert!(!terms.l3.requires_grad(), "a zero-weight term must not build a graph");
+    assert_scalar("total = L1 + L2", &terms.total, num(&want["l1"]) + num(&want["l2"]), TOL64);
 
     // BYOL only: the clustering branch gets no gradient at all.
     let x = inputs(&r);
     let terms = run_total(&x, &loss_config(1.0, 0.0, 0.0, false), &tr);
     terms.total.backward();
     assert!(x.w1.grad().defined(), "L1 trains the predictions");
-    assert!(
-        !x.z1.grad().defined() && !x.protos.grad().defined(),
-        "no clustering gradient with beta = gamma = 0"
-    );
+    assert!(!x.z1.grad().defined() && !x.protos.grad().defined(), "no clustering gradient with beta = gamma = 0");
 }
 
 #[test]
@@ -407,22 +286,9 @@ fn detach_option_cuts_only_the_prototype_gradient_of_l3() {
     let (c_l2_only, _) = grad_of(loss_config(0.0, 1.0, 0.0, false));
     let (c_detached, z_detached) = grad_of(loss_config(0.0, 1.0, 1.0, true));
     let (c_attached, z_attached) = grad_of(loss_config(0.0, 1.0, 1.0, false));
-    assert_close(
-        "detached: prototypes see L2 only",
-        &c_detached,
-        &c_l2_only,
-        1e-14,
-    );
-    assert!(
-        max_abs_diff(&c_attached, &c_l2_only) > 1e-4,
-        "attached: L3 adds a prototype gradient"
-    );
-    assert_close(
-        "z's gradient is unaffected by the option",
-        &z_detached,
-        &z_attached,
-        1e-14,
-    );
+    assert_close("detached: prototypes see L2 only", &c_detached, &c_l2_only, 1e-14);
+    assert!(max_abs_diff(&c_attached, &c_l2_only) > 1e-4, "attached: L3 adds a prototype gradient");
+    assert_close("z's gradient is unaffected by the option", &z_detached, &z_attached, 1e-14);
 }
 
 #[test]
@@ -445,26 +311,18 @@ fn projection_rows_are_orthonormal_and_shapes_follow_the_kind() {
     assert_eq!(p.a.size(), vec![m as i64, dp as i64, dim as i64]);
     assert_eq!(p.a.kind(), Kind::Float);
     let gram = p.a.bmm(&p.a.transpose(1, 2));
-    let eye = Tensor::eye(dp as i64, (Kind::Float, Device::Cpu))
-        .expand([m as i64, dp as i64, dp as i64], false);
+    let eye = Tensor::eye(dp as i64, (Kind::Float, Device::Cpu)).expand([m as i64, dp as i64, dp as i64], false);
     assert_close("A A^T = I", &gram, &eye, 1e-5);
     assert!(p.note().contains("orthonormal"), "{}", p.note());
 
     let d = Transforms::new(TransformKind::Diagonal, m, dim, dim, 1, Device::Cpu);
     assert_eq!(d.a.size(), vec![m as i64, dim as i64]);
-    assert_eq!(
-        (d.m(), d.in_dim(), d.out_dim()),
-        (m as i64, dim as i64, dim as i64)
-    );
+    assert_eq!((d.m(), d.in_dim(), d.out_dim()), (m as i64, dim as i64, dim as i64));
 
     // d' > dim: orthonormal rows are impossible, plain N(0, 1/d') and the note says so.
     let wide = Transforms::new(TransformKind::Projection, 2, 128, dim, 1, Device::Cpu);
     assert_eq!(wide.a.size(), vec![2, 128, dim as i64]);
-    assert!(
-        wide.note().contains("cannot be orthonormal"),
-        "{}",
-        wide.note()
-    );
+    assert!(wide.note().contains("cannot be orthonormal"), "{}", wide.note());
 
     let x = Tensor::randn([10, dim as i64], (Kind::Float, Device::Cpu));
     assert_eq!(p.apply(&x).size(), vec![m as i64, 10, dp as i64]);
@@ -476,10 +334,7 @@ fn gaussian_and_diagonal_entries_have_their_stated_spread() {
     // 100 x 64 x 256 = 1.6M entries: the sample std is within 1% of the target.
     let g = Transforms::new(TransformKind::Gaussian, 100, 64, 256, 5, Device::Cpu);
     let std = f64::try_from(g.a.to_kind(Kind::Double).std(true)).unwrap();
-    assert!(
-        (std - 1.0 / 8.0).abs() < 0.00125,
-        "gaussian std {std}, want 1/sqrt(64)"
-    );
+    assert!((std - 1.0 / 8.0).abs() < 0.00125, "gaussian std {std}, want 1/sqrt(64)");
     let d = Transforms::new(TransformKind::Diagonal, 400, 256, 256, 5, Device::Cpu);
     let std = f64::try_from(d.a.to_kind(Kind::Double).std(true)).unwrap();
     assert!((std - 1.0).abs() < 0.01, "diagonal std {std}, want 1");
@@ -491,50 +346,16 @@ fn half_precision_inputs_are_promoted_before_the_losses() {
     let tr = transforms_of(&r["consensus"][0], Kind::Float);
     let x = inputs(&r);
     let bf = |t: &Tensor| t.detach().to_kind(Kind::BFloat16);
-    let (w1, w2, v1, v2, z1, z2, c) = (
-        bf(&x.w1),
-        bf(&x.w2),
-        bf(&x.v1),
-        bf(&x.v2),
-        bf(&x.z1),
-        bf(&x.z2),
-        bf(&x.protos),
-    );
+    let (w1, w2, v1, v2, z1, z2, c) = (bf(&x.w1), bf(&x.w2), bf(&x.v1), bf(&x.v2), bf(&x.z1), bf(&x.z2), bf(&x.protos));
     let cfg = LossConfig::default();
-    let low = concurl_loss(
-        ViewOutputs {
-            w: &w1,
-            v: &v1,
-            z: &z1,
-        },
-        ViewOutputs {
-            w: &w2,
-            v: &v2,
-            z: &z2,
-        },
-        &c,
-        &cfg,
-        &tr,
-    );
+    let low =
+        concurl_loss(ViewOutputs { w: &w1, v: &v1, z: &z1 }, ViewOutputs { w: &w2, v: &v2, z: &z2 }, &c, &cfg, &tr);
     assert_eq!(low.total.kind(), Kind::Float);
     assert_eq!(low.codes[0].kind(), Kind::Float);
     // Same numbers as float32 inputs holding the same (bf16-rounded) values.
     let f = |t: &Tensor| t.to_kind(Kind::Float);
     let (w1, w2, v1, v2, z1, z2, c) = (f(&w1), f(&w2), f(&v1), f(&v2), f(&z1), f(&z2), f(&c));
-    let full = concurl_loss(
-        ViewOutputs {
-            w: &w1,
-            v: &v1,
-            z: &z1,
-        },
-        ViewOutputs {
-            w: &w2,
-            v: &v2,
-            z: &z2,
-        },
-        &c,
-        &cfg,
-        &tr,
-    );
+    let full =
+        concurl_loss(ViewOutputs { w: &w1, v: &v1, z: &z1 }, ViewOutputs { w: &w2, v: &v2, z: &z2 }, &c, &cfg, &tr);
     assert_close("total", &low.total, &full.total, 0.0);
 }

@@ -1,27 +1,27 @@
 //! The one integration-test binary (as ripgrep and uv do): a module per area.
+#[cfg(feature = "torch")]
+mod augment;
 mod common;
 mod config;
-mod hardening;
-mod sweep;
-mod report;
-mod metrics;
-mod fetch;
-mod slurm;
 #[cfg(feature = "torch")]
 mod data;
 #[cfg(feature = "torch")]
-mod augment;
+mod e2e;
+#[cfg(feature = "torch")]
+mod eval;
+mod fetch;
+mod hardening;
 #[cfg(feature = "torch")]
 mod loss;
+mod metrics;
 #[cfg(feature = "torch")]
 mod model;
 #[cfg(feature = "torch")]
-mod eval;
-#[cfg(feature = "torch")]
-mod train;
+mod predict;
 #[cfg(feature = "torch")]
 mod recovery;
+mod report;
+mod slurm;
+mod sweep;
 #[cfg(feature = "torch")]
-mod e2e;
-#[cfg(feature = "torch")]
-mod predict;
+mod train;

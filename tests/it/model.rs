@@ -7,9 +7,7 @@ use tch::{Device, Kind, Tensor};
 
 use sweep::config::run::{Backbone, LossConfig, RunConfig, SobelMode, Stem, TransformKind};
 use sweep::loss::{concurl_loss, Transforms, ViewOutputs};
-use sweep::model::{
-    cosine_tau, ema_update, input_channels, is_packed, pack_contiguous, Encoder, Networks, Online,
-};
+use sweep::model::{cosine_tau, ema_update, input_channels, is_packed, pack_contiguous, Encoder, Networks, Online};
 
 /// A resolved config with small heads (CPU-sized).
 fn small_config(backbone: Backbone, stem: Stem, width: f64) -> RunConfig {
@@ -49,15 +47,8 @@ fn feature_dimensions_for_each_backbone_stem_and_width() {
                 let vs = nn::VarStore::new(Device::Cpu);
                 let enc = Encoder::new(&vs.root(), &cfg, 3);
                 assert_eq!(enc.feat_dim(), feat, "{backbone:?} {stem:?} width {width}");
-                let y = enc.forward_t(
-                    &Tensor::randn([2, 3, 32, 32], (Kind::Float, Device::Cpu)),
-                    false,
-                );
-                assert_eq!(
-                    y.size(),
-                    vec![2, feat],
-                    "{backbone:?} {stem:?} width {width}"
-                );
+                let y = enc.forward_t(&Tensor::randn([2, 3, 32, 32], (Kind::Float, Device::Cpu)), false);
+                assert_eq!(y.size(), vec![2, feat], "{backbone:?} {stem:?} width {width}");
             }
         }
     }
@@ -67,10 +58,7 @@ fn feature_dimensions_for_each_backbone_stem_and_width() {
     assert_eq!(Encoder::new(&vs.root(), &cfg, 3).feat_dim(), 512);
     // Channels never drop below 4, however thin.
     let cfg = small_config(Backbone::Resnet18, Stem::Cifar, 0.01);
-    assert_eq!(
-        Encoder::new(&(vs.root() / "thin"), &cfg, 3).config().widths,
-        [4, 4, 4, 5]
-    );
+    assert_eq!(Encoder::new(&(vs.root() / "thin"), &cfg, 3).config().widths, [4, 4, 4, 5]);
 }
 
 #[test]
@@ -84,10 +72,7 @@ fn input_channels_follow_the_sobel_mode() {
         let vs = nn::VarStore::new(Device::Cpu);
         let enc = Encoder::new(&vs.root(), &cfg, c);
         assert_eq!(vs.variables()["conv1.weight"].size(), vec![8, c, 3, 3]);
-        let y = enc.forward_t(
-            &Tensor::randn([2, c, 16, 16], (Kind::Float, Device::Cpu)),
-            false,
-        );
+        let y = enc.forward_t(&Tensor::randn([2, c, 16, 16], (Kind::Float, Device::Cpu)), false);
         assert_eq!(y.size(), vec![2, 64]);
     }
 }
@@ -120,29 +105,18 @@ fn parameter_names_are_stable() {
     ] {
         assert!(online.contains(want), "online network lacks `{want}`");
     }
-    assert!(
-        !online.contains("encoder.layer1.0.downsample.0.weight"),
-        "stage 1 keeps its width: no projection"
-    );
-    assert!(
-        !online.contains("encoder.conv1.bias"),
-        "convolutions before BatchNorm have no bias"
-    );
+    assert!(!online.contains("encoder.layer1.0.downsample.0.weight"), "stage 1 keeps its width: no projection");
+    assert!(!online.contains("encoder.conv1.bias"), "convolutions before BatchNorm have no bias");
     // ResNet-18: stem 1 conv + 8 blocks x 2 convs + 3 downsample convs = 20 convolutions.
     let is_conv = |n: &&String| {
         n.starts_with("encoder.")
-            && (n.ends_with("conv1.weight")
-                || n.ends_with("conv2.weight")
-                || n.ends_with("downsample.0.weight"))
+            && (n.ends_with("conv1.weight") || n.ends_with("conv2.weight") || n.ends_with("downsample.0.weight"))
     };
     assert_eq!(online.iter().filter(is_conv).count(), 20);
     // The target is exactly the online encoder and projector, under the same names.
     let target = names(&nets.target_vs);
-    let expected: BTreeSet<String> = online
-        .iter()
-        .filter(|n| n.starts_with("encoder.") || n.starts_with("projector."))
-        .cloned()
-        .collect();
+    let expected: BTreeSet<String> =
+        online.iter().filter(|n| n.starts_with("encoder.") || n.starts_with("projector.")).cloned().collect();
     assert_eq!(target, expected);
     assert_eq!(nets.online.prototypes.size(), vec![4, 16], "K x head_dim");
 }
@@ -158,10 +132,7 @@ fn target_starts_as_an_exact_frozen_copy() {
         assert!(t.equal(&online[&name]), "`{name}` differs at init");
         assert!(!t.requires_grad(), "target `{name}` must not require grad");
     }
-    assert!(
-        is_packed(&nets.target_vs),
-        "the target is packed for the fused EMA"
-    );
+    assert!(is_packed(&nets.target_vs), "the target is packed for the fused EMA");
     let x = Tensor::randn([4, 3, 16, 16], (Kind::Float, Device::Cpu));
     let v = nets.target.forward_t(&x, false);
     let out = nets.online.forward_t(&x, false);
@@ -177,17 +148,11 @@ fn ema_is_exact_on_a_hand_computation_packed_or_not() {
         let target = nn::VarStore::new(Device::Cpu);
         let (o, t) = (online.root(), target.root());
         let (oa, ta) = (&o / "a", &t / "a");
-        let _ = oa.var_copy(
-            "weight",
-            &Tensor::from_slice(&[1.0f32, 2.0, -4.0, 8.0]).view([2, 2]),
-        );
+        let _ = oa.var_copy("weight", &Tensor::from_slice(&[1.0f32, 2.0, -4.0, 8.0]).view([2, 2]));
         let _ = oa.var_copy("bias", &Tensor::from_slice(&[0.5f32]));
         let _ = oa.zeros_no_train("running_mean", &[2]).fill_(4.0);
         let _ = o.var_copy("extra", &Tensor::from_slice(&[9.0f32])); // online only (a predictor)
-        let _ = ta.var_copy(
-            "weight",
-            &Tensor::from_slice(&[0.0f32, 2.0, 4.0, -8.0]).view([2, 2]),
-        );
+        let _ = ta.var_copy("weight", &Tensor::from_slice(&[0.0f32, 2.0, 4.0, -8.0]).view([2, 2]));
         let _ = ta.var_copy("bias", &Tensor::from_slice(&[-0.5f32]));
         let _ = ta.zeros_no_train("running_mean", &[2]);
         if packed {
@@ -200,17 +165,9 @@ fn ema_is_exact_on_a_hand_computation_packed_or_not() {
         let vars = target.variables();
         let get = |n: &str| Vec::<f32>::try_from(vars[n].flatten(0, -1)).unwrap();
         // 0.75 xi + 0.25 theta
-        assert_eq!(
-            get("a.weight"),
-            vec![0.25, 2.0, 2.0, -4.0],
-            "packed = {packed}"
-        );
+        assert_eq!(get("a.weight"), vec![0.25, 2.0, 2.0, -4.0], "packed = {packed}");
         assert_eq!(get("a.bias"), vec![-0.25], "packed = {packed}");
-        assert_eq!(
-            get("a.running_mean"),
-            vec![1.0, 1.0],
-            "BN statistics are averaged too (packed = {packed})"
-        );
+        assert_eq!(get("a.running_mean"), vec![1.0, 1.0], "BN statistics are averaged too (packed = {packed})");
         assert!(!vars.contains_key("extra"));
     }
 }
@@ -226,12 +183,7 @@ fn ema_on_the_networks_matches_the_formula() {
             let _ = v.g_add_(&(v.randn_like() * 0.1));
         }
     });
-    let before: Vec<(String, Tensor)> = nets
-        .target_vs
-        .variables()
-        .into_iter()
-        .map(|(n, t)| (n, t.copy()))
-        .collect();
+    let before: Vec<(String, Tensor)> = nets.target_vs.variables().into_iter().map(|(n, t)| (n, t.copy())).collect();
     nets.update_target(0.9);
     let online = nets.online_vs.variables();
     let after = nets.target_vs.variables();
@@ -255,19 +207,13 @@ fn cosine_schedule_runs_from_base_to_one() {
 fn structured_batch(n: i64, seed: i64) -> (Tensor, Tensor) {
     tch::manual_seed(seed);
     let opts = (Kind::Float, Device::Cpu);
-    let r = Tensor::arange(16, opts)
-        .view([16, 1])
-        .expand([16, 16], false);
+    let r = Tensor::arange(16, opts).view([16, 1]).expand([16, 16], false);
     let c = r.transpose(0, 1);
     let patterns = [
         (r.divide_scalar_mode(4, "floor").remainder(2)),
         (c.divide_scalar_mode(4, "floor").remainder(2)),
         ((r.divide_scalar_mode(4, "floor") + c.divide_scalar_mode(4, "floor")).remainder(2)),
-        ((r.ge(4)
-            .logical_and(&r.lt(12))
-            .logical_and(&c.ge(4))
-            .logical_and(&c.lt(12)))
-        .to_kind(Kind::Float)),
+        ((r.ge(4).logical_and(&r.lt(12)).logical_and(&c.ge(4)).logical_and(&c.lt(12))).to_kind(Kind::Float)),
     ];
     let imgs: Vec<Tensor> = (0..n)
         .map(|i| {
@@ -290,35 +236,17 @@ fn gradients_reach_every_online_part_and_never_the_target() {
     let tr = Transforms::new(TransformKind::Projection, 3, 8, 16, cfg.seed, Device::Cpu);
     let mut opt = nn::Adam::default().build(&nets.online_vs, 1e-3).unwrap();
     let (x1, x2) = structured_batch(8, 5);
-    let (o1, o2) = (
-        nets.online.forward_t(&x1, true),
-        nets.online.forward_t(&x2, true),
-    );
-    let (v1, v2) = (
-        nets.target.forward_t(&x1, true),
-        nets.target.forward_t(&x2, true),
-    );
+    let (o1, o2) = (nets.online.forward_t(&x1, true), nets.online.forward_t(&x2, true));
+    let (v1, v2) = (nets.target.forward_t(&x1, true), nets.target.forward_t(&x2, true));
     let terms = concurl_loss(
-        ViewOutputs {
-            w: &o1.prediction,
-            v: &v1,
-            z: &o1.z,
-        },
-        ViewOutputs {
-            w: &o2.prediction,
-            v: &v2,
-            z: &o2.z,
-        },
+        ViewOutputs { w: &o1.prediction, v: &v1, z: &o1.z },
+        ViewOutputs { w: &o2.prediction, v: &v2, z: &o2.z },
         &nets.online.prototypes,
         &LossConfig::default(),
         &tr,
     );
-    let target_before: Vec<(String, Tensor)> = nets
-        .target_vs
-        .variables()
-        .into_iter()
-        .map(|(n, t)| (n, t.copy()))
-        .collect();
+    let target_before: Vec<(String, Tensor)> =
+        nets.target_vs.variables().into_iter().map(|(n, t)| (n, t.copy())).collect();
     opt.zero_grad();
     terms.total.backward();
     for name in [
@@ -331,10 +259,7 @@ fn gradients_reach_every_online_part_and_never_the_target() {
         "prototypes",
     ] {
         let g = nets.online_vs.variables()[name].grad();
-        assert!(
-            g.defined() && g.abs().sum(None::<Kind>).double_value(&[]) > 0.0,
-            "no gradient reached `{name}`"
-        );
+        assert!(g.defined() && g.abs().sum(None::<Kind>).double_value(&[]) > 0.0, "no gradient reached `{name}`");
     }
     for (name, t) in nets.target_vs.variables() {
         assert!(!t.grad().defined(), "target `{name}` got a gradient");
@@ -342,10 +267,7 @@ fn gradients_reach_every_online_part_and_never_the_target() {
     opt.step();
     let after = nets.target_vs.variables();
     for (name, t) in target_before {
-        assert!(
-            after[&name].equal(&t),
-            "the optimiser step changed target `{name}`"
-        );
+        assert!(after[&name].equal(&t), "the optimiser step changed target `{name}`");
     }
 }
 
@@ -380,25 +302,11 @@ fn concurl_loss_falls_over_thirty_adam_steps() {
     let (x1, x2) = structured_batch(16, 8);
     let mut losses = Vec::new();
     for _ in 0..30 {
-        let (o1, o2) = (
-            nets.online.forward_t(&x1, true),
-            nets.online.forward_t(&x2, true),
-        );
-        let (v1, v2) = (
-            nets.target.forward_t(&x1, true),
-            nets.target.forward_t(&x2, true),
-        );
+        let (o1, o2) = (nets.online.forward_t(&x1, true), nets.online.forward_t(&x2, true));
+        let (v1, v2) = (nets.target.forward_t(&x1, true), nets.target.forward_t(&x2, true));
         let terms = concurl_loss(
-            ViewOutputs {
-                w: &o1.prediction,
-                v: &v1,
-                z: &o1.z,
-            },
-            ViewOutputs {
-                w: &o2.prediction,
-                v: &v2,
-                z: &o2.z,
-            },
+            ViewOutputs { w: &o1.prediction, v: &v1, z: &o1.z },
+            ViewOutputs { w: &o2.prediction, v: &v2, z: &o2.z },
             &nets.online.prototypes,
             &cfg.loss,
             &tr,
@@ -410,10 +318,7 @@ fn concurl_loss_falls_over_thirty_adam_steps() {
     let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
     let (start, end) = (mean(&losses[..3]), mean(&losses[27..]));
     assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
-    assert!(
-        end < 0.5 * start,
-        "loss did not fall: {start:.4} -> {end:.4} ({losses:?})"
-    );
+    assert!(end < 0.5 * start, "loss did not fall: {start:.4} -> {end:.4} ({losses:?})");
 }
 
 /// Reads one float list of the Adam fixture.
@@ -519,7 +424,9 @@ fn channels_last_encoder_equals_nchw_forward_and_backward() {
     // runs oneDNN's NHWC kernels, whose rounding must stay that of float32
     // (measured worst here: 1.2e-5 relative, NCHW float32 3e-6).
     let (y_ref, g_ref) = encoder_grads(false, Kind::Double);
-    for (channels_last, kind, tol) in [(true, Kind::Double, 1e-9), (false, Kind::Float, 1e-4), (true, Kind::Float, 1e-4)] {
+    for (channels_last, kind, tol) in
+        [(true, Kind::Double, 1e-9), (false, Kind::Float, 1e-4), (true, Kind::Float, 1e-4)]
+    {
         let (y, g) = encoder_grads(channels_last, kind);
         let dy = (&y - &y_ref).abs().max().double_value(&[]) / y_ref.abs().max().double_value(&[]);
         assert!(dy < tol, "channels_last {channels_last} {kind:?}: features differ by {dy:.2e} (relative)");

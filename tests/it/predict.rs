@@ -88,7 +88,14 @@ fn predict_on_the_same_data_reproduces_assignments_csv() {
     std::fs::write(&spec, toml::to_string(&DataOnly { data: &cfg.data }).unwrap()).unwrap();
     let bin_out = tmp.path().join("bin.csv");
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_sweep"))
-        .args(["predict", dir.path().to_str().unwrap(), "--data", spec.to_str().unwrap(), "--out", bin_out.to_str().unwrap()])
+        .args([
+            "predict",
+            dir.path().to_str().unwrap(),
+            "--data",
+            spec.to_str().unwrap(),
+            "--out",
+            bin_out.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(status.status.success(), "sweep predict failed: {}", String::from_utf8_lossy(&status.stderr));
@@ -128,7 +135,8 @@ fn exported_weights_load_back_to_identical_assignments() {
     let (_, x) = eval_inputs(&cfg);
     let before = evaluate::clusters(&nets.online.forward_t(&x, false).z, &nets.online.prototypes, &cfg.loss);
     export::load_online(&mut nets, &export::weights_path(dir.path())).unwrap();
-    let after = tch::no_grad(|| evaluate::clusters(&nets.online.forward_t(&x, false).z, &nets.online.prototypes, &cfg.loss));
+    let after =
+        tch::no_grad(|| evaluate::clusters(&nets.online.forward_t(&x, false).z, &nets.online.prototypes, &cfg.loss));
     assert_ne!(before.codes_conf, after.codes_conf, "fresh networks already gave the run's assignments");
     assert_eq!(after.codes, ints(&t["codes"]));
     assert_eq!(after.p, ints(&t["p"]));
@@ -207,9 +215,11 @@ fn unfinished_runs_and_wrong_channel_images_are_refused() {
 
     let (_, dir) = finished_run(&tmp.path().join("f"));
     // MNIST is grey (1 channel); the run was trained on colour: refused before any file is read.
-    let mut mnist = sweep::config::DataConfig::default();
-    mnist.dataset = sweep::config::DatasetName::Mnist;
-    mnist.root = Some(tmp.path().join("nowhere"));
+    let mnist = sweep::config::DataConfig {
+        dataset: sweep::config::DatasetName::Mnist,
+        root: Some(tmp.path().join("nowhere")),
+        ..Default::default()
+    };
     let (e, msg) = predict_error(dir.path(), &PredictData::Spec(mnist));
     assert!(matches!(e, PredictError::Channels { expected: 3, found: 1, .. }), "{e:?}");
     assert!(msg.contains("trained on 3-channel images, but dataset `mnist` has 1 channel"), "{msg}");
@@ -236,5 +246,5 @@ fn unfinished_runs_and_wrong_channel_images_are_refused() {
     assert_eq!(t["label"], ["", ""]);
     assert!(ints(&t["codes"]).iter().all(|&c| (0..3).contains(&c)));
     let conf: Vec<f64> = t["p_conf"].iter().map(|s| s.parse().unwrap()).collect();
-    assert!(conf.iter().all(|&c| c >= 1.0 / 3.0 - 1e-6 && c <= 1.0), "{conf:?}");
+    assert!(conf.iter().all(|&c| (1.0 / 3.0 - 1e-6..=1.0).contains(&c)), "{conf:?}");
 }

@@ -74,7 +74,8 @@ fn a_corrupt_newest_checkpoint_falls_back_to_the_previous_one() {
     let files = ot_files(&ckpt);
     assert_eq!(files.len(), 2, "{files:?}");
     assert!(ckpt.join("previous.json").is_file());
-    let last: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ckpt.join("last.json")).unwrap()).unwrap();
+    let last: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ckpt.join("last.json")).unwrap()).unwrap();
     let newest = ckpt.join(last["file"].as_str().unwrap());
     std::fs::write(&newest, b"not a checkpoint").unwrap();
 

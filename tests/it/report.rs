@@ -56,10 +56,7 @@ impl FakeStore {
             overrides: vec![],
             runs: vec![],
         };
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-            plan,
-        }
+        Self { dir: tempfile::tempdir().unwrap(), plan }
     }
 
     fn store(&self) -> PathBuf {
@@ -67,11 +64,8 @@ impl FakeStore {
     }
 
     fn add(&mut self, run: FakeRun) {
-        let swept: IndexMap<String, serde_json::Value> = run
-            .swept
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect();
+        let swept: IndexMap<String, serde_json::Value> =
+            run.swept.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
         self.plan.runs.push(PlanEntry {
             run_id: run.id.clone(),
             blocks: run.blocks.iter().map(|b| b.to_string()).collect(),
@@ -88,26 +82,15 @@ impl FakeStore {
         status.reason = run.reason.map(str::to_string);
         status.epoch = run.epochs.len();
         write_json_atomic(&dir.join("status.json"), &status).unwrap();
-        let lines: String = run
-            .epochs
-            .iter()
-            .map(|e| serde_json::to_string(e).unwrap() + "\n")
-            .collect();
+        let lines: String = run.epochs.iter().map(|e| serde_json::to_string(e).unwrap() + "\n").collect();
         std::fs::write(dir.join("metrics.jsonl"), lines).unwrap();
         if state == RunState::Done {
             let summary = Summary {
                 run_id: run.id.clone(),
                 epochs: cfg.epochs(),
                 steps: 100,
-                metrics: run
-                    .metrics
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), *v))
-                    .collect(),
-                train: BTreeMap::from([
-                    ("images_per_sec".to_string(), 250.0),
-                    ("loss".to_string(), 1.5),
-                ]),
+                metrics: run.metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                train: BTreeMap::from([("images_per_sec".to_string(), 250.0), ("loss".to_string(), 1.5)]),
                 collapsed: false,
                 warnings: vec![],
                 train_seconds: 12.5,
@@ -253,12 +236,7 @@ fn run_frame_and_series_frame_columns() {
     let s = generic_store();
     let store = s.finish();
     let c = collect(&store).unwrap();
-    let names: Vec<String> = c
-        .frame
-        .get_column_names()
-        .iter()
-        .map(|n| n.to_string())
-        .collect();
+    let names: Vec<String> = c.frame.get_column_names().iter().map(|n| n.to_string()).collect();
     let expected = [
         "run_id",
         "state",
@@ -287,26 +265,9 @@ fn run_frame_and_series_frame_columns() {
     ];
     assert_eq!(names, expected);
     assert_eq!(c.frame.height(), 6);
-    let m: Vec<Option<i64>> = c
-        .frame
-        .column("transform.m")
-        .unwrap()
-        .i64()
-        .unwrap()
-        .into_iter()
-        .collect();
-    assert_eq!(
-        m,
-        [Some(10), Some(10), Some(10), Some(30), Some(30), Some(30)]
-    );
-    let method: Vec<Option<&str>> = c
-        .frame
-        .column("method")
-        .unwrap()
-        .str()
-        .unwrap()
-        .into_iter()
-        .collect();
+    let m: Vec<Option<i64>> = c.frame.column("transform.m").unwrap().i64().unwrap().into_iter().collect();
+    assert_eq!(m, [Some(10), Some(10), Some(10), Some(30), Some(30), Some(30)]);
+    let method: Vec<Option<&str>> = c.frame.column("method").unwrap().str().unwrap().into_iter().collect();
     assert_eq!(method[0], Some("ConCURL"));
     assert_eq!(method[5], None, "a missing run has no config");
 
@@ -316,20 +277,10 @@ fn run_frame_and_series_frame_columns() {
         .series
         .clone()
         .lazy()
-        .filter(
-            col("run_id")
-                .eq(lit("m10-s2"))
-                .and(col("key").eq(lit("codes.acc"))),
-        )
+        .filter(col("run_id").eq(lit("m10-s2")).and(col("key").eq(lit("codes.acc"))))
         .collect()
         .unwrap();
-    let v: Vec<Option<f64>> = long
-        .column("value")
-        .unwrap()
-        .f64()
-        .unwrap()
-        .into_iter()
-        .collect();
+    let v: Vec<Option<f64>> = long.column("value").unwrap().f64().unwrap().into_iter().collect();
     assert_eq!(v, [Some(0.8 - 0.2), Some(0.8)]);
 }
 
@@ -361,11 +312,7 @@ fn metric_source_rule() {
 fn generic_report_snapshot_and_figures() {
     let s = generic_store();
     let store = s.finish();
-    std::fs::write(
-        store.join("notes.md"),
-        "- 2 epochs instead of 1000.\n- Synthetic data.\n",
-    )
-    .unwrap();
+    std::fs::write(store.join("notes.md"), "- 2 epochs instead of 1000.\n- Synthetic data.\n").unwrap();
     // The best done run (m = 10, seed 2, ACC 0.8) has a t-SNE figure.
     let best = store.join("runs/m10-s2/figures");
     report::figures::scatter_plot(
@@ -383,11 +330,7 @@ fn generic_report_snapshot_and_figures() {
     for f in ["curves-1", "curves-2", "diversity"] {
         for ext in ["svg", "png"] {
             let p = out.join("grid/figures").join(format!("{f}.{ext}"));
-            assert!(
-                std::fs::metadata(&p).unwrap().len() > 1000,
-                "{} is too small",
-                p.display()
-            );
+            assert!(std::fs::metadata(&p).unwrap().len() > 1000, "{} is too small", p.display());
         }
     }
     let png = image::open(out.join("grid/figures/diversity.png")).unwrap();
@@ -443,13 +386,7 @@ fn table4_snapshot_uses_kmeans_for_byol() {
 fn table5_store() -> FakeStore {
     let mut s = FakeStore::new("table5", "table5");
     let concurl = cfg(DatasetName::Stl10, 1.0, 1.0, 1.0);
-    let add = |s: &mut FakeStore,
-               id: &'static str,
-               blocks: &'static [&'static str],
-               kind,
-               m,
-               d,
-               acc: Option<f64>| {
+    let add = |s: &mut FakeStore, id: &'static str, blocks: &'static [&'static str], kind, m, d, acc: Option<f64>| {
         let mut c = concurl.clone();
         c.transform.kind = kind;
         c.transform.m = m;
@@ -463,51 +400,11 @@ fn table5_store() -> FakeStore {
         }
         s.add(r);
     };
-    add(
-        &mut s,
-        "diag10",
-        &["diagonal"],
-        TransformKind::Diagonal,
-        10,
-        256,
-        Some(0.70),
-    );
-    add(
-        &mut s,
-        "diag30",
-        &["diagonal"],
-        TransformKind::Diagonal,
-        30,
-        256,
-        None,
-    );
-    add(
-        &mut s,
-        "proj10",
-        &["projection_m"],
-        TransformKind::Projection,
-        10,
-        64,
-        Some(0.61),
-    );
-    add(
-        &mut s,
-        "proj100",
-        &["projection_m", "projection_d"],
-        TransformKind::Projection,
-        100,
-        64,
-        Some(0.75),
-    );
-    add(
-        &mut s,
-        "proj100d32",
-        &["projection_d"],
-        TransformKind::Projection,
-        100,
-        32,
-        Some(0.72),
-    );
+    add(&mut s, "diag10", &["diagonal"], TransformKind::Diagonal, 10, 256, Some(0.70));
+    add(&mut s, "diag30", &["diagonal"], TransformKind::Diagonal, 30, 256, None);
+    add(&mut s, "proj10", &["projection_m"], TransformKind::Projection, 10, 64, Some(0.61));
+    add(&mut s, "proj100", &["projection_m", "projection_d"], TransformKind::Projection, 100, 64, Some(0.75));
+    add(&mut s, "proj100d32", &["projection_d"], TransformKind::Projection, 100, 32, Some(0.72));
     let mut r = FakeRun::new("byol", cfg(DatasetName::Stl10, 1.0, 0.0, 0.0));
     r.blocks = &["byol"];
     r.metrics = scores(0.69, 0.6, 0.48);
@@ -525,15 +422,7 @@ fn table5_snapshot() {
     let blocks: Vec<&str> = groups.iter().map(|g| g.block.as_str()).collect();
     assert_eq!(
         blocks,
-        [
-            "diagonal",
-            "diagonal",
-            "projection_m",
-            "projection_m",
-            "projection_d",
-            "projection_d",
-            "byol"
-        ]
+        ["diagonal", "diagonal", "projection_m", "projection_m", "projection_d", "projection_d", "byol"]
     );
     assert_eq!(groups[3].run_ids, ["proj100"]);
     assert_eq!(groups[4].run_ids, ["proj100"]);
@@ -555,71 +444,24 @@ fn csv_export_reads_back_through_polars() {
         .finish()
         .unwrap();
     assert_eq!(df.height(), 6);
-    let names: Vec<String> = df
-        .get_column_names()
-        .iter()
-        .map(|n| n.to_string())
-        .collect();
-    assert_eq!(
-        &names[..6],
-        ["run_id", "state", "reason", "blocks", "transform.m", "seed"]
-    );
-    assert!(
-        names.contains(&"codes.nmi".to_string()) && names.contains(&"images_per_sec".to_string())
-    );
-    let ids: Vec<Option<&str>> = df
-        .column("run_id")
-        .unwrap()
-        .str()
-        .unwrap()
-        .into_iter()
-        .collect();
+    let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+    assert_eq!(&names[..6], ["run_id", "state", "reason", "blocks", "transform.m", "seed"]);
+    assert!(names.contains(&"codes.nmi".to_string()) && names.contains(&"images_per_sec".to_string()));
+    let ids: Vec<Option<&str>> = df.column("run_id").unwrap().str().unwrap().into_iter().collect();
     assert_eq!(ids[0], Some("m10-s0"));
-    let states: Vec<Option<&str>> = df
-        .column("state")
-        .unwrap()
-        .str()
-        .unwrap()
-        .into_iter()
-        .collect();
-    assert_eq!(
-        states,
-        [
-            Some("done"),
-            Some("done"),
-            Some("done"),
-            Some("done"),
-            Some("failed"),
-            Some("missing")
-        ]
-    );
+    let states: Vec<Option<&str>> = df.column("state").unwrap().str().unwrap().into_iter().collect();
+    assert_eq!(states, [Some("done"), Some("done"), Some("done"), Some("done"), Some("failed"), Some("missing")]);
     let reason = df.column("reason").unwrap().str().unwrap().get(4);
     assert_eq!(reason, Some("loss became NaN at epoch 3"));
-    let acc: Vec<Option<f64>> = df
-        .column("codes.acc")
-        .unwrap()
-        .f64()
-        .unwrap()
-        .into_iter()
-        .collect();
-    assert_eq!(
-        acc,
-        [Some(0.5), Some(0.6), Some(0.8), Some(0.7), None, None]
-    );
-    let m: Vec<Option<i64>> = df
-        .column("transform.m")
-        .unwrap()
-        .i64()
-        .unwrap()
-        .into_iter()
-        .collect();
+    let acc: Vec<Option<f64>> = df.column("codes.acc").unwrap().f64().unwrap().into_iter().collect();
+    assert_eq!(acc, [Some(0.5), Some(0.6), Some(0.8), Some(0.7), None, None]);
+    let m: Vec<Option<i64>> = df.column("transform.m").unwrap().i64().unwrap().into_iter().collect();
     assert_eq!(m[3], Some(30));
 
     // JSON: the same rows, nulls as null.
     let out = s.dir.path().join("runs.json");
     report::export::export(&store, report::export::Format::Json, Some(&out)).unwrap();
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 6);
     assert_eq!(v[2]["codes.acc"], json!(0.8));
     assert_eq!(v[5]["codes.acc"], serde_json::Value::Null);
@@ -641,10 +483,7 @@ fn unknown_template_is_a_clear_error() {
         }
         other => panic!("expected UnknownTemplate, got {other:?} ({err:#})"),
     }
-    assert_eq!(
-        err.to_string(),
-        "unknown report template `table9` (available: generic, table3, table4, table5)"
-    );
+    assert_eq!(err.to_string(), "unknown report template `table9` (available: generic, table3, table4, table5)");
 }
 
 #[test]
@@ -653,29 +492,16 @@ fn store_is_found_from_a_sweep_file_or_a_folder() {
     let store = s.finish();
     assert_eq!(report::resolve_store(&store).unwrap(), store);
     let dir = s.dir.path();
-    std::fs::write(
-        dir.join("a.toml"),
-        "name = \"grid\"\nstore = \"store\"\n[base]\nseed = 1\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("a.toml"), "name = \"grid\"\nstore = \"store\"\n[base]\nseed = 1\n").unwrap();
     assert_eq!(
         report::resolve_store(&dir.join("a.toml")).unwrap(),
         PathBuf::from("store"),
         "`store` is relative to the current folder, as in `sweep run`"
     );
     std::fs::write(dir.join("b.toml"), "name = \"quick\"\n").unwrap();
-    assert_eq!(
-        report::resolve_store(&dir.join("b.toml")).unwrap(),
-        PathBuf::from("runs/quick")
-    );
+    assert_eq!(report::resolve_store(&dir.join("b.toml")).unwrap(), PathBuf::from("runs/quick"));
     let err = report::resolve_store(dir).unwrap_err();
-    assert!(
-        matches!(
-            err.downcast_ref::<ReportError>(),
-            Some(ReportError::NotAStore(_))
-        ),
-        "{err:#}"
-    );
+    assert!(matches!(err.downcast_ref::<ReportError>(), Some(ReportError::NotAStore(_))), "{err:#}");
 }
 
 #[test]
@@ -698,22 +524,8 @@ fn scatter_plot_checks_lengths() {
 fn table3_snapshot_through_the_cli() {
     let mut s = FakeStore::new("table3", "table3");
     let runs: [(&str, &'static [&'static str], _, _, _, _); 3] = [
-        (
-            "byol-c10",
-            &["byol"],
-            DatasetName::Cifar10,
-            (1.0, 0.0, 0.0),
-            sweep::config::Backbone::Resnet34,
-            0.70,
-        ),
-        (
-            "concurl-c10",
-            &["concurl"],
-            DatasetName::Cifar10,
-            (1.0, 1.0, 1.0),
-            sweep::config::Backbone::Resnet34,
-            0.80,
-        ),
+        ("byol-c10", &["byol"], DatasetName::Cifar10, (1.0, 0.0, 0.0), sweep::config::Backbone::Resnet34, 0.70),
+        ("concurl-c10", &["concurl"], DatasetName::Cifar10, (1.0, 1.0, 1.0), sweep::config::Backbone::Resnet34, 0.80),
         (
             "concurl-in10-r18",
             &["concurl"],
@@ -728,10 +540,7 @@ fn table3_snapshot_through_the_cli() {
         c.model.backbone = backbone;
         let mut r = FakeRun::new(id, c);
         r.blocks = blocks;
-        r.swept = vec![
-            ("data.dataset", json!(d.as_str())),
-            ("model.backbone", json!(backbone)),
-        ];
+        r.swept = vec![("data.dataset", json!(d.as_str())), ("model.backbone", json!(backbone))];
         r.metrics = scores(acc, acc - 0.1, acc - 0.2);
         s.add(r);
     }
@@ -754,7 +563,10 @@ fn latex_cells_escape_and_keep_the_reports_markup() {
     use sweep::report::latex::cell;
     assert_eq!(cell("**0.752 ± 0.012 (3)**"), "\\textbf{0.752 $\\pm$ 0.012 (3)}");
     assert_eq!(cell("`loss.beta`"), "\\texttt{loss.beta}");
-    assert_eq!(cell("a_b & 50% #1 $x {y} ~ ^ \\| —"), "a\\_b \\& 50\\% \\#1 \\$x \\{y\\} \\textasciitilde{} \\textasciicircum{} \\textbar{} ---");
+    assert_eq!(
+        cell("a_b & 50% #1 $x {y} ~ ^ \\| —"),
+        "a\\_b \\& 50\\% \\#1 \\$x \\{y\\} \\textasciitilde{} \\textasciicircum{} \\textbar{} ---"
+    );
     assert_eq!(cell("Δ ACC"), "$\\Delta$ ACC");
     assert_eq!(cell("-0.031 (a-1)"), "$-$0.031 (a-1)");
 }
@@ -778,7 +590,9 @@ fn latex_reports_of_every_template_compile_with_pdflatex() {
             std::env::var_os("SWEEP_REQUIRE_LATEX").is_none(),
             "SWEEP_REQUIRE_LATEX is set but pdflatex is missing (apt-get install texlive-latex-recommended)"
         );
-        eprintln!("SKIPPED: pdflatex not found (Debian: apt-get install --no-install-recommends texlive-latex-recommended)");
+        eprintln!(
+            "SKIPPED: pdflatex not found (Debian: apt-get install --no-install-recommends texlive-latex-recommended)"
+        );
         return;
     }
     for (name, s) in stores {

@@ -416,10 +416,7 @@ fn isolated_executor_maps_exit_statuses() {
         exec.execute(&js[2], &slot, &ctl),
         Err(RunFailure::Failed { reason: "exit status 1: Error: reading data | Caused by: no such file".into() })
     );
-    assert_eq!(
-        exec.execute(&js[3], &slot, &ctl),
-        Err(RunFailure::Failed { reason: "killed by signal 9".into() })
-    );
+    assert_eq!(exec.execute(&js[3], &slot, &ctl), Err(RunFailure::Failed { reason: "killed by signal 9".into() }));
     let progress = seen.lock().unwrap();
     assert_eq!(progress.len(), 4);
     assert_eq!(progress[0], Progress { epoch: 1, epochs: 2, step: 3, steps_per_epoch: 4, loss: 0.5 });
@@ -518,7 +515,8 @@ fn paper_sweeps_carry_the_papers_settings() {
         eprintln!("SKIPPED: the paper sweeps read $SWEEP_DATA (make test sets it)");
         return;
     }
-    let load = |name: &str| load_sweep(&common_root().join("sweeps").join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let load =
+        |name: &str| load_sweep(&common_root().join("sweeps").join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
 
     let t5 = load("table5.toml");
     assert_eq!(t5.plan.template, "table5");
@@ -528,7 +526,12 @@ fn paper_sweeps_carry_the_papers_settings() {
         assert_eq!((c.model.backbone, c.epochs(), c.batch_size(), c.resolution()), (Backbone::Resnet34, 1000, 128, 96));
         assert_eq!(c.train.lr, 5e-4);
     }
-    let diag: Vec<usize> = t5.runs.iter().filter(|(_, c)| c.transform.kind == TransformKind::Diagonal).map(|(_, c)| c.transform.m).collect();
+    let diag: Vec<usize> = t5
+        .runs
+        .iter()
+        .filter(|(_, c)| c.transform.kind == TransformKind::Diagonal)
+        .map(|(_, c)| c.transform.m)
+        .collect();
     assert_eq!(diag, [10, 30, 50, 100]);
     let proj100: Vec<usize> = t5
         .runs
@@ -552,7 +555,12 @@ fn paper_sweeps_carry_the_papers_settings() {
             DatasetName::Imagenet10 | DatasetName::ImagenetDogs => (500, 128, Split::Train, 224),
             other => panic!("table3 has {other}"),
         };
-        assert_eq!((c.epochs(), c.batch_size(), c.data.split, c.resolution()), (epochs, batch, Some(split), res), "{}", c.data.dataset);
+        assert_eq!(
+            (c.epochs(), c.batch_size(), c.data.split, c.resolution()),
+            (epochs, batch, Some(split), res),
+            "{}",
+            c.data.dataset
+        );
         assert_eq!((c.transform.m, c.transform.d_prime), (100, 64));
     }
     let fig1 = load("fig1.toml");
@@ -563,7 +571,8 @@ fn paper_sweeps_carry_the_papers_settings() {
 #[test]
 fn completions_are_generated_for_every_shell() {
     for shell in ["bash", "zsh", "fish"] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sweep")).args(["completions", shell]).output().unwrap();
+        let out =
+            std::process::Command::new(env!("CARGO_BIN_EXE_sweep")).args(["completions", shell]).output().unwrap();
         assert!(out.status.success(), "{shell}");
         let script = String::from_utf8_lossy(&out.stdout);
         assert!(script.contains("max-runs") && script.contains("offline"), "{shell}: {script}");

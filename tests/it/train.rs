@@ -10,8 +10,7 @@ use sweep::train::LoadedData;
 use tch::{Device, Tensor};
 
 pub fn tiny_config(per_class: usize, epochs: usize) -> RunConfig {
-    let mut c = RunConfig::default();
-    c.seed = 3;
+    let mut c = RunConfig { seed: 3, ..Default::default() };
     c.data.dataset = DatasetName::Synthetic;
     c.data.synthetic = SyntheticConfig { classes: 3, per_class, size: 16, seed: 7 };
     c.model.backbone = Backbone::Resnet18;
@@ -102,7 +101,8 @@ fn labels_never_reach_training() {
     let data = load(&cfg);
     let mut shuffled = (*data.dataset).clone();
     shuffled.labels = shuffled.labels.iter().map(|l| (l + 1) % 3).rev().collect();
-    let data2 = LoadedData { on_device: sweep::data::DeviceData::new(&shuffled, Device::Cpu), dataset: Arc::new(shuffled) };
+    let data2 =
+        LoadedData { on_device: sweep::data::DeviceData::new(&shuffled, Device::Cpu), dataset: Arc::new(shuffled) };
     let tmp = tempfile::tempdir().unwrap();
     let a = run_dir(&tmp.path().join("a"), &cfg);
     let b = run_dir(&tmp.path().join("b"), &cfg);
