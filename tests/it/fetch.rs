@@ -437,12 +437,13 @@ fn fetched_mnist_loads_through_the_reader() {
     c.resolve();
     let ds = sweep::data::load(&c).unwrap();
     // gen_fetch.py: labels 3, 1, 4 (train) then 1, 5 (test); pixel (r, c) of
-    // image i is (7 i + 3 r + c) mod 256.
+    // image i of its file is (7 i + 3 r + c) mod 256.
     assert_eq!(ds.labels, vec![3, 1, 4, 1, 5]);
     assert_eq!(ds.images.size(), vec![5, 1, 28, 28]);
     let pixel = |i: i64, r: i64, c: i64| (7 * i + 3 * r + c) % 256;
     assert_eq!(ds.images.int64_value(&[2, 0, 5, 6]), pixel(2, 5, 6));
-    assert_eq!(ds.images.int64_value(&[4, 0, 27, 27]), pixel(4, 27, 27));
+    // Row 4 is the second image of the test file.
+    assert_eq!(ds.images.int64_value(&[4, 0, 27, 27]), pixel(1, 27, 27));
 }
 
 // ------------------------------------------------- datasets on first use
