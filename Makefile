@@ -50,7 +50,7 @@ test: venv
 	if scripts/latex-install.sh; then export SWEEP_REQUIRE_LATEX=1; \
 	else echo "==> WARNING: pdflatex is not installed and cannot be here; the LaTeX compile test will be SKIPPED"; fi; \
 	$(CARGO) test --release --no-fail-fast -- --test-threads=2
-	@echo "==> the build without libtorch (make test-fast's), release profile: its dependencies are already built"
+	@echo "==> the build without libtorch (make test-fast's), release profile; dependencies whose features differ without tch build again"
 	$(CARGO) test --release --no-default-features --no-fail-fast -- --test-threads=2
 	@$(MAKE) --no-print-directory lint
 
