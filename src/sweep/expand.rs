@@ -112,15 +112,15 @@ impl Default for LoadOptions {
     }
 }
 
-/// Does `key` hold a list in `RunConfig` (so that a list value sets it rather
-/// than sweeping it)?
-fn is_list_key(key: &str) -> bool {
-    let schema = serde_json::to_value(RunConfig::default()).expect("RunConfig serialises to JSON");
-    json_at(&schema, key).is_some_and(Json::is_array) || key == "data.classes"
-}
-
 /// Parses every `--set`; problems name the override.
 fn parse_overrides(texts: &[String], problems: &mut Vec<Problem>) -> Vec<Override> {
+    if texts.is_empty() {
+        return Vec::new();
+    }
+    // Keys holding a list in `RunConfig` take a list as their value (a list of
+    // lists sweeps them); `data.classes` defaults to none but is a list too.
+    let schema = serde_json::to_value(RunConfig::default()).expect("RunConfig serialises to JSON");
+    let is_list_key = |key: &str| json_at(&schema, key).is_some_and(Json::is_array) || key == "data.classes";
     texts.iter().filter_map(|t| parse_override(t, &is_list_key, problems)).collect()
 }
 
@@ -683,7 +683,7 @@ fn json_at<'j>(v: &'j Json, key: &str) -> Option<&'j Json> {
 /// Sweep and block names become folder names, report file names and table
 /// cells: printable, no path separators, not `.` or `..`.
 fn plain_name(name: &str) -> Result<(), &'static str> {
-    if name.is_empty() || name.trim().is_empty() {
+    if name.trim().is_empty() {
         return Err("must not be empty");
     }
     if name == "." || name == ".." {

@@ -54,3 +54,13 @@ pub const TINY_BASE_KEYS: &str = r#""data.dataset" = "synthetic"
 "transform.m" = 4
 "transform.d_prime" = 8
 "#;
+
+/// The `[base]` table of a tiny synthetic sweep, for the sweep-file tests (nothing
+/// here trains): 2 epochs of batch 16 over 16 images a class.
+pub const SWEEP_FILE_BASE: &str = r#"
+[base]
+data.dataset = "synthetic"
+data.synthetic.per_class = 16
+train.epochs = 2
+train.batch_size = 16
+"#;

@@ -6,14 +6,7 @@ use serde_json::json;
 use sweep::config::{Backbone, DatasetName, TransformKind};
 use sweep::sweep::{load_run_config, load_sweep, run_id, Expanded, Problem, SweepError};
 
-/// A tiny synthetic base every test starts from.
-const BASE: &str = r#"
-[base]
-data.dataset = "synthetic"
-data.synthetic.per_class = 16
-train.epochs = 2
-train.batch_size = 16
-"#;
+use crate::common::SWEEP_FILE_BASE as BASE;
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);

@@ -9,13 +9,7 @@ use proptest::prelude::*;
 use sweep::sweep::expand::{load_sweep_with, LoadOptions};
 use sweep::sweep::{load_sweep, Store, SweepError};
 
-const BASE: &str = r#"
-[base]
-data.dataset = "synthetic"
-data.synthetic.per_class = 16
-train.epochs = 2
-train.batch_size = 16
-"#;
+use crate::common::SWEEP_FILE_BASE as BASE;
 
 fn write(dir: &Path, text: &str) -> PathBuf {
     let p = dir.join("s.toml");
