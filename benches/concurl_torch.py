@@ -6,7 +6,7 @@ Same computation as src/train/step.rs for the named configurations of
 src/train/bench.rs: ResNet-18 (BasicBlock, cifar stem, channel width multiplier),
 BYOL projector/predictor and cluster head (Linear-BN-ReLU-Linear, 4096 -> 256 and
 2048 -> 256), K = 10 prototypes, M projections to d' with orthonormal rows, the
-SPEC 5 augmentations (kornia, per-image parameters, on the batch's device), L1 +
+method.md §5 augmentations (kornia, per-image parameters, on the batch's device), L1 +
 L2 + L3 with log-space Sinkhorn (eps 0.05, 3 iterations), Adam 5e-4 (foreach),
 EMA 0.99 of the target (torch._foreach_lerp_). Prints one line:
     NAME images_per_sec=X median_step=Y

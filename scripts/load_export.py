@@ -9,9 +9,9 @@ IMAGES is a uint8 N x C x H x W array, as `.npy` or as `.safetensors` (its first
 tensor), with C = model.json's `image_channels`.
 
 Rebuilds the ResNet encoder f_theta, the cluster head g and the prototypes C
-(SPEC section 2), applies the evaluation transform (SPEC 5: /255, grey to RGB,
+(method.md §2), applies the evaluation transform (method.md §5: /255, grey to RGB,
 antialiased bilinear resize to R, normalise, optional Sobel) and assigns each
-image as `sweep` does (SPEC 7): s = z/||z|| . (C/||C||)^T in float32, then in
+image as `sweep` does (method.md §7): s = z/||z|| . (C/||C||)^T in float32, then in
 float64 the Sinkhorn codes over the whole set (argmax and max: columns `codes`,
 `codes_conf`) and p = softmax(s / tau) (`p`, `p_conf`). Writes CSV
 `index,codes,codes_conf,p,p_conf` to FILE or stdout.

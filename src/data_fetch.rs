@@ -1,4 +1,4 @@
-//! `sweep data fetch` / `sweep data list`: the datasets of SPEC section 6 that have
+//! `sweep data fetch` / `sweep data list`: the datasets of method.md §6 that have
 //! public download addresses (MNIST, Fashion-MNIST, CIFAR-10, CIFAR-100, STL-10),
 //! downloaded, verified and left in the form the readers of `data/` read.
 //!
@@ -331,14 +331,8 @@ pub fn source(dataset: DatasetName) -> Option<Source> {
 /// A dataset name as typed on the command line: the `data.dataset` spelling
 /// (`fashion_mnist`, `cifar100_20`), with `-` accepted for `_` and `cifar100`
 /// for `cifar100_20`.
-pub fn parse_dataset(name: &str) -> Option<DatasetName> {
-    let n = name.trim().to_ascii_lowercase().replace('-', "_");
-    let n = if n == "cifar100" { "cifar100_20".to_string() } else { n };
-    DatasetName::ALL.iter().copied().find(|d| d.as_str() == n)
-}
-
 /// What to tell a user who asks to fetch a dataset with no public download
-/// (the ImageNet subsets, SPEC section 6): the class list, the layout the
+/// (the ImageNet subsets, method.md §6): the class list, the layout the
 /// class-folder reader expects, and the `data.root` to set. None for the others.
 pub fn manual_instructions(dataset: DatasetName, dir: &Path) -> Option<String> {
     let wnids = dataset.builtin_classes()?;

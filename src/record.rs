@@ -134,5 +134,8 @@ pub struct Plan {
     /// The `--set KEY=VALUE` overrides that built it, in order (none: the file alone).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<String>,
+    /// The sweep file's `notes` (Markdown for the report), when it has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
     pub runs: Vec<PlanEntry>,
 }

@@ -1,4 +1,4 @@
-//! Gaussian blur with a per-image sigma (SPEC section 5), as two grouped 1-D
+//! Gaussian blur with a per-image sigma (method.md §5), as two grouped 1-D
 //! convolutions over the whole batch (the kernel is separable).
 use tch::{Kind, Tensor};
 

@@ -1,4 +1,4 @@
-//! Colour jitter and grayscale (SPEC section 5), per image, on B x 3 x H x W
+//! Colour jitter and grayscale (method.md §5), per image, on B x 3 x H x W
 //! float batches in [0, 1]. Each operation follows torchvision's definition
 //! (`torchvision.transforms.functional`): brightness scales, contrast blends
 //! with the mean grey level of the image, saturation blends with the image's

@@ -1,4 +1,4 @@
-//! RandomResizedCrop + horizontal flip (SPEC section 5) as one affine map per
+//! RandomResizedCrop + horizontal flip (method.md §5) as one affine map per
 //! image, sampled with a single `grid_sample` over the batch.
 use tch::{Device, Kind, Tensor};
 

@@ -1,4 +1,4 @@
-//! Batched, per-image-random augmentations (SPEC section 5), as the paper ran
+//! Batched, per-image-random augmentations (method.md §5), as the paper ran
 //! them with Kornia: whole batches as tensor ops on the batch's device, every
 //! image with its own parameters, every draw from torch's generator (so
 //! `tch::manual_seed` reproduces a run's views). No host-device copies and no
@@ -106,7 +106,7 @@ impl Augmenter {
         self.finish(&y)
     }
 
-    /// The evaluation transform (SPEC section 5): to float, resize to R x R if the
+    /// The evaluation transform (method.md §5): to float, resize to R x R if the
     /// stored size differs (bilinear, antialiased), normalise, Sobel if configured.
     /// Deterministic. (The ImageNet subsets' short-side-256 resize and centre crop
     /// happen once when the folder is read.)

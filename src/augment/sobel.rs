@@ -1,4 +1,4 @@
-//! The optional Sobel input (DeepCluster's choice, SPEC section 5 "optional
+//! The optional Sobel input (DeepCluster's choice, method.md §5 "optional
 //! Sobel last"): grey level, then the two fixed 3 x 3 Sobel filters (horizontal
 //! and vertical gradients), zero padding so the size is kept.
 use tch::{Device, Kind, Tensor};

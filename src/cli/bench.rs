@@ -66,7 +66,7 @@ pub struct BenchArgs {
 
 #[cfg(not(feature = "torch"))]
 pub fn exec(_: &BenchArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("this build has no libtorch (built without the `torch` feature)")
+    Err(super::no_torch("benchmark training"))
 }
 
 /// --python, else $SWEEP_PYTHON, else the project venv's python, else python3.
@@ -96,8 +96,7 @@ pub fn exec(a: &BenchArgs) -> anyhow::Result<i32> {
     }
     let data = match (&a.dataset, &a.data_root) {
         (Some(name), Some(root)) => {
-            let ds: DatasetName = serde_json::from_value(serde_json::Value::String(name.clone()))
-                .map_err(|e| anyhow::anyhow!("--dataset {name}: {e}"))?;
+            let ds = DatasetName::parse_cli(name).map_err(|e| anyhow::anyhow!("--dataset: {e}"))?;
             Some((ds, root.clone()))
         }
         _ => None,

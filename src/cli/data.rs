@@ -60,10 +60,7 @@ fn data_dir(given: &Option<PathBuf>) -> Option<PathBuf> {
 }
 
 fn parse(name: &str) -> anyhow::Result<DatasetName> {
-    data_fetch::parse_dataset(name).with_context(|| {
-        let known: Vec<&str> = DatasetName::ALL.iter().map(|d| d.as_str()).collect();
-        format!("unknown dataset `{name}`; known: {}", known.join(", "))
-    })
+    DatasetName::parse_cli(name).map_err(anyhow::Error::msg)
 }
 
 /// How to write `data.root` in a sweep file for `path`, with and without $SWEEP_DATA.

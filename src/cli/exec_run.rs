@@ -17,7 +17,7 @@ pub struct ExecRunArgs {
 
 #[cfg(not(feature = "torch"))]
 pub fn exec(_: &ExecRunArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("this build has no libtorch (built without the `torch` feature)")
+    Err(super::no_torch("train a run"))
 }
 
 #[cfg(feature = "torch")]

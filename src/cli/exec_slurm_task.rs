@@ -19,13 +19,11 @@ pub struct ExecSlurmTaskArgs {
 
 #[cfg(not(feature = "torch"))]
 pub fn exec(_: &ExecSlurmTaskArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("this build has no libtorch (built without the `torch` feature): it cannot run a Slurm task")
+    Err(super::no_torch("run a Slurm task"))
 }
 
 #[cfg(feature = "torch")]
 pub fn exec(a: &ExecSlurmTaskArgs) -> anyhow::Result<i32> {
-    use anyhow::Context;
-
     use crate::backend::slurm::{read_task, task_decision, TaskDecision};
     use crate::record::PlanEntry;
     use crate::sweep::{self, Job, ProgressMode, RunDir, ScheduleOptions, StopFlag};
@@ -51,11 +49,7 @@ pub fn exec(a: &ExecSlurmTaskArgs) -> anyhow::Result<i32> {
     if jobs.is_empty() {
         return Ok(0);
     }
-    let devices = if a.devices == "auto" {
-        crate::train::device::available()
-    } else {
-        sweep::schedule::parse_devices(&a.devices).with_context(|| format!("--devices {}", a.devices))?
-    };
+    let devices = crate::train::device::resolve(&a.devices)?;
     // Every run of the task at once: packing is what --runs-per-task asked for.
     let slots = sweep::make_slots(&devices, jobs.len().div_ceil(devices.len()));
     let stop = StopFlag::new();

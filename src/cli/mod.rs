@@ -101,6 +101,15 @@ pub enum Command {
     ExecSlurmTask(exec_slurm_task::ExecSlurmTaskArgs),
 }
 
+/// The error of every command that needs libtorch, in a build without it
+/// (`--no-default-features`): what it cannot do, and how to get a build that can.
+#[cfg(not(feature = "torch"))]
+pub(crate) fn no_torch(what: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "this build has no libtorch (built without the `torch` feature), so it cannot {what}: build with `make release`"
+    )
+}
+
 /// Parse, dispatch, print errors with their whole context chain; the exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();

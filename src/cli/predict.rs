@@ -15,7 +15,7 @@ pub struct PredictArgs {
     #[arg(long, conflicts_with = "dataset", required_unless_present = "dataset")]
     pub data: Option<PathBuf>,
     /// The dataset, instead of --data FILE (e.g. --dataset mnist --root DIR --split test).
-    #[arg(long, value_parser = parse_dataset)]
+    #[arg(long, value_parser = DatasetName::parse_cli)]
     pub dataset: Option<DatasetName>,
     /// Folder of the dataset's files (with --dataset).
     #[arg(long, requires = "dataset")]
@@ -31,10 +31,6 @@ pub struct PredictArgs {
     pub device: String,
 }
 
-fn parse_dataset(s: &str) -> Result<DatasetName, String> {
-    toml::Value::String(s.to_string()).try_into().map_err(|_| format!("unknown dataset `{s}`"))
-}
-
 fn parse_split(s: &str) -> Result<Split, String> {
     toml::Value::String(s.to_string())
         .try_into()
@@ -43,7 +39,7 @@ fn parse_split(s: &str) -> Result<Split, String> {
 
 #[cfg(not(feature = "torch"))]
 pub fn exec(_: &PredictArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("this build has no libtorch (built without the `torch` feature)")
+    Err(super::no_torch("predict with a trained model"))
 }
 
 #[cfg(feature = "torch")]

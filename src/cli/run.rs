@@ -76,13 +76,12 @@ pub fn exec(a: &RunArgs) -> anyhow::Result<i32> {
 
 #[cfg(not(feature = "torch"))]
 pub fn run_expanded(_: Expanded, _: &RunOptions) -> anyhow::Result<i32> {
-    anyhow::bail!("this build has no libtorch (built without the `torch` feature): it can plan and report, not train")
+    Err(super::no_torch("train (it can plan and report)"))
 }
 
 #[cfg(feature = "torch")]
 pub fn run_expanded(expanded: Expanded, o: &RunOptions) -> anyhow::Result<i32> {
     use crate::sweep::{ProgressMode, ScheduleOptions, StopFlag, Store};
-    use anyhow::Context;
     anyhow::ensure!(o.per_device >= 1, "--per-device must be at least 1");
     let store_path = o.store.clone().unwrap_or_else(|| expanded.store.clone());
     let store = Store::open(&store_path)?;
@@ -93,11 +92,7 @@ pub fn run_expanded(expanded: Expanded, o: &RunOptions) -> anyhow::Result<i32> {
     let needs = crate::data_fetch::data_needs(pending.map(|j| &j.config));
     let mirror = std::env::var(crate::data_fetch::MIRROR_ENV).ok().filter(|m| !m.is_empty());
     crate::data_fetch::ensure_present(&needs, o.offline, mirror)?;
-    let devices = if o.devices == "auto" {
-        crate::train::device::available()
-    } else {
-        sweep::schedule::parse_devices(&o.devices).with_context(|| format!("--devices {}", o.devices))?
-    };
+    let devices = crate::train::device::resolve(&o.devices)?;
     if let Some(t) = o.threads {
         tch::set_num_threads(t);
     }

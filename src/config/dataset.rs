@@ -1,4 +1,4 @@
-//! What the configuration needs to know about each dataset (SPEC section 6, the
+//! What the configuration needs to know about each dataset (method.md §6, the
 //! paper's Table II) without reading any file: classes, native shape, the paper's
 //! split, epochs and batch size.
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ pub enum DatasetName {
     /// CIFAR-100 with its 20 coarse super-class labels.
     Cifar100_20,
     Stl10,
-    /// Class folders, WordNet ids of SPEC section 6.
+    /// Class folders, WordNet ids of method.md §6.
     Imagenet10,
     ImagenetDogs,
     /// Any tree of class folders holding JPEG/PNG images.
@@ -104,6 +104,19 @@ impl DatasetName {
         }
     }
 
+    /// The one parser of a dataset name typed on the command line (`sweep data
+    /// fetch`, `predict --dataset`, `bench --dataset`): the names of
+    /// [`Self::as_str`] (those a sweep file's `data.dataset` takes), in any case,
+    /// with `-` for `_`, and `cifar100` for `cifar100_20`.
+    pub fn parse_cli(name: &str) -> Result<Self, String> {
+        let n = name.trim().to_ascii_lowercase().replace('-', "_");
+        let n = if n == "cifar100" { "cifar100_20".to_string() } else { n };
+        Self::ALL.iter().copied().find(|d| d.as_str() == n).ok_or_else(|| {
+            let known: Vec<&str> = Self::ALL.iter().map(|d| d.as_str()).collect();
+            format!("unknown dataset `{name}`; known: {}", known.join(", "))
+        })
+    }
+
     /// Number of ground-truth classes (None: known only after reading the folder).
     pub fn num_classes(self) -> Option<usize> {
         match self {
@@ -160,7 +173,7 @@ impl DatasetName {
         })
     }
 
-    /// SPEC section 4: 1000 epochs for STL10, 500 otherwise.
+    /// method.md §4: 1000 epochs for STL10, 500 otherwise.
     pub fn default_epochs(self) -> usize {
         match self {
             Self::Stl10 => 1000,
@@ -169,7 +182,7 @@ impl DatasetName {
         }
     }
 
-    /// SPEC section 4: 256 for CIFAR-10/100, 128 otherwise.
+    /// method.md §4: 256 for CIFAR-10/100, 128 otherwise.
     pub fn default_batch_size(self) -> usize {
         match self {
             Self::Cifar10 | Self::Cifar100_20 => 256,

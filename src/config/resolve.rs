@@ -54,7 +54,7 @@ impl RunConfig {
             self.train.batch_size = Some(ds.default_batch_size());
         }
         if self.augment.blur_kernel.is_none() {
-            // SPEC 5: 23 at 224 px, about a tenth of the side, odd.
+            // method.md §5: 23 at 224 px, about a tenth of the side, odd.
             let side = self.data.resolution.unwrap_or(224);
             let k = ((side as f64) / 10.0).round() as u32;
             self.augment.blur_kernel = Some((k.max(3)) | 1);

@@ -1,6 +1,6 @@
 //! The run configuration: one training run, fully described.
 //!
-//! Every number of SPEC sections 2 to 7 is a default here and every choice an
+//! Every number of method.md §2 to §7 is a default here and every choice an
 //! option. A sweep file's `base` table and axis values are merged into a TOML
 //! table and deserialised into [`RunConfig`] (unknown keys are errors), then
 //! [`RunConfig::resolve`] fills the dataset-dependent defaults (split, resolution,
@@ -110,7 +110,7 @@ pub enum SobelMode {
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
     pub backbone: Backbone,
-    /// None: `cifar` below 64 px, `imagenet` otherwise (SPEC section 2).
+    /// None: `cifar` below 64 px, `imagenet` otherwise (method.md §2).
     pub stem: Option<Stem>,
     /// Channel width multiplier: 1.0 is the standard ResNet (64..512 channels,
     /// 512-d feature); 0.25 gives 16..128 channels for CPU runs.
@@ -140,7 +140,7 @@ impl Default for ModelConfig {
     }
 }
 
-/// SPEC section 5. Probabilities and strengths per run.
+/// method.md §5. Probabilities and strengths per run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AugmentConfig {
@@ -183,7 +183,7 @@ impl Default for AugmentConfig {
     }
 }
 
-/// SPEC section 3: L = alpha L1 + beta L2 + gamma L3.
+/// method.md §3: L = alpha L1 + beta L2 + gamma L3.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LossConfig {
@@ -259,7 +259,7 @@ impl Default for TransformConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
-    /// None: SPEC section 4 (1000 for STL10, 500 otherwise).
+    /// None: method.md §4 (1000 for STL10, 500 otherwise).
     pub epochs: Option<usize>,
     /// None: 256 for CIFAR, 128 otherwise.
     pub batch_size: Option<usize>,

@@ -150,6 +150,9 @@ pub struct SweepFile {
     pub template: Option<Setting>,
     pub extends: Option<Setting>,
     pub store: Option<Setting>,
+    /// Markdown the report shows under "Differences from the paper" (the
+    /// budget, what was tuned and how): kept with the sweep, not the store.
+    pub notes: Option<Setting>,
     pub grid: Grid,
     pub blocks: Vec<BlockDef>,
     /// Values set on the command line (`--set KEY=VALUE`): applied to every run
@@ -158,7 +161,7 @@ pub struct SweepFile {
 }
 
 const TOP_KEYS: &[&str] =
-    &["name", "template", "extends", "store", "seeds", "base", "axes", "zip", "exclude", "include", "block"];
+    &["name", "template", "extends", "store", "notes", "seeds", "base", "axes", "zip", "exclude", "include", "block"];
 const BLOCK_KEYS: &[&str] = &["name", "base", "axes", "zip", "exclude", "include", "seeds"];
 
 /// Positions from byte offsets of one file's text.
@@ -435,6 +438,7 @@ pub fn parse_sweep_text(path: &Path, text: &str, problems: &mut Vec<Problem>) ->
         template: None,
         extends: None,
         store: None,
+        notes: None,
         grid: Grid::default(),
         blocks: Vec::new(),
         pinned: Leaves::new(),
@@ -453,6 +457,7 @@ pub fn parse_sweep_text(path: &Path, text: &str, problems: &mut Vec<Problem>) ->
             "template" => out.template = string_setting(&src, key, v, problems),
             "extends" => out.extends = string_setting(&src, key, v, problems),
             "store" => out.store = string_setting(&src, key, v, problems),
+            "notes" => out.notes = string_setting(&src, key, v, problems),
             "block" => {
                 for t in tables(&src, "block", v, problems) {
                     if let Some(b) = parse_block(&src, t, problems) {

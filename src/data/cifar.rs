@@ -1,4 +1,4 @@
-//! CIFAR-10 and CIFAR-100 binary versions (SPEC section 6).
+//! CIFAR-10 and CIFAR-100 binary versions (method.md §6).
 //!
 //! Each record is the label byte(s) followed by 3072 pixel bytes (1024 red, 1024
 //! green, 1024 blue, each 32 x 32 row-major), so a record is already C x H x W.

@@ -1,11 +1,11 @@
-//! Trees of class folders holding JPEG/PNG images (the ImageNet subsets of SPEC
-//! section 6, or any `folder` dataset).
+//! Trees of class folders holding JPEG/PNG images (the ImageNet subsets of method.md
+//! §6, or any `folder` dataset).
 //!
 //! Layout: `root/<class>/*.{jpg,jpeg,png}`, or `root/train/<class>/...` with
 //! `root/val/` (or `root/test/`) for the test split. The class list is the
 //! configured one (data.classes), else the built-in WordNet ids of the ImageNet
 //! subsets, else every sub-folder, sorted. Images are resized so the short side
-//! is resolution * 256 / 224 (256 at 224 px, SPEC section 5's evaluation
+//! is resolution * 256 / 224 (256 at 224 px, method.md §5's evaluation
 //! transform) and centre-cropped to resolution x resolution, once, at load.
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,4 @@
-//! Datasets (SPEC section 6): one reader per on-disk format, the built-in
+//! Datasets (method.md §6): one reader per on-disk format, the built-in
 //! synthetic set, the seeded `data.limit` subset, the one-off resize to the run's
 //! resolution, and device-resident batching.
 //!

@@ -1,4 +1,4 @@
-//! STL-10 binary version (SPEC section 6): `train_X.bin` / `test_X.bin` hold
+//! STL-10 binary version (method.md §6): `train_X.bin` / `test_X.bin` hold
 //! 3 x 96 x 96 uint8 images stored column-major (per channel, column by column,
 //! as MATLAB wrote them), `train_y.bin` / `test_y.bin` one byte per image with
 //! labels 1..10. The paper trains on train + test (13,000); the unlabelled split

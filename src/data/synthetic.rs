@@ -8,7 +8,7 @@
 //! period and a small rotation, a background gradient, a soft distractor blob
 //! and pixel noise. k-means on raw pixels therefore groups by colour, not by
 //! pattern (tests/it/data.rs checks its accuracy stays low), while features
-//! invariant to crops, flips and colour jitter (SPEC section 5) separate the
+//! invariant to crops, flips and colour jitter (method.md §5) separate the
 //! patterns, and do so from any crop: the pattern fills the image, so two views
 //! always share it. (A first version drew one small shape per image; crops then
 //! often cut the shape out, leaving colour as the only content the two views
@@ -75,7 +75,7 @@ fn draw(class: usize, s: usize, rng: &mut ChaCha8Rng) -> Vec<u8> {
     let sf = s as f64;
     // Muted colours: a random grey with a random tint. Strong, saturated colours
     // would hand self-supervision a shortcut (two views share their colour) that
-    // SPEC 5's mild hue jitter does not remove; the raw pixels stay uninformative
+    // method.md §5's mild hue jitter does not remove; the raw pixels stay uninformative
     // through the random phase, period and tint.
     let colour = |rng: &mut ChaCha8Rng| {
         let g = rng.random_range(0.15..0.85);

@@ -1,4 +1,4 @@
-//! Ensemble diversity (SPEC section 7, the paper's Figure 1): the M consensus
+//! Ensemble diversity (method.md §7, the paper's Figure 1): the M consensus
 //! members' hard assignments (argmax of p~(m)) compared pairwise by NMI over the
 //! M(M-1)/2 pairs; the mean should rise towards 1 as the members come to agree.
 //! No tch.

@@ -1,4 +1,4 @@
-//! k-means on a feature tensor (SPEC section 7: the BYOL baseline clusters the
+//! k-means on a feature tensor (method.md §7: the BYOL baseline clusters the
 //! target projection v_xi with k-means++ starts, several restarts, best inertia).
 //!
 //! It follows scikit-learn's `KMeans(init="k-means++", algorithm="lloyd")` so the

@@ -1,4 +1,4 @@
-//! Clustering metrics (SPEC section 7): ACC, NMI (arithmetic and geometric
+//! Clustering metrics (method.md §7): ACC, NMI (arithmetic and geometric
 //! normalisation), ARI. No tch: labels are plain `i64` slices.
 //!
 //! The conventions follow scikit-learn exactly (the authors' code scored with it),
@@ -233,7 +233,7 @@ pub fn ari(truth: &[i64], pred: &[i64]) -> f64 {
     contingency(truth, pred).ari()
 }
 
-/// The four numbers reported per assignment method (SPEC section 7; the paper's
+/// The four numbers reported per assignment method (method.md §7; the paper's
 /// tables print ACC / NMI / ARI with the arithmetic NMI).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scores {

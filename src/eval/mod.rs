@@ -1,4 +1,4 @@
-//! Evaluation (SPEC section 7): metrics (no tch), ensemble diversity (no tch),
+//! Evaluation (method.md §7): metrics (no tch), ensemble diversity (no tch),
 //! k-means on feature tensors (the BYOL baseline), t-SNE coordinates (Figure 2).
 pub mod diversity;
 #[cfg(feature = "torch")]

@@ -1,4 +1,4 @@
-//! 2-D t-SNE coordinates of the learned cluster embeddings (SPEC section 7, the
+//! 2-D t-SNE coordinates of the learned cluster embeddings (method.md §7, the
 //! paper's Figure 2). Plotting is done by the report; this returns coordinates.
 //!
 //! The optimiser is the `bhtsne` crate's Barnes-Hut t-SNE (theta = 0.5) with the

@@ -1,4 +1,4 @@
-//! L1, the BYOL regression loss (SPEC section 3; BYOL, Grill et al. 2020, eq. 2).
+//! L1, the BYOL regression loss (method.md §3; BYOL, Grill et al. 2020, eq. 2).
 use tch::{Kind, Tensor};
 
 use super::{dims2, l2_normalize};

@@ -1,11 +1,11 @@
-//! Soft cluster assignments and L2, the soft clustering loss (SPEC section 3).
+//! Soft cluster assignments and L2, the soft clustering loss (method.md §3).
 use tch::{Kind, Tensor};
 
 use super::{dims2, l2_normalize};
 
 /// s_ij = <z_i/||z_i||, c_j/||c_j||>: cosine similarity of each embedding with
 /// each prototype. `z` is B x d, `protos` K x d; returns B x K, values in [-1, 1].
-/// Only the unit-normalised prototypes are ever used (SPEC section 2), so their
+/// Only the unit-normalised prototypes are ever used (method.md §2), so their
 /// stored scale does not matter.
 pub fn cosine_scores(z: &Tensor, protos: &Tensor) -> Tensor {
     let (_, d) = dims2(z, "cosine_scores: z");
@@ -27,7 +27,7 @@ pub fn log_assignments(scores: &Tensor, tau: f64) -> Tensor {
 /// Swapped prediction: the codes of one view are the targets of the other view's
 /// assignments. `q1`, `q2` (Sinkhorn codes, rows summing to 1) and `logp1`,
 /// `logp2` (from [`log_assignments`]) are all B x K. The codes are detached: they
-/// are targets. For uniform p the loss is ln K, the collapse signature of SPEC 3.
+/// are targets. For uniform p the loss is ln K, the collapse signature of method.md §3.
 pub fn soft_cluster_loss(q1: &Tensor, q2: &Tensor, logp1: &Tensor, logp2: &Tensor) -> Tensor {
     let shape = dims2(q1, "soft_cluster_loss: q1");
     for (name, t) in [("q2", q2), ("logp1", logp1), ("logp2", logp2)] {

@@ -1,4 +1,4 @@
-//! L3, the consensus loss over M random transforms (SPEC section 3).
+//! L3, the consensus loss over M random transforms (method.md §3).
 use tch::{Kind, Tensor};
 
 use super::transforms::Transforms;
@@ -8,7 +8,7 @@ use super::{dims2, l2_normalize};
 /// log softmax_j(<A_m z_i/||.||, A_m c_j/||.||> / tau), M x B x K.
 ///
 /// `z` is B x d, `protos` K x d. The M x B x K assignments are what the
-/// evaluator's ensemble diversity (SPEC 7, Figure 1) takes the argmax of.
+/// evaluator's ensemble diversity (method.md §7, Figure 1) takes the argmax of.
 pub fn transformed_log_assignments(z: &Tensor, protos: &Tensor, t: &Transforms, tau: f64) -> Tensor {
     let (b, _) = dims2(z, "transformed_log_assignments: z");
     let mapped = mapped_unit(&[z, protos], t);

@@ -1,4 +1,4 @@
-//! The ConCURL losses (SPEC section 3) as free functions over tensors:
+//! The ConCURL losses (method.md §3) as free functions over tensors:
 //! [`byol::byol_loss`] (L1), [`sinkhorn::sinkhorn`] codes, [`cluster`] soft
 //! assignments and L2, [`consensus::consensus_loss`] (L3) over the fixed random
 //! [`transforms::Transforms`], and [`concurl_loss`], the weighted total
@@ -63,7 +63,7 @@ pub struct LossTerms {
 /// L = alpha L1 + beta L2 + gamma L3 for one mini-batch of two views.
 ///
 /// The codes q1, q2 come from each view's own UNtransformed scores s = <z/||z||,
-/// c/||c||> and serve as targets of both L2 and L3 (SPEC 3), with no gradient.
+/// c/||c||> and serve as targets of both L2 and L3 (method.md §3), with no gradient.
 ///
 /// A term whose weight is 0 is still computed, under `no_grad`, so every run logs
 /// all three (a BYOL-only run then shows whether clusters form on their own, and a
@@ -140,7 +140,7 @@ pub fn concurl_loss_marked(
     LossTerms { l1, l2, l3, total, codes: [q1, q2] }
 }
 
-/// x / max(||x||, 1e-12) along the last axis (torch's F.normalize): the SPEC's
+/// x / max(||x||, 1e-12) along the last axis (torch's F.normalize): method.md's
 /// unit normalisation, safe for an all-zero row.
 pub(crate) fn l2_normalize(x: &Tensor) -> Tensor {
     let norm = x.norm_scalaropt_dim(2.0, [-1], true).clamp_min(1e-12);

@@ -1,4 +1,4 @@
-//! Sinkhorn-Knopp codes (SPEC section 3; SwAV, Caron et al. 2020, section 3.1).
+//! Sinkhorn-Knopp codes (method.md §3; SwAV, Caron et al. 2020, section 3.1).
 use tch::Tensor;
 
 use super::dims2;
@@ -6,7 +6,7 @@ use super::dims2;
 /// Balanced soft codes for a batch, by `iters` Sinkhorn-Knopp iterations.
 ///
 /// `scores` is B x K (sample i, prototype j: s_ij). Returns B x K codes whose rows
-/// (one per sample) each sum to 1. In the SPEC's K x B layout the recipe is
+/// (one per sample) each sum to 1. In method.md's K x B layout the recipe is
 /// Q = exp(S^T / eps), normalise Q to total 1, then `iters` times {each row
 /// (cluster) sums to 1/K; each column (sample) sums to 1/B}, finally each column
 /// scaled to sum to 1. Here the same steps run on log Q^T (B x K), each division

@@ -1,4 +1,4 @@
-//! The M fixed random maps A_m of the consensus loss L3 (SPEC section 3).
+//! The M fixed random maps A_m of the consensus loss L3 (method.md §3).
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};

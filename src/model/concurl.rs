@@ -1,4 +1,4 @@
-//! The ConCURL networks (SPEC section 2): the online network (encoder f_theta,
+//! The ConCURL networks (method.md §2): the online network (encoder f_theta,
 //! BYOL projector g_theta and predictor h_theta, cluster head g, prototypes C)
 //! and the target network (f_xi, g_xi), which is an EMA of the online one.
 //!

@@ -1,4 +1,4 @@
-//! The target network's exponential moving average (SPEC section 2; BYOL eq. 1):
+//! The target network's exponential moving average (method.md §2; BYOL eq. 1):
 //! xi <- tau_B xi + (1 - tau_B) theta after every optimiser step.
 use std::f64::consts::PI;
 
@@ -10,7 +10,7 @@ use tch::Tensor;
 /// Every target variable is averaged, trainable or not, so BatchNorm running
 /// statistics too: the target is then the Polyak average of the whole online
 /// network, weights and the statistics that go with them, so that when it is
-/// run in eval mode (the k-means baseline on v_xi, SPEC 7) its normalisation
+/// run in eval mode (the k-means baseline on v_xi, method.md §7) its normalisation
 /// matches its averaged weights, and the target's state never depends on which
 /// batches happened to pass through it.
 ///
@@ -44,7 +44,7 @@ pub fn ema_update(target: &VarStore, online: &VarStore, tau: f64) {
 }
 
 /// Copies every variable of `target` from the variable of the same name in
-/// `online` (the target's initialisation, SPEC 2). Same panics as [`ema_update`].
+/// `online` (the target's initialisation, method.md §2). Same panics as [`ema_update`].
 pub fn copy_matching(target: &VarStore, online: &VarStore) {
     tch::no_grad(|| {
         for (_, t, o) in matched(target, online) {

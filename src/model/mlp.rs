@@ -1,5 +1,5 @@
 //! The two-layer MLP of BYOL's projector g_theta and predictor h_theta and of
-//! the cluster head g (SPEC section 2): Linear(in -> hidden), BatchNorm1d, ReLU,
+//! the cluster head g (method.md §2): Linear(in -> hidden), BatchNorm1d, ReLU,
 //! Linear(hidden -> out).
 use tch::nn::{self, ModuleT};
 use tch::Tensor;

@@ -1,4 +1,4 @@
-//! The networks of SPEC section 2: the ResNet encoder ([`resnet`]), the MLP heads
+//! The networks of method.md §2: the ResNet encoder ([`resnet`]), the MLP heads
 //! ([`mlp`]), the online and target networks with the prototypes ([`concurl`]) and
 //! the target's moving average ([`ema`]).
 pub mod concurl;

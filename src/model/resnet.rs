@@ -1,5 +1,5 @@
-//! The encoder f: ResNet-18 / ResNet-34 with basic blocks (He et al. 2016), SPEC
-//! section 2, returning the globally pooled feature y (the layer before the
+//! The encoder f: ResNet-18 / ResNet-34 with basic blocks (He et al. 2016), method.md
+//! §2, returning the globally pooled feature y (the layer before the
 //! classifier; 512-d at width 1).
 //!
 //! Variable names follow torchvision (`conv1`, `bn1`, `layer1.0.conv1`,

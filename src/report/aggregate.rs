@@ -25,6 +25,17 @@ pub struct Stat {
     pub n: usize,
 }
 
+impl Stat {
+    /// Mean, sample standard deviation (none below two values) and count of `v`.
+    pub fn of(v: &[f64]) -> Self {
+        let n = v.len();
+        let mean = (n > 0).then(|| v.iter().sum::<f64>() / n as f64);
+        let std =
+            mean.filter(|_| n >= 2).map(|m| (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt());
+        Self { mean, std, n }
+    }
+}
+
 /// One setting of the sweep, its seeds folded.
 #[derive(Debug, Clone)]
 pub struct Group {

@@ -2,11 +2,13 @@
 //! PNG (rasterised with DejaVu Sans, bundled in `assets/` under its Bitstream
 //! Vera licence, since a bitmap needs glyphs and the host may have no fonts).
 //!
-//! - training curves per group: loss terms (L, L1, L2, L3 of SPEC section 3) and
+//! - training curves per group: loss terms (L, L1, L2, L3 of method.md §3) and
 //!   the headline ACC / NMI / ARI per evaluation epoch, means over the seeds;
 //! - ensemble diversity per epoch (the paper's Figure 1): the mean pairwise NMI
 //!   of the M members with a band of plus or minus its standard deviation over
 //!   the pairs, seeds averaged;
+//! - time to accuracy: each run's headline ACC against its training minutes
+//!   ([`speed`]), with the raw-pixel k-means baseline;
 //! - [`scatter_plot`]: a 2-D embedding coloured by true class (Figure 2, t-SNE),
 //!   called by the trainer for each run.
 use std::path::Path;
@@ -17,9 +19,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use super::aggregate::{epoch_curves, Group};
+use super::aggregate::{epoch_curves, Group, Stat};
 use super::collect::Collected;
-use super::metric_source;
+use super::{metric_source, speed};
 
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
@@ -43,7 +45,10 @@ fn plot_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
 /// One curve, optionally with a band `(x, low, high)` around it.
 #[derive(Debug, Clone)]
 struct Line {
+    /// Legend text; empty: no legend entry (a line that repeats a colour).
     name: String,
+    /// Index into [`colour`].
+    colour: usize,
     points: Vec<(f64, f64)>,
     band: Option<Vec<(f64, f64, f64)>>,
 }
@@ -57,6 +62,8 @@ struct Panel {
     lines: Vec<Line>,
     /// Fixed y range (metrics live in [0, 1]); None: fitted to the data.
     y_range: Option<(f64, f64)>,
+    /// x is a count (epochs): only whole ticks are labelled.
+    x_whole: bool,
     /// Where the legend goes: away from where the curves usually are
     /// (losses fall, scores rise).
     legend: SeriesLabelPosition,
@@ -114,8 +121,10 @@ fn draw_panels<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, panels: &[Panel
         let whole = |x: &f64| {
             if x.fract().abs() < 1e-9 {
                 format!("{x:.0}")
-            } else {
+            } else if p.x_whole {
                 String::new()
+            } else {
+                format!("{x:.1}")
             }
         };
         chart
@@ -126,24 +135,26 @@ fn draw_panels<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, panels: &[Panel
             .light_line_style(WHITE)
             .draw()
             .map_err(plot_err)?;
-        for (i, l) in p.lines.iter().enumerate() {
-            let c = colour(i);
+        for l in &p.lines {
+            let c = colour(l.colour);
             if let Some(band) = &l.band {
                 let poly: Vec<(f64, f64)> =
                     band.iter().map(|b| (b.0, b.2)).chain(band.iter().rev().map(|b| (b.0, b.1))).collect();
                 chart.draw_series(std::iter::once(Polygon::new(poly, c.mix(0.2).filled()))).map_err(plot_err)?;
             }
-            chart
-                .draw_series(LineSeries::new(l.points.iter().copied(), c.stroke_width(2)))
-                .map_err(plot_err)?
-                .label(l.name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+            let series =
+                chart.draw_series(LineSeries::new(l.points.iter().copied(), c.stroke_width(2))).map_err(plot_err)?;
+            if !l.name.is_empty() {
+                series
+                    .label(l.name.clone())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+            }
             if l.points.len() == 1 {
                 // A single evaluation draws no line: mark it.
                 chart.draw_series(l.points.iter().map(|&q| Circle::new(q, 3, c.filled()))).map_err(plot_err)?;
             }
         }
-        if !p.lines.is_empty() {
+        if p.lines.iter().any(|l| !l.name.is_empty()) {
             chart
                 .configure_series_labels()
                 .background_style(WHITE.mix(0.8))
@@ -248,6 +259,8 @@ pub struct ReportFigures {
     pub curves: Vec<FigureLink>,
     /// Figure 1, when any run logged `diversity.mean`.
     pub diversity: Option<FigureLink>,
+    /// ACC against training minutes, when some done run was evaluated twice.
+    pub speed: Option<FigureLink>,
 }
 
 const LOSS_KEYS: [&str; 4] = ["loss", "l1", "l2", "l3"];
@@ -273,12 +286,21 @@ pub fn report_figures(c: &Collected, groups: &[Group], dir: &Path, rel: &str) ->
         let src = g.config.as_ref().map(|c| metric_source(&c.loss)).unwrap_or("codes");
         let losses: Vec<Line> = LOSS_KEYS
             .iter()
-            .filter_map(|k| cv.get(*k).map(|p| Line { name: (*k).to_string(), points: p.clone(), band: None }))
+            .enumerate()
+            .filter_map(|(j, k)| {
+                cv.get(*k).map(|p| Line { name: (*k).to_string(), colour: j, points: p.clone(), band: None })
+            })
             .collect();
         let metrics: Vec<Line> = ["acc", "nmi", "ari"]
             .iter()
-            .filter_map(|m| {
-                cv.get(&format!("{src}.{m}")).map(|p| Line { name: m.to_uppercase(), points: p.clone(), band: None })
+            .enumerate()
+            .filter_map(|(j, m)| {
+                cv.get(&format!("{src}.{m}")).map(|p| Line {
+                    name: m.to_uppercase(),
+                    colour: j,
+                    points: p.clone(),
+                    band: None,
+                })
             })
             .collect();
         let label = g.label();
@@ -289,6 +311,7 @@ pub fn report_figures(c: &Collected, groups: &[Group], dir: &Path, rel: &str) ->
                 y_desc: "loss".into(),
                 lines: losses,
                 y_range: None,
+                x_whole: true,
                 legend: SeriesLabelPosition::UpperRight,
             },
             Panel {
@@ -297,6 +320,7 @@ pub fn report_figures(c: &Collected, groups: &[Group], dir: &Path, rel: &str) ->
                 y_desc: "score".into(),
                 lines: metrics,
                 y_range: Some((0.0, 1.0)),
+                x_whole: true,
                 legend: SeriesLabelPosition::LowerRight,
             },
         ];
@@ -312,7 +336,7 @@ pub fn report_figures(c: &Collected, groups: &[Group], dir: &Path, rel: &str) ->
             let band = std.map(|s| {
                 mean.iter().filter_map(|&(e, m)| s.iter().find(|q| q.0 == e).map(|q| (e, m - q.1, m + q.1))).collect()
             });
-            diversity_lines.push(Line { name: label, points: mean.clone(), band });
+            diversity_lines.push(Line { name: label, colour: diversity_lines.len(), points: mean.clone(), band });
         }
     }
     if !diversity_lines.is_empty() {
@@ -322,6 +346,7 @@ pub fn report_figures(c: &Collected, groups: &[Group], dir: &Path, rel: &str) ->
             y_desc: "NMI".into(),
             lines: diversity_lines,
             y_range: Some((0.0, 1.0)),
+            x_whole: true,
             legend: SeriesLabelPosition::LowerRight,
         };
         let (png, svg) = (dir.join("diversity.png"), dir.join("diversity.svg"));
@@ -332,5 +357,68 @@ pub fn report_figures(c: &Collected, groups: &[Group], dir: &Path, rel: &str) ->
             png: format!("{rel}/diversity.png"),
         });
     }
+    out.speed = speed_figure(c, groups, dir, rel)?;
     Ok(out)
+}
+
+/// Colour of group `g` in the time-to-accuracy figure: grey (7) is kept for the
+/// raw-pixel baseline.
+fn group_colour(g: usize) -> usize {
+    if g >= 7 {
+        g + 1
+    } else {
+        g
+    }
+}
+
+/// Each done run's headline ACC against its training minutes ([`speed`]), a
+/// colour per group, all seeds drawn; the raw-pixel k-means mean as a grey line.
+fn speed_figure(c: &Collected, groups: &[Group], dir: &Path, rel: &str) -> anyhow::Result<Option<FigureLink>> {
+    let curves = speed::run_curves(c, groups);
+    if !speed::has_curves(&curves) {
+        return Ok(None);
+    }
+    let mut lines = Vec::new();
+    let mut labelled = vec![false; groups.len()];
+    for rc in &curves {
+        let name = if labelled[rc.group] {
+            String::new()
+        } else {
+            labelled[rc.group] = true;
+            let g = &groups[rc.group];
+            format!("{} ({})", g.label(), g.method().unwrap_or_default())
+        };
+        lines.push(Line { name, colour: group_colour(rc.group), points: rc.points.clone(), band: None });
+    }
+    let end = curves.iter().flat_map(|c| c.points.iter().map(|p| p.0)).fold(0.0, f64::max);
+    let pixels: Vec<f64> = c
+        .runs
+        .iter()
+        .filter(|r| r.is_done())
+        .filter_map(|r| r.summary.as_ref()?.metrics.get("kmeans_pixels.acc").copied())
+        .collect();
+    if let Some(m) = Stat::of(&pixels).mean {
+        lines.push(Line {
+            name: "k-means on the raw pixels".into(),
+            colour: 7,
+            points: vec![(0.0, m), (end, m)],
+            band: None,
+        });
+    }
+    let panel = Panel {
+        title: "ACC against training time (every run)".into(),
+        x_desc: "training minutes (evaluations not counted)".into(),
+        y_desc: "ACC".into(),
+        lines,
+        y_range: Some((0.0, 1.0)),
+        x_whole: false,
+        legend: SeriesLabelPosition::LowerRight,
+    };
+    let (png, svg) = (dir.join("time-to-accuracy.png"), dir.join("time-to-accuracy.svg"));
+    save_panels(std::slice::from_ref(&panel), &png, &svg)?;
+    Ok(Some(FigureLink {
+        title: "ACC against training minutes".into(),
+        svg: format!("{rel}/time-to-accuracy.svg"),
+        png: format!("{rel}/time-to-accuracy.png"),
+    }))
 }

@@ -19,6 +19,7 @@ pub mod figures;
 pub mod latex;
 pub mod paper;
 pub mod render;
+pub mod speed;
 
 pub use aggregate::{aggregate, Counts, Group, Stat};
 pub use collect::{collect, Collected, RunRecord};
@@ -45,7 +46,7 @@ pub const FRAME_REPORTED: [&str; 3] = ["acc", "nmi", "ari"];
 /// - BYOL alone (beta = gamma = 0) has no trained prototypes; the paper's BYOL
 ///   baseline is k-means on the target projection v_xi: `kmeans_target`.
 ///
-/// NMI is always the arithmetic normalisation (`<source>.nmi`, SPEC section 7).
+/// NMI is always the arithmetic normalisation (`<source>.nmi`, method.md §7).
 pub fn metric_source(loss: &LossConfig) -> &'static str {
     if loss.beta == 0.0 && loss.gamma == 0.0 {
         "kmeans_target"

@@ -1,4 +1,4 @@
-//! The paper's published numbers (SPEC section 8) as data, so that the report can
+//! The paper's published numbers (method.md §8) as data, so that the report can
 //! print them beside ours. Nothing here is measured: every value is copied from
 //! the paper's Tables III, IV, V and the appendix, in the paper's order.
 use crate::config::{Backbone, DatasetName, TransformKind};

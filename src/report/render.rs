@@ -16,6 +16,7 @@ use super::aggregate::{counts, Counts, Group, Stat};
 use super::collect::{enum_text, value_text, Collected, RunRecord};
 use super::figures::ReportFigures;
 use super::paper::{self, Scores};
+use super::speed;
 use super::ReportError;
 
 /// The report templates a plan may name (`template` in plan.json).
@@ -104,9 +105,11 @@ struct View<'a> {
     table5: Vec<TitledTable>,
     /// Feature baselines measured in every run (k-means on the raw pixels...).
     baselines: Option<Table>,
+    /// Minutes to accuracy per group ([`speed`]), when runs were evaluated more than once.
+    speed: Option<Table>,
 }
 
-/// k-means baselines that do not depend on the method (SPEC 7 evaluates them in
+/// k-means baselines that do not depend on the method (method.md §7 evaluates them in
 /// every run where `eval.kmeans_features` asks): raw pixels, and the encoder and
 /// cluster features of whichever method the run trained.
 const BASELINES: [(&str, &str); 3] = [
@@ -127,12 +130,7 @@ pub(super) fn baselines(c: &Collected) -> Option<Table> {
                 .filter(|r| r.is_done())
                 .filter_map(|r| r.summary.as_ref()?.metrics.get(&format!("{key}.{metric}")).copied())
                 .collect();
-            let n = v.len();
-            let mean = (n > 0).then(|| v.iter().sum::<f64>() / n as f64);
-            let std = mean
-                .filter(|_| n >= 2)
-                .map(|m| (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt());
-            Stat { mean, std, n }
+            Stat::of(&v)
         };
         let stats = [stat("acc"), stat("nmi"), stat("ari")];
         if stats[0].n > 0 {
@@ -142,6 +140,43 @@ pub(super) fn baselines(c: &Collected) -> Option<Table> {
         }
     }
     (!t.rows.is_empty()).then_some(t)
+}
+
+/// Time to accuracy per group ([`speed`]), when some done run was evaluated
+/// at least twice: evaluations per run, training and wall-clock minutes, and the
+/// minutes to each ACC threshold.
+pub(super) fn speed_table(c: &Collected, groups: &[Group]) -> Option<Table> {
+    if !speed::has_curves(&speed::run_curves(c, groups)) {
+        return None;
+    }
+    let mut head: Vec<(String, bool)> = vec![
+        ("setting".into(), false),
+        ("method".into(), false),
+        ("evaluations".into(), true),
+        ("training minutes".into(), true),
+        ("wall minutes".into(), true),
+    ];
+    head.extend(speed::THRESHOLDS.iter().map(|t| (format!("minutes to ACC {}", fmt_threshold(*t)), true)));
+    let mut t = Table::new(head);
+    for (gi, g) in groups.iter().enumerate() {
+        let Some(s) = speed::group_speed(c, groups, gi) else { continue };
+        let mut row = vec![
+            cell(&g.label()),
+            g.method().map(|m| cell(&m)).unwrap_or_else(|| "—".into()),
+            s.evaluations.to_string(),
+            speed::fmt_minutes(&s.train_minutes),
+            speed::fmt_minutes(&s.wall_minutes),
+        ];
+        row.extend(s.reached.iter().map(speed::fmt_reached));
+        t.rows.push(row);
+    }
+    Some(t)
+}
+
+/// `.80`: a score threshold as the paper writes scores.
+fn fmt_threshold(t: f64) -> String {
+    let s = format!("{t:.2}");
+    s.strip_prefix('0').map(str::to_string).unwrap_or(s)
 }
 
 /// Render the plan's template over the groups. `out_dir` is where the report
@@ -170,7 +205,8 @@ pub fn render(c: &Collected, groups: &[Group], figures: &ReportFigures, out_dir:
             overrides: c.plan.overrides.iter().map(|o| format!("`--set {o}`")).collect::<Vec<_>>().join(", "),
             counts: counts(c),
         },
-        notes: c.notes.as_deref().map(str::trim_end),
+        // The sweep file's `notes` first; `notes.md` in the store for a plan without them.
+        notes: c.plan.notes.as_deref().or(c.notes.as_deref()).map(str::trim_end),
         groups: groups_table(groups),
         not_done: not_done(c),
         figures,
@@ -181,6 +217,7 @@ pub fn render(c: &Collected, groups: &[Group], figures: &ReportFigures, out_dir:
         table4: None,
         table5: Vec::new(),
         baselines: baselines(c),
+        speed: speed_table(c, groups),
     };
     let mut m = Matcher { groups, notes: Vec::new() };
     match name {

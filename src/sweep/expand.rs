@@ -260,6 +260,7 @@ fn merge_files(parent: SweepFile, child: SweepFile) -> SweepFile {
         template: child.template.or(parent.template),
         extends: child.extends,
         store: child.store.or(parent.store),
+        notes: child.notes.or(parent.notes),
         grid: merge_grid(parent.grid, child.grid, true),
         blocks,
         pinned: child.pinned,
@@ -880,6 +881,7 @@ fn expand(file: &SweepFile, problems: &mut Vec<Problem>) -> Option<Expanded> {
         template: file.template.as_ref().map(|t| t.value.clone()).unwrap_or_else(|| DEFAULT_TEMPLATE.to_string()),
         source: file.path.display().to_string(),
         overrides: Vec::new(),
+        notes: file.notes.as_ref().map(|n| n.value.clone()),
         runs: runs.iter().map(|(e, _)| e.clone()).collect(),
     };
     let store = match &file.store {
@@ -898,6 +900,7 @@ pub fn single(name: &str, config: RunConfig, source: &Path, store: PathBuf) -> E
         template: DEFAULT_TEMPLATE.to_string(),
         source: source.display().to_string(),
         overrides: Vec::new(),
+        notes: None,
         runs: vec![entry.clone()],
     };
     Expanded { plan, runs: vec![(entry, config)], store }

@@ -69,6 +69,16 @@ pub fn available() -> Vec<DeviceSpec> {
     }
 }
 
+/// The devices a `--devices` value names: `auto` is [`available`], anything
+/// else a comma-separated list (`cpu`, `cuda:0,cuda:1`).
+pub fn resolve(spec: &str) -> anyhow::Result<Vec<DeviceSpec>> {
+    use anyhow::Context as _;
+    if spec == "auto" {
+        return Ok(available());
+    }
+    crate::sweep::schedule::parse_devices(spec).with_context(|| format!("--devices {spec}"))
+}
+
 pub struct GpuInfo {
     pub index: usize,
     pub name: String,

@@ -1,4 +1,4 @@
-//! Evaluation of a model over the evaluated set (SPEC section 7): the paper's
+//! Evaluation of a model over the evaluated set (method.md §7): the paper's
 //! assignment (argmax of Sinkhorn codes over the whole set at once), argmax of
 //! p, k-means baselines on chosen features, ensemble diversity (Figure 1).
 //! Labels enter only here, and only to score.
@@ -78,7 +78,7 @@ fn to_vec_f64(t: &Tensor) -> Vec<f64> {
 }
 
 /// The paper's assignment and argmax p for N x D cluster embeddings `z` and
-/// K x D `prototypes` (SPEC 7): scores s = z/||z|| . (c/||c||)^T; codes by
+/// K x D `prototypes` (method.md §7): scores s = z/||z|| . (c/||c||)^T; codes by
 /// Sinkhorn over the whole set at once, in float64 so that N x K with N = 60,000
 /// cannot overflow exp(s / eps); p = softmax(s / tau). The codes depend on the
 /// whole set (the column marginals of q are 1/K): the same image can change

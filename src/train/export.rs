@@ -2,7 +2,7 @@
 //! `online.safetensors` (the online VarStore under its parameter names: the names
 //! are the format) and `model.json` ([`ModelCard`]), everything needed to rebuild
 //! the encoder f_theta, the cluster head g and the prototypes C and to assign
-//! clusters as the run did (SPEC sections 2 and 7).
+//! clusters as the run did (method.md §2 and §7).
 //! `scripts/load_export.py` is the reference consumer.
 use std::path::{Path, PathBuf};
 
@@ -50,7 +50,7 @@ pub struct ModelCard {
     pub config: RunConfig,
 }
 
-/// The deterministic evaluation transform (SPEC 5), as `Augmenter::eval` applies it.
+/// The deterministic evaluation transform (method.md §5), as `Augmenter::eval` applies it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalTransform {
     /// uint8 / 255, grey replicated to 3 channels, bilinear antialiased resize to

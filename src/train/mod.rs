@@ -265,7 +265,7 @@ fn flush(
     Ok(())
 }
 
-/// Collapse (SPEC 3): L2 stuck at ln K, or one cluster taking nearly everything.
+/// Collapse (method.md §3): L2 stuck at ln K, or one cluster taking nearly everything.
 fn collapse_warnings(cfg: &RunConfig, train: &BTreeMap<String, f64>, metrics: &BTreeMap<String, f64>) -> Vec<String> {
     let mut w = Vec::new();
     let ln_k = (cfg.clusters() as f64).ln();

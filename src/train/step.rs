@@ -1,4 +1,4 @@
-//! One ConCURL training step (SPEC section 3), shared by the trainer and `sweep bench`.
+//! One ConCURL training step (method.md §3), shared by the trainer and `sweep bench`.
 use std::time::Instant;
 
 use tch::{Device, Tensor};
@@ -153,7 +153,7 @@ impl Engine {
             autocast::bf16(bf16, device, || (nets.online.forward_t(&x1, true), nets.online.forward_t(&x2, true)));
         pt.online += lap(&mut clock);
 
-        // The target gets no gradient (SPEC 2); it runs in training mode as in BYOL.
+        // The target gets no gradient (method.md §2); it runs in training mode as in BYOL.
         let (v1, v2) =
             autocast::bf16(bf16, device, || (nets.target.forward_t(&x1, true), nets.target.forward_t(&x2, true)));
         pt.target += lap(&mut clock);

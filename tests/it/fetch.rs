@@ -362,10 +362,14 @@ fn stl10_is_unpacked_and_its_archive_removed() {
 
 #[test]
 fn dataset_names_and_the_imagenet_instructions() {
-    assert_eq!(data_fetch::parse_dataset("fashion-mnist"), Some(DatasetName::FashionMnist));
-    assert_eq!(data_fetch::parse_dataset("cifar100"), Some(DatasetName::Cifar100_20));
-    assert_eq!(data_fetch::parse_dataset("CIFAR10"), Some(DatasetName::Cifar10));
-    assert_eq!(data_fetch::parse_dataset("imagenet"), None);
+    assert_eq!(DatasetName::parse_cli("fashion-mnist"), Ok(DatasetName::FashionMnist));
+    assert_eq!(DatasetName::parse_cli("cifar100"), Ok(DatasetName::Cifar100_20));
+    assert_eq!(DatasetName::parse_cli("CIFAR10"), Ok(DatasetName::Cifar10));
+    for d in DatasetName::ALL {
+        assert_eq!(DatasetName::parse_cli(d.as_str()), Ok(d), "every sweep-file name parses on the command line");
+    }
+    let err = DatasetName::parse_cli("imagenet").unwrap_err();
+    assert!(err.starts_with("unknown dataset `imagenet`; known: synthetic, mnist"), "{err}");
 
     // Exactly the five datasets with public addresses are downloadable.
     let names: Vec<DatasetName> = catalogue().iter().map(|s| s.dataset).collect();

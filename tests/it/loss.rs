@@ -1,5 +1,5 @@
 //! The losses against tests/fixtures/loss_reference.json, written by
-//! tests/fixtures/gen_loss.py from the SPEC text in float64 PyTorch (independent
+//! tests/fixtures/gen_loss.py from docs/method.md in float64 PyTorch (independent
 //! formulations: plain-formula Sinkhorn, a loop over the M maps, autograd).
 use serde_json::Value;
 use tch::{Device, Kind, Tensor};
@@ -143,7 +143,7 @@ fn soft_cluster_loss_matches_reference() {
     assert_close("logp2", &lp2, &t("logp2"), TOL64);
     assert_scalar("L2", &soft_cluster_loss(&q1, &q2, &lp1, &lp2), num(&c["loss"]), TOL64);
 
-    // Uniform assignments give exactly ln K, the collapse signature of SPEC 3.
+    // Uniform assignments give exactly ln K, the collapse signature of method.md §3.
     let uniform = lp1.zeros_like().log_softmax(-1, None::<Kind>);
     assert_scalar("L2 at uniform p", &soft_cluster_loss(&q1, &q2, &uniform, &uniform), num(&r["ln_k"]), TOL64);
 }

@@ -54,6 +54,7 @@ impl FakeStore {
             template: template.into(),
             source: format!("sweeps/{sweep}.toml"),
             overrides: vec![],
+            notes: None,
             runs: vec![],
         };
         Self { dir: tempfile::tempdir().unwrap(), plan }
@@ -141,6 +142,7 @@ fn epoch(e: usize, loss: f64, acc: f64, div: f64) -> EpochRecord {
             ("l1".into(), loss / 2.0),
             ("l2".into(), loss / 4.0),
             ("l3".into(), loss / 4.0),
+            ("seconds".into(), 30.0),
         ]),
         eval: BTreeMap::from([
             ("codes.acc".into(), acc),
@@ -271,8 +273,8 @@ fn run_frame_and_series_frame_columns() {
     assert_eq!(method[0], Some("ConCURL"));
     assert_eq!(method[5], None, "a missing run has no config");
 
-    // 3 runs x 2 epochs + 1 run x 1 epoch, 9 keys each.
-    assert_eq!(c.series.height(), 7 * 9);
+    // 3 runs x 2 epochs + 1 run x 1 epoch, 10 keys each.
+    assert_eq!(c.series.height(), 7 * 10);
     let long = c
         .series
         .clone()
@@ -327,7 +329,7 @@ fn generic_report_snapshot_and_figures() {
     let path = report::write_report(&store, &out).unwrap();
     assert_eq!(path, out.join("grid.md"));
     let md = std::fs::read_to_string(&path).unwrap();
-    for f in ["curves-1", "curves-2", "diversity"] {
+    for f in ["curves-1", "curves-2", "diversity", "time-to-accuracy"] {
         for ext in ["svg", "png"] {
             let p = out.join("grid/figures").join(format!("{f}.{ext}"));
             assert!(std::fs::metadata(&p).unwrap().len() > 1000, "{} is too small", p.display());
@@ -336,6 +338,118 @@ fn generic_report_snapshot_and_figures() {
     let png = image::open(out.join("grid/figures/diversity.png")).unwrap();
     assert_eq!((png.width(), png.height()), (560, 420));
     insta::assert_snapshot!("generic", stable(&md, s.dir.path()));
+}
+
+/// One epoch of `seconds` training, evaluated (ACC under `key`) or not.
+fn timed_epoch(e: usize, seconds: f64, eval: Option<(&str, f64)>) -> EpochRecord {
+    EpochRecord {
+        epoch: e,
+        step: e * 10,
+        train: BTreeMap::from([("loss".into(), 1.0), ("seconds".into(), seconds)]),
+        eval: eval.map(|(k, v)| BTreeMap::from([(k.to_string(), v)])).unwrap_or_default(),
+    }
+}
+
+/// Minutes to ACC .80 / .90 by hand: ConCURL seeds reach .80 after 2 and 3
+/// minutes of training (evaluations every minute), one of them .90 after 4;
+/// BYOL is read on kmeans_target and never reaches .80. A run not done counts
+/// nowhere, and a run evaluated once draws no figure.
+#[test]
+fn time_to_accuracy_by_hand() {
+    let mut s = FakeStore::new("speed", "generic");
+    let concurl = cfg(DatasetName::Synthetic, 1.0, 1.0, 1.0);
+    let codes = [[0.5, 0.81, 0.85, 0.95], [0.4, 0.7, 0.8, 0.85]];
+    for (seed, accs) in codes.iter().enumerate() {
+        let mut c = concurl.clone();
+        c.seed = seed as u64;
+        let mut r = FakeRun::new(format!("c{seed}"), c);
+        r.blocks = &["concurl"];
+        r.swept = vec![("seed", json!(seed))];
+        r.metrics = vec![("codes.acc", accs[3]), ("kmeans_pixels.acc", 0.55)];
+        // Epochs of 30 s, evaluated every second epoch: evaluations at 1, 2, 3, 4 minutes.
+        r.epochs =
+            (1..=8).map(|e| timed_epoch(e, 30.0, (e % 2 == 0).then(|| ("codes.acc", accs[e / 2 - 1])))).collect();
+        s.add(r);
+    }
+    let mut unfinished = FakeRun::new("c2", {
+        let mut c = concurl.clone();
+        c.seed = 2;
+        c
+    });
+    unfinished.blocks = &["concurl"];
+    unfinished.swept = vec![("seed", json!(2))];
+    unfinished.state = Some(RunState::Interrupted);
+    unfinished.epochs = vec![timed_epoch(1, 6.0, Some(("codes.acc", 0.99)))];
+    s.add(unfinished);
+    let mut byol = FakeRun::new("b0", cfg(DatasetName::Synthetic, 1.0, 0.0, 0.0));
+    byol.blocks = &["byol"];
+    byol.swept = vec![("seed", json!(0))];
+    byol.metrics = vec![("kmeans_target.acc", 0.6)];
+    byol.epochs = vec![
+        timed_epoch(1, 90.0, Some(("kmeans_target.acc", 0.5))),
+        // codes.acc of a BYOL run is not its headline: ignored.
+        timed_epoch(2, 90.0, Some(("codes.acc", 0.95))),
+        timed_epoch(3, 90.0, Some(("kmeans_target.acc", 0.6))),
+    ];
+    s.add(byol);
+    let store = s.finish();
+    let c = collect(&store).unwrap();
+    let groups = aggregate(&c).unwrap();
+    assert_eq!(groups.len(), 2);
+    let fast = report::speed::group_speed(&c, &groups, 0).unwrap();
+    assert_eq!(fast.evaluations, 4);
+    assert_eq!(fast.train_minutes.mean, Some(4.0));
+    assert_eq!(fast.wall_minutes.mean, Some(12.5 / 60.0));
+    let (r80, r90) = (fast.reached[0], fast.reached[1]);
+    assert_eq!((r80.threshold, r80.minutes.mean, r80.minutes.n, r80.of), (0.80, Some(2.5), 2, 2));
+    assert!((r80.minutes.std.unwrap() - 0.5f64.sqrt()).abs() < 1e-12);
+    assert_eq!((r90.minutes.mean, r90.minutes.n, r90.of), (Some(4.0), 1, 2));
+    assert_eq!(report::speed::fmt_reached(&r80), "2.5 ± 0.7 (2)");
+    assert_eq!(report::speed::fmt_reached(&r90), "4.0 (1 of 2)");
+    let slow = report::speed::group_speed(&c, &groups, 1).unwrap();
+    assert_eq!(slow.evaluations, 2);
+    assert_eq!(slow.train_minutes.mean, Some(4.5));
+    assert_eq!(report::speed::fmt_reached(&slow.reached[0]), "not reached (1)");
+
+    let out = tempfile::tempdir().unwrap();
+    let md = std::fs::read_to_string(report::write_report(&store, out.path()).unwrap()).unwrap();
+    assert!(
+        md.contains("| concurl | ConCURL | 4 | 4.0 ± 0.0 (2) | 0.2 ± 0.0 (2) | 2.5 ± 0.7 (2) | 4.0 (1 of 2) |"),
+        "{md}"
+    );
+    assert!(md.contains("| byol | BYOL | 2 | 4.5 (1) | 0.2 (1) | not reached (1) | not reached (1) |"), "{md}");
+    assert!(out.path().join("speed/figures/time-to-accuracy.svg").is_file());
+}
+
+/// A sweep file's `notes` travel through plan.json into the report's header,
+/// ahead of a store's `notes.md`; a child file's notes replace its parent's.
+#[test]
+fn sweep_file_notes_reach_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("parent.toml"),
+        "name = \"parent\"\nnotes = \"parent notes\"\n[base]\n\"data.dataset\" = \"synthetic\"\n",
+    )
+    .unwrap();
+    let child = dir.path().join("child.toml");
+    std::fs::write(&child, "name = \"child\"\nextends = \"parent.toml\"\nnotes = \"\"\"\n**Budget**: tiny.\n\"\"\"\n")
+        .unwrap();
+    let expanded = sweep::sweep::expand::load_sweep(&child).unwrap();
+    assert_eq!(expanded.plan.notes.as_deref(), Some("**Budget**: tiny.\n"));
+    let parent = sweep::sweep::expand::load_sweep(&dir.path().join("parent.toml")).unwrap();
+    assert_eq!(parent.plan.notes.as_deref(), Some("parent notes"));
+
+    let mut s = FakeStore::new("noted", "generic");
+    s.plan.notes = expanded.plan.notes.clone();
+    let mut r = FakeRun::new("r0", cfg(DatasetName::Synthetic, 1.0, 1.0, 1.0));
+    r.metrics = scores(0.5, 0.4, 0.3);
+    s.add(r);
+    let store = s.finish();
+    std::fs::write(store.join("notes.md"), "store notes").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let md = std::fs::read_to_string(report::write_report(&store, out.path()).unwrap()).unwrap();
+    assert!(md.contains("## Differences from the paper\n\n**Budget**: tiny.\n"), "{md}");
+    assert!(!md.contains("store notes"));
 }
 
 /// The four weight settings of Table IV on STL10, two seeds each.

@@ -507,7 +507,7 @@ fn text_table_aligns_columns() {
     insta::assert_snapshot!("text_table", t);
 }
 
-/// The paper's sweep files expand to the paper's settings (SPEC sections 3-6).
+/// The paper's sweep files expand to the paper's settings (method.md §3-§6).
 #[test]
 fn paper_sweeps_carry_the_papers_settings() {
     use sweep::config::{Backbone, DatasetName, Split, TransformKind};
