@@ -66,6 +66,13 @@ pub struct Collected {
     pub series: DataFrame,
 }
 
+impl Collected {
+    /// `summary.json`'s `metrics[key]` of every done run that has it, in plan order.
+    pub fn done_metric(&self, key: &str) -> Vec<f64> {
+        self.runs.iter().filter(|r| r.is_done()).filter_map(|r| r.summary.as_ref()?.metrics.get(key).copied()).collect()
+    }
+}
+
 /// Read `STORE/plan.json`, every run folder and `notes.md`.
 pub fn collect(store: &Path) -> anyhow::Result<Collected> {
     let plan: Plan = read_json(&store.join("plan.json"))

@@ -391,13 +391,7 @@ fn speed_figure(c: &Collected, groups: &[Group], dir: &Path, rel: &str) -> anyho
         lines.push(Line { name, colour: group_colour(rc.group), points: rc.points.clone(), band: None });
     }
     let end = curves.iter().flat_map(|c| c.points.iter().map(|p| p.0)).fold(0.0, f64::max);
-    let pixels: Vec<f64> = c
-        .runs
-        .iter()
-        .filter(|r| r.is_done())
-        .filter_map(|r| r.summary.as_ref()?.metrics.get("kmeans_pixels.acc").copied())
-        .collect();
-    if let Some(m) = Stat::of(&pixels).mean {
+    if let Some(m) = Stat::of(&c.done_metric("kmeans_pixels.acc")).mean {
         lines.push(Line {
             name: "k-means on the raw pixels".into(),
             colour: 7,

@@ -123,15 +123,7 @@ pub(super) fn baselines(c: &Collected) -> Option<Table> {
     let mut t =
         Table::new(vec![("baseline".into(), false), ("ACC".into(), true), ("NMI".into(), true), ("ARI".into(), true)]);
     for (key, label) in BASELINES {
-        let stat = |metric: &str| {
-            let v: Vec<f64> = c
-                .runs
-                .iter()
-                .filter(|r| r.is_done())
-                .filter_map(|r| r.summary.as_ref()?.metrics.get(&format!("{key}.{metric}")).copied())
-                .collect();
-            Stat::of(&v)
-        };
+        let stat = |metric: &str| Stat::of(&c.done_metric(&format!("{key}.{metric}")));
         let stats = [stat("acc"), stat("nmi"), stat("ari")];
         if stats[0].n > 0 {
             let mut row = vec![label.to_string()];

@@ -16,7 +16,6 @@ pub const THRESHOLDS: [f64; 2] = [0.80, 0.90];
 /// One run's headline ACC against training minutes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunCurve {
-    pub run_id: String,
     /// Index of the run's group in the groups given to [`run_curves`].
     pub group: usize,
     /// `(training minutes at the evaluation, ACC)`, in epoch order.
@@ -39,16 +38,20 @@ pub fn curve(r: &RunRecord) -> (Vec<(f64, f64)>, f64) {
     (points, seconds / 60.0)
 }
 
+/// The done runs of group `g`, in its order.
+fn done_runs<'a>(c: &'a Collected, g: &Group) -> Vec<&'a RunRecord> {
+    g.run_ids.iter().filter_map(|id| c.runs.iter().find(|r| &r.entry.run_id == id && r.is_done())).collect()
+}
+
 /// The curves of the done runs of every group, groups in order (a run two
 /// blocks produced appears under each).
 pub fn run_curves(c: &Collected, groups: &[Group]) -> Vec<RunCurve> {
     let mut out = Vec::new();
     for (gi, g) in groups.iter().enumerate() {
-        for id in &g.run_ids {
-            let Some(r) = c.runs.iter().find(|r| &r.entry.run_id == id && r.is_done()) else { continue };
+        for r in done_runs(c, g) {
             let (points, _) = curve(r);
             if !points.is_empty() {
-                out.push(RunCurve { run_id: id.clone(), group: gi, points });
+                out.push(RunCurve { group: gi, points });
             }
         }
     }
@@ -85,11 +88,7 @@ pub struct GroupSpeed {
 
 /// [`GroupSpeed`] of group `gi` (None: no done run of it has a curve).
 pub fn group_speed(c: &Collected, groups: &[Group], gi: usize) -> Option<GroupSpeed> {
-    let runs: Vec<&RunRecord> = groups[gi]
-        .run_ids
-        .iter()
-        .filter_map(|id| c.runs.iter().find(|r| &r.entry.run_id == id && r.is_done()))
-        .collect();
+    let runs = done_runs(c, &groups[gi]);
     let curves: Vec<(Vec<(f64, f64)>, f64)> = runs.iter().map(|r| curve(r)).filter(|c| !c.0.is_empty()).collect();
     if curves.is_empty() {
         return None;
