@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod data_fetch;
 pub mod eval;
+pub mod ops;
 pub mod record;
 pub mod report;
 pub mod sweep;

@@ -17,48 +17,7 @@ pub struct ExecSlurmTaskArgs {
     pub devices: String,
 }
 
-#[cfg(not(feature = "torch"))]
-pub fn exec(_: &ExecSlurmTaskArgs) -> anyhow::Result<i32> {
-    Err(super::no_torch("run a Slurm task"))
-}
-
-#[cfg(feature = "torch")]
 pub fn exec(a: &ExecSlurmTaskArgs) -> anyhow::Result<i32> {
-    use crate::backend::slurm::{read_task, task_decision, TaskDecision};
-    use crate::record::PlanEntry;
-    use crate::sweep::{self, Job, ProgressMode, RunDir, ScheduleOptions, StopFlag};
-
-    let mut jobs = Vec::new();
-    for run in read_task(&a.manifest, a.index)? {
-        let dir = RunDir::open(&run.dir)?;
-        match task_decision(&run, &dir.status()?) {
-            TaskDecision::Run => {}
-            TaskDecision::SkipDone => {
-                eprintln!("[sweep] {} already done, skipped", dir.run_id());
-                continue;
-            }
-            TaskDecision::SkipFailedSince => {
-                eprintln!("[sweep] {} failed since it was submitted (a requeued task?), not run again", dir.run_id());
-                continue;
-            }
-        }
-        let config = dir.read_config()?;
-        let entry = PlanEntry { run_id: dir.run_id().to_string(), blocks: vec![], swept: Default::default() };
-        jobs.push(Job { entry, config, dir });
-    }
-    if jobs.is_empty() {
-        return Ok(0);
-    }
-    let devices = crate::train::device::resolve(&a.devices)?;
-    // Every run of the task at once: packing is what --runs-per-task asked for.
-    let slots = sweep::make_slots(&devices, jobs.len().div_ceil(devices.len()));
-    let stop = StopFlag::new();
-    // Slurm's SIGTERM (time limit, scancel, preemption): checkpoint and stop.
-    sweep::install_ctrlc(&stop)?;
-    // The task's runs were chosen at submission; a failed one among them is
-    // deliberately retried (`submit --retry-failed`), once: see task_decision.
-    let opts = ScheduleOptions { retry_failed: true, progress: ProgressMode::Lines };
-    let exe = crate::train::executor::TorchExecutor::default();
-    let outcome = sweep::run_jobs(&jobs, &slots, &exe, &stop, &opts);
+    let outcome = crate::ops::run_slurm_task(&a.manifest, a.index, &a.devices)?;
     Ok(if outcome.all_done() { 0 } else { 1 })
 }

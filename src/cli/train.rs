@@ -26,18 +26,17 @@ pub fn exec(a: &TrainArgs) -> anyhow::Result<i32> {
     let store = a.store.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("train-{stem}")));
     let config = crate::sweep::expand::load_run_config_with(&a.file, &a.set)?;
     let expanded = crate::sweep::expand::single(&format!("train-{stem}"), config, &a.file, store.clone());
-    super::run::run_expanded(
-        expanded,
-        &super::run::RunOptions {
-            store: Some(store),
-            devices: a.device.clone().unwrap_or_else(|| "auto".into()),
-            per_device: 1,
-            retry_failed: true,
-            isolate: false,
-            report: false,
-            threads: None,
-            plain: false,
-            offline: a.offline,
-        },
-    )
+    let settings = crate::ops::RunSettings {
+        store,
+        devices: a.device.clone().unwrap_or_else(|| "auto".into()),
+        per_device: 1,
+        retry_failed: true,
+        isolate: false,
+        report_dir: None,
+        threads: None,
+        progress: crate::sweep::ProgressMode::Auto,
+        offline: a.offline,
+    };
+    let run = crate::ops::run_sweep(expanded, &settings)?;
+    Ok(if run.outcome.all_done() { 0 } else { 1 })
 }
