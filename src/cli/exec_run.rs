@@ -28,13 +28,10 @@ pub fn exec(a: &ExecRunArgs) -> anyhow::Result<i32> {
     use crate::sweep::RunDir;
 
     let dir = RunDir::open(&a.run_dir)?;
-    let config = dir.read_config()?;
     let device: DeviceSpec = a.device.parse()?;
     let stop = StopFlag::new();
     crate::sweep::install_ctrlc(&stop)?;
-    let entry =
-        crate::record::PlanEntry { run_id: dir.run_id().to_string(), blocks: vec![], swept: Default::default() };
-    let job = Job { entry, config, dir };
+    let job = Job::from_dir(dir)?;
     let exe = crate::train::executor::TorchExecutor::default();
     let ctl = RunControl::stdout_protocol(stop);
     match exe.execute(&job, &Slot { index: 0, device }, &ctl) {

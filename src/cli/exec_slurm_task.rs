@@ -19,5 +19,5 @@ pub struct ExecSlurmTaskArgs {
 
 pub fn exec(a: &ExecSlurmTaskArgs) -> anyhow::Result<i32> {
     let outcome = crate::ops::run_slurm_task(&a.manifest, a.index, &a.devices)?;
-    Ok(if outcome.all_done() { 0 } else { 1 })
+    Ok(outcome.exit_code())
 }

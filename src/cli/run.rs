@@ -63,5 +63,5 @@ pub fn exec(a: &RunArgs) -> anyhow::Result<i32> {
     if let Some(report) = &run.report {
         println!("report: {}", report.display());
     }
-    Ok(if run.outcome.all_done() { 0 } else { 1 })
+    Ok(run.outcome.exit_code())
 }

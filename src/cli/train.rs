@@ -38,5 +38,5 @@ pub fn exec(a: &TrainArgs) -> anyhow::Result<i32> {
         offline: a.offline,
     };
     let run = crate::ops::run_sweep(expanded, &settings)?;
-    Ok(if run.outcome.all_done() { 0 } else { 1 })
+    Ok(run.outcome.exit_code())
 }

@@ -86,7 +86,6 @@ pub fn run_sweep(expanded: Expanded, s: &RunSettings) -> anyhow::Result<SweepRun
 #[cfg(feature = "torch")]
 pub fn run_slurm_task(manifest: &Path, index: usize, devices: &str) -> anyhow::Result<SweepOutcome> {
     use crate::backend::slurm::{read_task, task_decision, TaskDecision};
-    use crate::record::PlanEntry;
     use crate::sweep::{Job, RunDir, ScheduleOptions};
 
     let mut jobs = Vec::new();
@@ -103,9 +102,7 @@ pub fn run_slurm_task(manifest: &Path, index: usize, devices: &str) -> anyhow::R
                 continue;
             }
         }
-        let config = dir.read_config()?;
-        let entry = PlanEntry { run_id: dir.run_id().to_string(), blocks: vec![], swept: Default::default() };
-        jobs.push(Job { entry, config, dir });
+        jobs.push(Job::from_dir(dir)?);
     }
     if jobs.is_empty() {
         return Ok(SweepOutcome::default());

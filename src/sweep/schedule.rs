@@ -98,6 +98,16 @@ pub struct Job {
     pub dir: RunDir,
 }
 
+impl Job {
+    /// A prepared run folder outside its plan (`exec-run`, a Slurm task): its
+    /// config.toml, and an entry with no block or swept values.
+    pub fn from_dir(dir: RunDir) -> anyhow::Result<Job> {
+        let config = dir.read_config()?;
+        let entry = PlanEntry { run_id: dir.run_id().to_string(), blocks: vec![], swept: Default::default() };
+        Ok(Job { entry, config, dir })
+    }
+}
+
 /// A stop request shared by the scheduler, the executors and the signal handler.
 #[derive(Debug, Clone, Default)]
 pub struct StopFlag(Arc<AtomicBool>);
@@ -276,6 +286,15 @@ impl SweepOutcome {
     /// Every job of the sweep is done (now or before).
     pub fn all_done(&self) -> bool {
         self.done + self.skipped_done == self.total
+    }
+
+    /// The command's exit status: 0 when every job is done, else 1.
+    pub fn exit_code(&self) -> i32 {
+        if self.all_done() {
+            0
+        } else {
+            1
+        }
     }
 }
 
