@@ -140,6 +140,15 @@ impl RunConfig {
         if l.sinkhorn_eps.is_nan() || l.sinkhorn_eps <= 0.0 {
             e.push(format!("loss.sinkhorn_eps = {}: must be > 0", l.sinkhorn_eps));
         }
+        if !(l.simclr_temperature > 0.0 && l.simclr_temperature.is_finite()) {
+            e.push(format!("loss.simclr_temperature = {}: must be > 0", l.simclr_temperature));
+        }
+        let ev = &self.eval;
+        for (i, f) in ev.consensus.iter().enumerate() {
+            if ev.consensus[..i].contains(f) {
+                e.push(format!("eval.consensus lists `{}` twice", f.key().trim_start_matches("consensus_")));
+            }
+        }
         let t = &self.transform;
         if t.m == 0 {
             e.push("transform.m = 0: the consensus needs at least one transform".into());
@@ -353,6 +362,7 @@ impl RunConfig {
         }
     }
 
+    /// Epochs of the ConCURL phase (`train.epochs`).
     pub fn epochs(&self) -> usize {
         self.train.epochs.expect("RunConfig::resolve fills train.epochs")
     }

@@ -123,6 +123,15 @@ pub struct ModelConfig {
     /// prototypes live in this dim.
     pub head_hidden: usize,
     pub head_dim: usize,
+    /// Over-clustering (IIC; method.md §11): r > 0 adds a second cluster head
+    /// with r K prototypes, trained with the same L2 and L3 and never scored.
+    /// 0: none (left out of the run id then).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub overcluster: usize,
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
 }
 
 impl Default for ModelConfig {
@@ -136,6 +145,7 @@ impl Default for ModelConfig {
             proj_dim: 256,
             head_hidden: 2048,
             head_dim: 256,
+            overcluster: 0,
         }
     }
 }
@@ -199,6 +209,37 @@ pub struct LossConfig {
     /// Re-normalise the stored prototypes after each step (SwAV); results must
     /// not depend on it since only c/||c|| is used.
     pub renormalize_prototypes: bool,
+    /// The representation learner whose loss is L1 (method.md §11): BYOL (the
+    /// paper) or SimCLR's NT-Xent. Left out of the run id at `byol`.
+    #[serde(skip_serializing_if = "Representation::is_byol")]
+    pub representation: Representation,
+    /// NT-Xent temperature T (SimCLR only). Left out of the run id at its default.
+    #[serde(skip_serializing_if = "is_default_simclr_temperature")]
+    pub simclr_temperature: f64,
+}
+
+/// SimCLR's temperature for CIFAR-10 (Chen et al. 2020, appendix B.9).
+pub const DEFAULT_SIMCLR_TEMPERATURE: f64 = 0.5;
+
+fn is_default_simclr_temperature(t: &f64) -> bool {
+    *t == DEFAULT_SIMCLR_TEMPERATURE
+}
+
+/// `loss.representation`: which self-supervised loss is L1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Representation {
+    /// BYOL's regression of the target projection (the paper).
+    #[default]
+    Byol,
+    /// SimCLR's NT-Xent over the two views' projections: no target network.
+    Simclr,
+}
+
+impl Representation {
+    pub fn is_byol(&self) -> bool {
+        *self == Representation::Byol
+    }
 }
 
 impl Default for LossConfig {
@@ -212,6 +253,8 @@ impl Default for LossConfig {
             sinkhorn_iters: 3,
             detach_prototypes_l3: false,
             renormalize_prototypes: false,
+            representation: Representation::Byol,
+            simclr_temperature: DEFAULT_SIMCLR_TEMPERATURE,
         }
     }
 }
@@ -220,11 +263,16 @@ impl LossConfig {
     /// The paper's names for the weight settings of Table IV.
     pub fn method_name(&self) -> String {
         let on = |w: f64| w != 0.0;
+        let simclr = self.representation == Representation::Simclr;
         match (on(self.alpha), on(self.beta), on(self.gamma)) {
+            (true, false, false) if simclr => "SimCLR".into(),
             (true, false, false) => "BYOL".into(),
             (false, true, false) => "soft clustering".into(),
+            (true, true, false) if simclr => "SimCLR + soft clustering".into(),
             (true, true, false) => "BYOL + soft clustering".into(),
+            (true, true, true) if simclr => "ConCURL (SimCLR)".into(),
             (true, true, true) => "ConCURL".into(),
+            _ if simclr => format!("SimCLR alpha={} beta={} gamma={}", self.alpha, self.beta, self.gamma),
             _ => format!("alpha={} beta={} gamma={}", self.alpha, self.beta, self.gamma),
         }
     }
@@ -336,6 +384,34 @@ pub struct EvalConfig {
     pub tsne_samples: usize,
     /// Rows per forward pass during evaluation.
     pub chunk: usize,
+    /// Consensus partitions of the ensemble (the M members' argmax of p~(m) and
+    /// the codes; method.md §11), each scored as `consensus_<fn>.*`. Empty: none
+    /// (left out of the run id then, so runs from before the option keep theirs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub consensus: Vec<ConsensusFn>,
+}
+
+/// A consensus function over a cluster ensemble (`eval.consensus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsensusFn {
+    /// Strehl & Ghosh's CSPA: the co-association graph, partitioned spectrally.
+    Cspa,
+    /// Strehl & Ghosh's MCLA: meta-clusters of the clusters (Jaccard graph).
+    Mcla,
+    /// Fern & Brodley's HBGF: objects and clusters as one bipartite graph.
+    Hbgf,
+}
+
+impl ConsensusFn {
+    /// The metric prefix and `assignments.csv` column of this function's partition.
+    pub fn key(self) -> &'static str {
+        match self {
+            ConsensusFn::Cspa => "consensus_cspa",
+            ConsensusFn::Mcla => "consensus_mcla",
+            ConsensusFn::Hbgf => "consensus_hbgf",
+        }
+    }
 }
 
 impl Default for EvalConfig {
@@ -351,6 +427,7 @@ impl Default for EvalConfig {
             tsne: true,
             tsne_samples: 1000,
             chunk: 1024,
+            consensus: Vec::new(),
         }
     }
 }

@@ -1,5 +1,8 @@
 //! Evaluation (method.md §7): metrics (no tch), ensemble diversity (no tch),
-//! k-means on feature tensors (the BYOL baseline), t-SNE coordinates (Figure 2).
+//! k-means on feature tensors (the BYOL baseline), t-SNE coordinates (Figure 2),
+//! consensus partitions of the cluster ensemble (method.md §11).
+#[cfg(feature = "torch")]
+pub mod consensus;
 pub mod diversity;
 #[cfg(feature = "torch")]
 pub mod kmeans;

@@ -1,5 +1,6 @@
 //! The ConCURL losses (method.md §3) as free functions over tensors:
-//! [`byol::byol_loss`] (L1), [`sinkhorn::sinkhorn`] codes, [`cluster`] soft
+//! [`byol::byol_loss`] (L1; [`simclr::nt_xent_loss`] in its place with
+//! `loss.representation = "simclr"`), [`sinkhorn::sinkhorn`] codes, [`cluster`] soft
 //! assignments and L2, [`consensus::consensus_loss`] (L3) over the fixed random
 //! [`transforms::Transforms`], and [`concurl_loss`], the weighted total
 //! L = alpha L1 + beta L2 + gamma L3.
@@ -9,6 +10,7 @@
 pub mod byol;
 pub mod cluster;
 pub mod consensus;
+pub mod simclr;
 pub mod sinkhorn;
 pub mod transforms;
 
@@ -17,17 +19,21 @@ use tch::{Kind, Tensor};
 pub use byol::byol_loss;
 pub use cluster::{cosine_scores, log_assignments, soft_cluster_loss};
 pub use consensus::{consensus_loss, transformed_log_assignments};
+pub use simclr::nt_xent_loss;
 pub use sinkhorn::sinkhorn;
 pub use transforms::Transforms;
 
-use crate::config::run::LossConfig;
+use crate::config::run::{LossConfig, Representation};
 
 /// What the losses need from one augmented view.
 #[derive(Debug, Clone, Copy)]
 pub struct ViewOutputs<'a> {
-    /// Online prediction w = h_theta(g_theta(f_theta(x))), B x proj_dim.
+    /// What the representation loss L1 reads of the online network, B x proj_dim:
+    /// BYOL's prediction w = h_theta(g_theta(f_theta(x))), or with
+    /// `loss.representation = "simclr"` the projection g_theta(f_theta(x)).
     pub w: &'a Tensor,
-    /// Target projection v = g_xi(f_xi(x)), B x proj_dim (no gradient).
+    /// Target projection v = g_xi(f_xi(x)), B x proj_dim (no gradient); not read
+    /// by SimCLR (pass `w` again).
     pub v: &'a Tensor,
     /// Cluster embedding z = g(f_theta(x)), B x head_dim.
     pub z: &'a Tensor,
@@ -113,7 +119,10 @@ pub fn concurl_loss_marked(
     let view2 = ViewOutputs { w: &view2.0, v: &view2.1, z: &view2.2 };
     let with_grad_if = |weight: f64, f: &dyn Fn() -> Tensor| if weight != 0.0 { f() } else { tch::no_grad(f) };
 
-    let l1 = with_grad_if(cfg.alpha, &|| byol_loss(view1.w, view2.w, view1.v, view2.v));
+    let l1 = with_grad_if(cfg.alpha, &|| match cfg.representation {
+        Representation::Byol => byol_loss(view1.w, view2.w, view1.v, view2.v),
+        Representation::Simclr => nt_xent_loss(view1.w, view2.w, cfg.simclr_temperature),
+    });
     mark(LossPart::Byol);
 
     let s1 = cosine_scores(view1.z, prototypes);
@@ -138,6 +147,34 @@ pub fn concurl_loss_marked(
         }
     }
     LossTerms { l1, l2, l3, total, codes: [q1, q2] }
+}
+
+/// The over-clustering head's terms (IIC's trick; method.md §11):
+/// beta L2 + gamma L3 (eq. 5 and 6) on its embeddings `z1`, `z2` (B x head_dim
+/// each) against its own r K x head_dim `prototypes`, with its own Sinkhorn codes
+/// and the same M transforms. A scalar, with gradient through every term whose
+/// weight is non-zero; added to [`LossTerms::total`] by the caller.
+pub fn overcluster_loss(
+    z1: &Tensor,
+    z2: &Tensor,
+    prototypes: &Tensor,
+    cfg: &LossConfig,
+    transforms: &Transforms,
+) -> Tensor {
+    let (z1, z2, c) = (promote(z1), promote(z2), promote(prototypes));
+    let (s1, s2) = (cosine_scores(&z1, &c), cosine_scores(&z2, &c));
+    let q1 = sinkhorn(&s1, cfg.sinkhorn_eps, cfg.sinkhorn_iters);
+    let q2 = sinkhorn(&s2, cfg.sinkhorn_eps, cfg.sinkhorn_iters);
+    let mut total = Tensor::zeros([], (z1.kind(), z1.device()));
+    if cfg.beta != 0.0 {
+        let l2 = soft_cluster_loss(&q1, &q2, &log_assignments(&s1, cfg.tau), &log_assignments(&s2, cfg.tau));
+        total += cfg.beta * l2;
+    }
+    if cfg.gamma != 0.0 {
+        let l3 = consensus_loss(&z1, &z2, &c, transforms, &q1, &q2, cfg.tau, cfg.detach_prototypes_l3);
+        total += cfg.gamma * l3;
+    }
+    total
 }
 
 /// x / max(||x||, 1e-12) along the last axis (torch's F.normalize): method.md's

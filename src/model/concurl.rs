@@ -1,5 +1,6 @@
 //! The ConCURL networks (method.md §2): the online network (encoder f_theta,
-//! BYOL projector g_theta and predictor h_theta, cluster head g, prototypes C)
+//! BYOL projector g_theta and predictor h_theta, cluster head g, prototypes C,
+//! optionally an over-clustering head, method.md §11)
 //! and the target network (f_xi, g_xi), which is an EMA of the online one.
 //!
 //! Variable names are the checkpoint format. Both networks are built at the
@@ -26,6 +27,27 @@ pub struct Online {
     pub head: Mlp,
     /// C, K x head_dim (one prototype per row), variable `prototypes`.
     pub prototypes: Tensor,
+    /// IIC's over-clustering head (`model.overcluster` = r > 0; method.md §11):
+    /// a second head with r K prototypes, trained with the same L2 and L3.
+    pub over: Option<OverHead>,
+}
+
+/// A second cluster head beside the main one (children `over.head`,
+/// variable `over.prototypes`), never used to score.
+#[derive(Debug)]
+pub struct OverHead {
+    /// feat -> head_hidden -> head_dim, like the main head.
+    pub head: Mlp,
+    /// r K x head_dim.
+    pub prototypes: Tensor,
+}
+
+impl OverHead {
+    fn new(p: &nn::Path, feat: i64, hidden: i64, dim: i64, k: i64) -> Self {
+        let head = Mlp::new(&(p / "head"), feat, hidden, dim);
+        let prototypes = p.var("prototypes", &[k, dim], nn::Init::Randn { mean: 0.0, stdev: 1.0 });
+        Self { head, prototypes }
+    }
 }
 
 /// What one view through the online network gives the losses.
@@ -39,6 +61,8 @@ pub struct OnlineOut {
     pub prediction: Tensor,
     /// z = g(y), B x head_dim: the cluster embedding.
     pub z: Tensor,
+    /// The over-clustering head's embedding, B x head_dim, when there is one.
+    pub z_over: Option<Tensor>,
 }
 
 impl Online {
@@ -57,7 +81,9 @@ impl Online {
         // Random directions: only c/||c|| is ever used, so the scale is immaterial.
         let k = cfg.clusters() as i64;
         let prototypes = p.var("prototypes", &[k, hd], nn::Init::Randn { mean: 0.0, stdev: 1.0 });
-        Self { encoder, projector, predictor, head, prototypes }
+        // Built last, so that the other weights draw the same values with or without it.
+        let over = (m.overcluster > 0).then(|| OverHead::new(&(p / "over"), feat, hh, hd, k * m.overcluster as i64));
+        Self { encoder, projector, predictor, head, prototypes, over }
     }
 
     /// One view through every online branch.
@@ -66,7 +92,8 @@ impl Online {
         let projection = self.projector.forward_t(&y, train);
         let prediction = self.predictor.forward_t(&projection, train);
         let z = self.head.forward_t(&y, train);
-        OnlineOut { y, projection, prediction, z }
+        let z_over = self.over.as_ref().map(|o| o.head.forward_t(&y, train));
+        OnlineOut { y, projection, prediction, z, z_over }
     }
 
     /// (y, z) only: the clustering branch, for evaluation.

@@ -107,6 +107,8 @@ struct View<'a> {
     baselines: Option<Table>,
     /// Minutes to accuracy per group ([`speed`]), when runs were evaluated more than once.
     speed: Option<Table>,
+    /// Consensus partitions beside the codes, when runs computed them.
+    consensus: Option<Table>,
 }
 
 /// k-means baselines that do not depend on the method (method.md §7 evaluates them in
@@ -130,6 +132,44 @@ pub(super) fn baselines(c: &Collected) -> Option<Table> {
             row.extend(stats.iter().map(fmt_stat));
             t.rows.push(row);
         }
+    }
+    (!t.rows.is_empty()).then_some(t)
+}
+
+/// Consensus partitions (method.md §11) beside each group's codes: ACC mean ±
+/// std over the group's done runs, one column per consensus function that some
+/// run measured; None when no run did.
+pub(super) fn consensus_table(c: &Collected, groups: &[Group]) -> Option<Table> {
+    use crate::config::ConsensusFn;
+    let fns: Vec<ConsensusFn> = [ConsensusFn::Cspa, ConsensusFn::Mcla, ConsensusFn::Hbgf]
+        .into_iter()
+        .filter(|f| !c.done_metric(&format!("{}.acc", f.key())).is_empty())
+        .collect();
+    if fns.is_empty() {
+        return None;
+    }
+    let mut head: Vec<(String, bool)> =
+        vec![("setting".into(), false), ("method".into(), false), ("codes ACC".into(), true)];
+    head.extend(fns.iter().map(|f| (format!("{} ACC", f.key().trim_start_matches("consensus_").to_uppercase()), true)));
+    let mut t = Table::new(head);
+    for g in groups {
+        let metric = |key: &str| {
+            let v: Vec<f64> = c
+                .runs
+                .iter()
+                .filter(|r| r.is_done() && g.run_ids.contains(&r.entry.run_id))
+                .filter_map(|r| r.summary.as_ref()?.metrics.get(key).copied())
+                .collect();
+            Stat::of(&v)
+        };
+        let per_fn: Vec<Stat> = fns.iter().map(|f| metric(&format!("{}.acc", f.key()))).collect();
+        if per_fn.iter().all(|s| s.n == 0) {
+            continue;
+        }
+        let mut row = vec![cell(&g.label()), g.method().map(|m| cell(&m)).unwrap_or_else(|| "—".into())];
+        row.push(fmt_stat(&metric("codes.acc")));
+        row.extend(per_fn.iter().map(fmt_stat));
+        t.rows.push(row);
     }
     (!t.rows.is_empty()).then_some(t)
 }
@@ -210,6 +250,7 @@ pub fn render(c: &Collected, groups: &[Group], figures: &ReportFigures, out_dir:
         table5: Vec::new(),
         baselines: baselines(c),
         speed: speed_table(c, groups),
+        consensus: consensus_table(c, groups),
     };
     let mut m = Matcher { groups, notes: Vec::new() };
     match name {

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use tch::{Kind, Tensor};
 
-use crate::config::{Feature, LossConfig};
+use crate::config::{ConsensusFn, Feature, LossConfig, Representation};
 use crate::data::DeviceData;
-use crate::eval::{diversity, kmeans, metrics};
+use crate::eval::{consensus, diversity, kmeans, metrics};
 use crate::loss;
 use crate::util::mix_seed;
 
@@ -27,6 +27,8 @@ pub struct Assignments {
     pub p_conf: Vec<f64>,
     /// k-means labels per feature, in `EvalConfig::kmeans_features` order.
     pub kmeans: Vec<(Feature, Vec<i64>)>,
+    /// Consensus partitions of the ensemble, in `EvalConfig::consensus` order.
+    pub consensus: Vec<(ConsensusFn, Vec<i64>)>,
 }
 
 /// The two prototype-based assignments of a set of cluster embeddings.
@@ -115,6 +117,7 @@ pub fn assign(
     let ev = &cfg.eval;
     let device = engine.device;
     let want = |f: Feature| ev.kmeans_features.contains(&f);
+    let want_members = with_members || !ev.consensus.is_empty();
     let (mut zs, mut ys, mut vs, mut xs, mut members) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     tch::no_grad(|| {
         for chunk in indices.chunks(ev.chunk) {
@@ -122,7 +125,7 @@ pub fn assign(
             let x = engine.augmenter.eval(&data.batch(&idx));
             let o = engine.nets.online.forward_t(&x, false);
             let z = o.z.to_kind(Kind::Float);
-            if with_members {
+            if want_members {
                 // argmax of p~(m) for each member m (Figure 1): M x chunk labels.
                 let st = loss::transformed_log_assignments(
                     &z,
@@ -139,7 +142,12 @@ pub fn assign(
                 xs.push(x.flatten(1, -1).to_kind(Kind::Float));
             }
             if want(Feature::TargetProjection) {
-                vs.push(engine.nets.target.forward_t(&x, false).to_kind(Kind::Float));
+                // SimCLR has no target network: its representation is the online projection.
+                let v = match cfg.loss.representation {
+                    Representation::Byol => engine.nets.target.forward_t(&x, false),
+                    Representation::Simclr => o.projection.shallow_clone(),
+                };
+                vs.push(v.to_kind(Kind::Float));
             }
             zs.push(z);
         }
@@ -166,6 +174,8 @@ pub fn assign(
         )?;
         km.push((f, res.labels));
     }
+    let members = (!members.is_empty()).then(|| Tensor::cat(&members, 1));
+    let consensus = consensus_partitions(engine, members.as_ref(), &c.codes, epoch)?;
     let assignments = Assignments {
         indices: indices.to_vec(),
         codes: c.codes,
@@ -173,9 +183,32 @@ pub fn assign(
         p: c.p,
         p_conf: c.p_conf,
         kmeans: km,
+        consensus,
     };
-    let members = (with_members && !members.is_empty()).then(|| Tensor::cat(&members, 1));
+    let members = members.filter(|_| with_members);
     Ok(Assigned { assignments, z: z.to_device(tch::Device::Cpu), members })
+}
+
+/// The consensus partitions `eval.consensus` asks for (method.md §11), over the
+/// ensemble of the M members' labels (`members`, M x N) and the codes; the final
+/// k-means of each function is seeded from the run's seed and `epoch`.
+fn consensus_partitions(
+    engine: &Engine,
+    members: Option<&Tensor>,
+    codes: &[i64],
+    epoch: usize,
+) -> anyhow::Result<Vec<(ConsensusFn, Vec<i64>)>> {
+    let cfg = &engine.cfg;
+    if cfg.eval.consensus.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<Vec<i64>> =
+        members.map_or_else(Vec::new, |m| (0..m.size()[0]).map(|i| to_vec_i64(&m.get(i))).collect());
+    let mut parts: Vec<&[i64]> = rows.iter().map(Vec::as_slice).collect();
+    parts.push(codes);
+    let ensemble = consensus::Ensemble::new(&parts)?;
+    let seed = mix_seed(cfg.seed, SALT_EVAL ^ ((epoch as u64) << 8) ^ 0xc0);
+    cfg.eval.consensus.iter().map(|&f| Ok((f, consensus::consensus(f, &ensemble, cfg.clusters(), seed)?))).collect()
 }
 
 /// Evaluates `engine` on the images `indices` of `data`; `labels` are the
@@ -202,6 +235,9 @@ pub fn evaluate(
     for (f, l) in &a.kmeans {
         metrics::score(labels, l).insert_into(feature_key(*f), &mut m);
     }
+    for (f, l) in &a.consensus {
+        metrics::score(labels, l).insert_into(f.key(), &mut m);
+    }
     if let Some(all) = members {
         let rows: Vec<Vec<i64>> = (0..all.size()[0]).map(|i| to_vec_i64(&all.get(i))).collect();
         let (mean, std) = diversity::pairwise_nmi(&rows);
@@ -220,7 +256,8 @@ impl Assignments {
     /// codes), `codes_conf` (max code), `p` (argmax p), `p_conf` (max p), one
     /// column per k-means feature (`kmeans_target`, `kmeans_encoder`,
     /// `kmeans_cluster`, `kmeans_pixels`, in the run's `eval.kmeans_features`
-    /// order), `label` (the true class; empty where none is known). `paths`
+    /// order), one column per consensus function (`consensus_cspa`,
+    /// `consensus_mcla`, `consensus_hbgf`, in `eval.consensus` order), `label` (the true class; empty where none is known). `paths`
     /// and `labels` are indexed by dataset row, like `indices`.
     pub fn write_csv(&self, path: &Path, paths: Option<&[PathBuf]>, labels: Option<&[i64]>) -> anyhow::Result<()> {
         let mut buf = Vec::new();
@@ -235,6 +272,7 @@ impl Assignments {
                 "p_conf".into(),
             ];
             header.extend(self.kmeans.iter().map(|(f, _)| feature_key(*f).to_string()));
+            header.extend(self.consensus.iter().map(|(f, _)| f.key().to_string()));
             header.push("label".into());
             w.write_record(&header)?;
             for (r, &i) in self.indices.iter().enumerate() {
@@ -248,6 +286,7 @@ impl Assignments {
                     format!("{:.6}", self.p_conf[r]),
                 ];
                 row.extend(self.kmeans.iter().map(|(_, l)| l[r].to_string()));
+                row.extend(self.consensus.iter().map(|(_, l)| l[r].to_string()));
                 row.push(labels.map(|l| l[i].to_string()).unwrap_or_default());
                 w.write_record(&row)?;
             }

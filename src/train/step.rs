@@ -4,7 +4,7 @@ use std::time::Instant;
 use tch::{Device, Tensor};
 
 use crate::augment::Augmenter;
-use crate::config::RunConfig;
+use crate::config::{Representation, RunConfig};
 use crate::loss::{self, LossPart, Transforms, ViewOutputs};
 use crate::model::{ema, Networks};
 use crate::util::mix_seed;
@@ -153,15 +153,24 @@ impl Engine {
             autocast::bf16(bf16, device, || (nets.online.forward_t(&x1, true), nets.online.forward_t(&x2, true)));
         pt.online += lap(&mut clock);
 
-        // The target gets no gradient (method.md §2); it runs in training mode as in BYOL.
-        let (v1, v2) =
-            autocast::bf16(bf16, device, || (nets.target.forward_t(&x1, true), nets.target.forward_t(&x2, true)));
+        // BYOL: the target gets no gradient (method.md §2); it runs in training
+        // mode as in BYOL. SimCLR (method.md §11) has no target: L1 reads the
+        // online projections, and the target network is neither run nor updated.
+        let simclr = self.cfg.loss.representation == Representation::Simclr;
+        let (w1, w2, v1, v2) = if simclr {
+            let (p1, p2) = (o1.projection.shallow_clone(), o2.projection.shallow_clone());
+            (p1.shallow_clone(), p2.shallow_clone(), p1, p2)
+        } else {
+            let (v1, v2) =
+                autocast::bf16(bf16, device, || (nets.target.forward_t(&x1, true), nets.target.forward_t(&x2, true)));
+            (o1.prediction.shallow_clone(), o2.prediction.shallow_clone(), v1, v2)
+        };
         pt.target += lap(&mut clock);
 
         // Losses in float32 outside autocast (softmax, logs and Sinkhorn need the range).
         let terms = loss::concurl_loss_marked(
-            ViewOutputs { w: &o1.prediction, v: &v1, z: &o1.z },
-            ViewOutputs { w: &o2.prediction, v: &v2, z: &o2.z },
+            ViewOutputs { w: &w1, v: &v1, z: &o1.z },
+            ViewOutputs { w: &w2, v: &v2, z: &o2.z },
             &nets.online.prototypes,
             &self.cfg.loss,
             &self.transforms,
@@ -176,20 +185,29 @@ impl Engine {
             },
         );
 
-        let grads = self.adam.backward(&terms.total);
+        // The over-clustering head's own L2 and L3 (method.md §11), when there is one.
+        let total = match (&nets.online.over, &o1.z_over, &o2.z_over) {
+            (Some(over), Some(zo1), Some(zo2)) => {
+                &terms.total + loss::overcluster_loss(zo1, zo2, &over.prototypes, &self.cfg.loss, &self.transforms)
+            }
+            _ => terms.total.shallow_clone(),
+        };
+        let grads = self.adam.backward(&total);
         pt.backward += lap(&mut clock);
         self.adam.step(&grads);
         if self.cfg.loss.renormalize_prototypes {
             self.nets.online.renormalize_prototypes();
         }
         pt.optimizer += lap(&mut clock);
-        self.nets.update_target(self.ema_tau(global_step, total_steps));
+        if !simclr {
+            self.nets.update_target(self.ema_tau(global_step, total_steps));
+        }
         pt.ema += lap(&mut clock);
 
         if let Some(t) = times {
             *t = pt;
         }
-        Tensor::stack(&[terms.total.detach(), terms.l1.detach(), terms.l2.detach(), terms.l3.detach()], 0)
+        Tensor::stack(&[total.detach(), terms.l1.detach(), terms.l2.detach(), terms.l3.detach()], 0)
     }
 
     /// Everything a checkpoint holds besides counters.

@@ -6,7 +6,7 @@ use tch::{Device, Kind, Tensor};
 
 use sweep::config::run::{LossConfig, TransformKind};
 use sweep::loss::{
-    byol_loss, concurl_loss, consensus_loss, cosine_scores, log_assignments, sinkhorn, soft_cluster_loss,
+    byol_loss, concurl_loss, consensus_loss, cosine_scores, log_assignments, nt_xent_loss, sinkhorn, soft_cluster_loss,
     transformed_log_assignments, Transforms, ViewOutputs,
 };
 
@@ -358,4 +358,38 @@ fn half_precision_inputs_are_promoted_before_the_losses() {
     let full =
         concurl_loss(ViewOutputs { w: &w1, v: &v1, z: &z1 }, ViewOutputs { w: &w2, v: &v2, z: &z2 }, &c, &cfg, &tr);
     assert_close("total", &low.total, &full.total, 0.0);
+}
+
+#[test]
+fn nt_xent_matches_reference_with_gradients() {
+    let r = &reference()["nt_xent"];
+    for case in r["cases"].as_array().unwrap() {
+        let temp = num(&case["temperature"]);
+        for (kind, tol) in [(Kind::Double, TOL64), (Kind::Float, TOL32 * 10.0)] {
+            let p1 = tensor(&r["p1"], kind).set_requires_grad(true);
+            let p2 = tensor(&r["p2"], kind).set_requires_grad(true);
+            let loss = nt_xent_loss(&p1, &p2, temp);
+            assert_scalar(&format!("nt_xent T={temp} {kind:?}"), &loss, num(&case["loss"]), tol);
+            loss.backward();
+            assert_close("d/dp1", &p1.grad(), &tensor(&case["grad_p1"], Kind::Double), tol);
+            assert_close("d/dp2", &p2.grad(), &tensor(&case["grad_p2"], Kind::Double), tol);
+        }
+    }
+}
+
+#[test]
+fn nt_xent_of_equal_similarities_is_ln_of_the_negatives() {
+    // Identical rows: every logit equal, so the loss is ln(2B - 1).
+    let b = 6;
+    let p = Tensor::ones([b, 4], (Kind::Double, Device::Cpu));
+    let loss = nt_xent_loss(&p, &p, 0.5);
+    assert_scalar("equal similarities", &loss, ((2 * b - 1) as f64).ln(), 1e-12);
+}
+
+#[test]
+#[should_panic(expected = "nt_xent_loss: p2 is")]
+fn nt_xent_rejects_mismatched_shapes() {
+    let x = Tensor::zeros([4, 3], (Kind::Float, Device::Cpu));
+    let y = Tensor::zeros([5, 3], (Kind::Float, Device::Cpu));
+    let _ = nt_xent_loss(&x, &y, 0.5);
 }

@@ -4,6 +4,8 @@ mod augment;
 mod common;
 mod config;
 #[cfg(feature = "torch")]
+mod consensus;
+#[cfg(feature = "torch")]
 mod data;
 #[cfg(feature = "torch")]
 mod e2e;

@@ -150,6 +150,44 @@ fn finished_run_writes_summary_assignments_and_weights() {
     assert_eq!(losses.lines().count(), 3, "one line per step (48 / 16)");
 }
 
+/// The options beyond the paper (method.md §11) in one run: SimCLR as L1, an
+/// over-clustering head, and the three consensus partitions scored and written.
+#[test]
+fn simclr_overclustering_and_consensus_train_and_score() {
+    let _rng = crate::common::torch_rng();
+    let mut cfg = tiny_config(16, 2);
+    cfg.loss.representation = sweep::config::Representation::Simclr;
+    cfg.model.overcluster = 3;
+    cfg.eval.consensus =
+        vec![sweep::config::ConsensusFn::Cspa, sweep::config::ConsensusFn::Mcla, sweep::config::ConsensusFn::Hbgf];
+    let data = load(&cfg);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = run_dir(tmp.path(), &cfg);
+    sweep::train::run(&cfg, &dir, &data, Device::Cpu, &RunControl::silent(StopFlag::new())).unwrap();
+    let s = dir.read_summary().unwrap().expect("summary written");
+    for k in ["codes.acc", "kmeans_target.acc", "consensus_cspa.acc", "consensus_mcla.ari", "consensus_hbgf.nmi"] {
+        let v = s.metrics.get(k).unwrap_or_else(|| panic!("summary lacks {k}: {:?}", s.metrics.keys()));
+        assert!(v.is_finite(), "{k} = {v}");
+    }
+    for k in ["loss", "l1", "l2", "l3"] {
+        assert!(s.train[k].is_finite(), "{k}");
+    }
+    let text = std::fs::read_to_string(dir.path().join("assignments.csv")).unwrap();
+    assert!(text.starts_with(
+        "index,path,codes,codes_conf,p,p_conf,kmeans_target,consensus_cspa,consensus_mcla,consensus_hbgf,label"
+    ));
+    let w = final_weights(&dir);
+    assert!(
+        w.iter().any(|(n, t)| n == "over.prototypes" && t.size() == [9, 16]),
+        "over-clustering prototypes: 3 K x d"
+    );
+    assert_eq!(
+        sweep::config::LossConfig { representation: sweep::config::Representation::Simclr, ..Default::default() }
+            .method_name(),
+        "ConCURL (SimCLR)"
+    );
+}
+
 /// `train.bf16` selects bfloat16 (not libtorch's default float16 for CUDA
 /// autocast), restores the previous state on leaving, and a bf16 step computes
 /// the same losses as the float32 step up to bf16 rounding.
