@@ -146,7 +146,7 @@ impl RunConfig {
         let ev = &self.eval;
         for (i, f) in ev.consensus.iter().enumerate() {
             if ev.consensus[..i].contains(f) {
-                e.push(format!("eval.consensus lists `{}` twice", f.key().trim_start_matches("consensus_")));
+                e.push(format!("eval.consensus lists `{}` twice", f.name()));
             }
         }
         let t = &self.transform;

@@ -404,6 +404,17 @@ pub enum ConsensusFn {
 }
 
 impl ConsensusFn {
+    pub const ALL: [ConsensusFn; 3] = [ConsensusFn::Cspa, ConsensusFn::Mcla, ConsensusFn::Hbgf];
+
+    /// The name a sweep file gives it (`eval.consensus`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ConsensusFn::Cspa => "cspa",
+            ConsensusFn::Mcla => "mcla",
+            ConsensusFn::Hbgf => "hbgf",
+        }
+    }
+
     /// The metric prefix and `assignments.csv` column of this function's partition.
     pub fn key(self) -> &'static str {
         match self {

@@ -79,14 +79,6 @@ impl Ensemble {
         Ok(Self { edges, offsets, sizes, n })
     }
 
-    pub fn len(&self) -> usize {
-        self.n
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.n == 0
-    }
-
     /// H, the number of hyperedges (clusters over all partitions).
     pub fn hyperedges(&self) -> usize {
         self.sizes.len()

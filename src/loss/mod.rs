@@ -117,7 +117,6 @@ pub fn concurl_loss_marked(
     let prototypes = &promote(prototypes);
     let view1 = ViewOutputs { w: &view1.0, v: &view1.1, z: &view1.2 };
     let view2 = ViewOutputs { w: &view2.0, v: &view2.1, z: &view2.2 };
-    let with_grad_if = |weight: f64, f: &dyn Fn() -> Tensor| if weight != 0.0 { f() } else { tch::no_grad(f) };
 
     let l1 = with_grad_if(cfg.alpha, &|| match cfg.representation {
         Representation::Byol => byol_loss(view1.w, view2.w, view1.v, view2.v),
@@ -125,8 +124,40 @@ pub fn concurl_loss_marked(
     });
     mark(LossPart::Byol);
 
-    let s1 = cosine_scores(view1.z, prototypes);
-    let s2 = cosine_scores(view2.z, prototypes);
+    let (l2, l3, codes) = clustering_terms(view1.z, view2.z, prototypes, cfg, transforms, mark);
+
+    let mut total = Tensor::zeros([], (l1.kind(), l1.device()));
+    for (w, term) in [(cfg.alpha, &l1), (cfg.beta, &l2), (cfg.gamma, &l3)] {
+        if w != 0.0 {
+            total += w * term;
+        }
+    }
+    LossTerms { l1, l2, l3, total, codes }
+}
+
+/// A term with gradient when its weight is non-zero, else computed under `no_grad`.
+fn with_grad_if(weight: f64, f: &dyn Fn() -> Tensor) -> Tensor {
+    if weight != 0.0 {
+        f()
+    } else {
+        tch::no_grad(f)
+    }
+}
+
+/// L2 and L3 of one cluster head (eq. 4-6): its scores against `prototypes`,
+/// the Sinkhorn codes of both views (no gradient), the soft-clustering and the
+/// consensus loss; inputs already promoted to float32 or wider. Returns
+/// (L2, L3, [q1, q2]), calling `mark` after each part.
+fn clustering_terms(
+    z1: &Tensor,
+    z2: &Tensor,
+    prototypes: &Tensor,
+    cfg: &LossConfig,
+    transforms: &Transforms,
+    mark: &mut dyn FnMut(LossPart),
+) -> (Tensor, Tensor, [Tensor; 2]) {
+    let s1 = cosine_scores(z1, prototypes);
+    let s2 = cosine_scores(z2, prototypes);
     let q1 = sinkhorn(&s1, cfg.sinkhorn_eps, cfg.sinkhorn_iters);
     let q2 = sinkhorn(&s2, cfg.sinkhorn_eps, cfg.sinkhorn_iters);
     mark(LossPart::Sinkhorn);
@@ -136,17 +167,10 @@ pub fn concurl_loss_marked(
     });
     mark(LossPart::SoftCluster);
     let l3 = with_grad_if(cfg.gamma, &|| {
-        consensus_loss(view1.z, view2.z, prototypes, transforms, &q1, &q2, cfg.tau, cfg.detach_prototypes_l3)
+        consensus_loss(z1, z2, prototypes, transforms, &q1, &q2, cfg.tau, cfg.detach_prototypes_l3)
     });
     mark(LossPart::Consensus);
-
-    let mut total = Tensor::zeros([], (l1.kind(), l1.device()));
-    for (w, term) in [(cfg.alpha, &l1), (cfg.beta, &l2), (cfg.gamma, &l3)] {
-        if w != 0.0 {
-            total += w * term;
-        }
-    }
-    LossTerms { l1, l2, l3, total, codes: [q1, q2] }
+    (l2, l3, [q1, q2])
 }
 
 /// The over-clustering head's terms (IIC's trick; method.md §11):
@@ -162,17 +186,12 @@ pub fn overcluster_loss(
     transforms: &Transforms,
 ) -> Tensor {
     let (z1, z2, c) = (promote(z1), promote(z2), promote(prototypes));
-    let (s1, s2) = (cosine_scores(&z1, &c), cosine_scores(&z2, &c));
-    let q1 = sinkhorn(&s1, cfg.sinkhorn_eps, cfg.sinkhorn_iters);
-    let q2 = sinkhorn(&s2, cfg.sinkhorn_eps, cfg.sinkhorn_iters);
+    let (l2, l3, _) = clustering_terms(&z1, &z2, &c, cfg, transforms, &mut |_| {});
     let mut total = Tensor::zeros([], (z1.kind(), z1.device()));
-    if cfg.beta != 0.0 {
-        let l2 = soft_cluster_loss(&q1, &q2, &log_assignments(&s1, cfg.tau), &log_assignments(&s2, cfg.tau));
-        total += cfg.beta * l2;
-    }
-    if cfg.gamma != 0.0 {
-        let l3 = consensus_loss(&z1, &z2, &c, transforms, &q1, &q2, cfg.tau, cfg.detach_prototypes_l3);
-        total += cfg.gamma * l3;
+    for (w, term) in [(cfg.beta, &l2), (cfg.gamma, &l3)] {
+        if w != 0.0 {
+            total += w * term;
+        }
     }
     total
 }

@@ -141,16 +141,14 @@ pub(super) fn baselines(c: &Collected) -> Option<Table> {
 /// run measured; None when no run did.
 pub(super) fn consensus_table(c: &Collected, groups: &[Group]) -> Option<Table> {
     use crate::config::ConsensusFn;
-    let fns: Vec<ConsensusFn> = [ConsensusFn::Cspa, ConsensusFn::Mcla, ConsensusFn::Hbgf]
-        .into_iter()
-        .filter(|f| !c.done_metric(&format!("{}.acc", f.key())).is_empty())
-        .collect();
+    let fns: Vec<ConsensusFn> =
+        ConsensusFn::ALL.into_iter().filter(|f| !c.done_metric(&format!("{}.acc", f.key())).is_empty()).collect();
     if fns.is_empty() {
         return None;
     }
     let mut head: Vec<(String, bool)> =
         vec![("setting".into(), false), ("method".into(), false), ("codes ACC".into(), true)];
-    head.extend(fns.iter().map(|f| (format!("{} ACC", f.key().trim_start_matches("consensus_").to_uppercase()), true)));
+    head.extend(fns.iter().map(|f| (format!("{} ACC", f.name().to_uppercase()), true)));
     let mut t = Table::new(head);
     for g in groups {
         let metric = |key: &str| {

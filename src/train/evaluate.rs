@@ -49,8 +49,8 @@ pub struct Assigned {
     pub assignments: Assignments,
     /// Cluster embeddings z (CPU, float), for t-SNE.
     pub z: Tensor,
-    /// argmax of p~(m) per member m (Figure 1), M x N on the CPU, when asked.
-    pub members: Option<Tensor>,
+    /// argmax of p~(m) per member m (Figure 1): M label rows of length N, when asked.
+    pub members: Option<Vec<Vec<i64>>>,
 }
 
 pub struct EvalOutput {
@@ -174,8 +174,15 @@ pub fn assign(
         )?;
         km.push((f, res.labels));
     }
-    let members = (!members.is_empty()).then(|| Tensor::cat(&members, 1));
-    let consensus = consensus_partitions(engine, members.as_ref(), &c.codes, epoch)?;
+    // One host copy of the M x N member labels, shared by the consensus and diversity.
+    let members: Vec<Vec<i64>> = if members.is_empty() {
+        Vec::new()
+    } else {
+        let all = Tensor::cat(&members, 1);
+        let n = all.size()[1] as usize;
+        to_vec_i64(&all).chunks(n.max(1)).map(<[i64]>::to_vec).collect()
+    };
+    let consensus = consensus_partitions(engine, &members, &c.codes, epoch)?;
     let assignments = Assignments {
         indices: indices.to_vec(),
         codes: c.codes,
@@ -185,16 +192,16 @@ pub fn assign(
         kmeans: km,
         consensus,
     };
-    let members = members.filter(|_| with_members);
+    let members = (with_members && !members.is_empty()).then_some(members);
     Ok(Assigned { assignments, z: z.to_device(tch::Device::Cpu), members })
 }
 
 /// The consensus partitions `eval.consensus` asks for (method.md §11), over the
-/// ensemble of the M members' labels (`members`, M x N) and the codes; the final
-/// k-means of each function is seeded from the run's seed and `epoch`.
+/// ensemble of the M members' label rows and the codes; the final k-means of
+/// each function is seeded from the run's seed and `epoch`.
 fn consensus_partitions(
     engine: &Engine,
-    members: Option<&Tensor>,
+    members: &[Vec<i64>],
     codes: &[i64],
     epoch: usize,
 ) -> anyhow::Result<Vec<(ConsensusFn, Vec<i64>)>> {
@@ -202,9 +209,7 @@ fn consensus_partitions(
     if cfg.eval.consensus.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<Vec<i64>> =
-        members.map_or_else(Vec::new, |m| (0..m.size()[0]).map(|i| to_vec_i64(&m.get(i))).collect());
-    let mut parts: Vec<&[i64]> = rows.iter().map(Vec::as_slice).collect();
+    let mut parts: Vec<&[i64]> = members.iter().map(Vec::as_slice).collect();
     parts.push(codes);
     let ensemble = consensus::Ensemble::new(&parts)?;
     let seed = mix_seed(cfg.seed, SALT_EVAL ^ ((epoch as u64) << 8) ^ 0xc0);
@@ -238,8 +243,7 @@ pub fn evaluate(
     for (f, l) in &a.consensus {
         metrics::score(labels, l).insert_into(f.key(), &mut m);
     }
-    if let Some(all) = members {
-        let rows: Vec<Vec<i64>> = (0..all.size()[0]).map(|i| to_vec_i64(&all.get(i))).collect();
+    if let Some(rows) = members {
         let (mean, std) = diversity::pairwise_nmi(&rows);
         m.insert("diversity.mean".into(), mean);
         m.insert("diversity.std".into(), std);
@@ -257,8 +261,9 @@ impl Assignments {
     /// column per k-means feature (`kmeans_target`, `kmeans_encoder`,
     /// `kmeans_cluster`, `kmeans_pixels`, in the run's `eval.kmeans_features`
     /// order), one column per consensus function (`consensus_cspa`,
-    /// `consensus_mcla`, `consensus_hbgf`, in `eval.consensus` order), `label` (the true class; empty where none is known). `paths`
-    /// and `labels` are indexed by dataset row, like `indices`.
+    /// `consensus_mcla`, `consensus_hbgf`, in `eval.consensus` order), `label`
+    /// (the true class; empty where none is known). `paths` and `labels` are
+    /// indexed by dataset row, like `indices`.
     pub fn write_csv(&self, path: &Path, paths: Option<&[PathBuf]>, labels: Option<&[i64]>) -> anyhow::Result<()> {
         let mut buf = Vec::new();
         {

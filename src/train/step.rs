@@ -157,20 +157,19 @@ impl Engine {
         // mode as in BYOL. SimCLR (method.md §11) has no target: L1 reads the
         // online projections, and the target network is neither run nor updated.
         let simclr = self.cfg.loss.representation == Representation::Simclr;
-        let (w1, w2, v1, v2) = if simclr {
-            let (p1, p2) = (o1.projection.shallow_clone(), o2.projection.shallow_clone());
-            (p1.shallow_clone(), p2.shallow_clone(), p1, p2)
-        } else {
-            let (v1, v2) =
-                autocast::bf16(bf16, device, || (nets.target.forward_t(&x1, true), nets.target.forward_t(&x2, true)));
-            (o1.prediction.shallow_clone(), o2.prediction.shallow_clone(), v1, v2)
+        let targets = (!simclr).then(|| {
+            autocast::bf16(bf16, device, || (nets.target.forward_t(&x1, true), nets.target.forward_t(&x2, true)))
+        });
+        let (w, v) = match &targets {
+            Some((v1, v2)) => ([&o1.prediction, &o2.prediction], [v1, v2]),
+            None => ([&o1.projection, &o2.projection], [&o1.projection, &o2.projection]),
         };
         pt.target += lap(&mut clock);
 
         // Losses in float32 outside autocast (softmax, logs and Sinkhorn need the range).
         let terms = loss::concurl_loss_marked(
-            ViewOutputs { w: &w1, v: &v1, z: &o1.z },
-            ViewOutputs { w: &w2, v: &v2, z: &o2.z },
+            ViewOutputs { w: w[0], v: v[0], z: &o1.z },
+            ViewOutputs { w: w[1], v: v[1], z: &o2.z },
             &nets.online.prototypes,
             &self.cfg.loss,
             &self.transforms,

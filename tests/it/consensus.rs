@@ -6,8 +6,6 @@ use rand_chacha::ChaCha8Rng;
 use sweep::eval::consensus::{anmi, consensus, ConsensusFn, Ensemble};
 use sweep::eval::metrics::{acc, ari};
 
-const ALL: [ConsensusFn; 3] = [ConsensusFn::Cspa, ConsensusFn::Mcla, ConsensusFn::Hbgf];
-
 /// N objects in K unequal clusters (sizes 1 : 2 : ... : K), shuffled.
 fn truth(n_per: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<i64> {
     let mut t: Vec<i64> = (0..k).flat_map(|c| std::iter::repeat_n(c as i64, n_per * (c + 1))).collect();
@@ -25,7 +23,7 @@ fn relabel(p: &[i64], k: usize, rng: &mut ChaCha8Rng) -> Vec<i64> {
 fn run_all(parts: &[Vec<i64>], k: usize) -> Vec<(ConsensusFn, Vec<i64>)> {
     let refs: Vec<&[i64]> = parts.iter().map(Vec::as_slice).collect();
     let e = Ensemble::new(&refs).unwrap();
-    ALL.iter().map(|&f| (f, consensus(f, &e, k, 7).unwrap())).collect()
+    ConsensusFn::ALL.iter().map(|&f| (f, consensus(f, &e, k, 7).unwrap())).collect()
 }
 
 #[test]
