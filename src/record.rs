@@ -93,6 +93,10 @@ pub struct EpochRecord {
     pub eval: BTreeMap<String, f64>,
 }
 
+/// Prefix of the summary's metrics measured at the end of training when a
+/// self-labelling stage followed (`before_finetune.codes.acc`, ...; method.md §11).
+pub const BEFORE_FINETUNE: &str = "before_finetune.";
+
 /// `summary.json`: the finished run in one record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {

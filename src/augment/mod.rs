@@ -6,7 +6,8 @@
 //!
 //! A view is: RandomResizedCrop + horizontal flip (one affine per image, one
 //! `grid_sample`) -> colour jitter (p = jitter_p) -> grayscale (p = grayscale_p)
-//! -> Gaussian blur (p = blur_p[view]) -> normalise -> optional Sobel.
+//! -> Gaussian blur (p = blur_p[view]) -> normalise -> optional Sobel. The
+//! self-labelling stage's strong view scales the jitter and adds [`cutout`].
 //!
 //! Grayscale datasets (MNIST-like) are replicated to three channels first, so the
 //! network and the normalisation (with the configured RGB statistics) are the same
@@ -15,6 +16,7 @@
 pub mod blur;
 pub mod color;
 pub mod crop;
+pub mod cutout;
 pub mod sobel;
 
 use tch::{Device, Kind, Tensor};
@@ -97,10 +99,31 @@ impl Augmenter {
         (self.view(&x, self.blur_p[0]), self.view(&x, self.blur_p[1]))
     }
 
+    /// The self-labelling stage's strong view (method.md §11): view 1's
+    /// transform with the colour-jitter strengths times `strength` (hue at most
+    /// 0.5), then Cutout of `cutout` of the side after normalisation.
+    pub fn strong_view(&self, batch: &Tensor, strength: f64, cutout: f64) -> Tensor {
+        let x = self.to_unit_rgb(batch);
+        let j = &self.jitter;
+        let jitter = JitterConfig {
+            p: j.p,
+            brightness: j.brightness * strength,
+            contrast: j.contrast * strength,
+            saturation: j.saturation * strength,
+            hue: (j.hue * strength).min(0.5),
+        };
+        let y = self.view_with(&x, &jitter, self.blur_p[0]);
+        cutout::cutout(&y, cutout)
+    }
+
     /// One augmented view of `x` (B x 3 x H x W float in [0, 1]).
     fn view(&self, x: &Tensor, blur_p: f64) -> Tensor {
+        self.view_with(x, &self.jitter, blur_p)
+    }
+
+    fn view_with(&self, x: &Tensor, jitter: &JitterConfig, blur_p: f64) -> Tensor {
         let y = crop::random_resized_crop(&self.crop, x);
-        let y = color::color_jitter(&self.jitter, &y);
+        let y = color::color_jitter(jitter, &y);
         let y = color::random_grayscale(self.grayscale_p, &y);
         let y = blur::random_blur(&self.blur, blur_p, &y);
         self.finish(&y)

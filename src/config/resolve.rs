@@ -119,6 +119,7 @@ impl RunConfig {
         if !(0.0..=1.0).contains(&self.train.ema_tau) {
             e.push(format!("train.ema_tau = {}: must be in [0, 1]", self.train.ema_tau));
         }
+        self.validate_finetune(&mut e);
         if self.train.checkpoint_every == 0 {
             e.push("train.checkpoint_every must be >= 1".into());
         }
@@ -248,7 +249,7 @@ impl RunConfig {
     /// would make a run impossible or make one step last for hours.
     fn check_maxima(&self, e: &mut Vec<String>) {
         let d = &self.data;
-        let checks: [(&str, u64, u64, &str); 19] = [
+        let checks: [(&str, u64, u64, &str); 20] = [
             ("data.synthetic.per_class", d.synthetic.per_class as u64, 1_000_000, "images generated in memory"),
             (
                 "data.clusters",
@@ -276,6 +277,7 @@ impl RunConfig {
             ("train.epochs", self.train.epochs.unwrap_or(1) as u64, 1_000_000, "epochs (the paper uses at most 1000)"),
             ("train.steps_per_epoch", self.train.steps_per_epoch.unwrap_or(1) as u64, 10_000_000, "steps per epoch"),
             ("train.checkpoint_every", self.train.checkpoint_every as u64, 1_000_000, "epochs between checkpoints"),
+            ("finetune.epochs", self.finetune.epochs as u64, 1_000_000, "self-labelling epochs"),
             (
                 "loss.sinkhorn_iters",
                 self.loss.sinkhorn_iters as u64,
@@ -363,8 +365,24 @@ impl RunConfig {
     }
 
     /// Epochs of the ConCURL phase (`train.epochs`).
+    /// The method's name in reports: the loss weights' name (`LossConfig::method_name`),
+    /// with " + self-labelling" when the stage follows.
+    pub fn method_name(&self) -> String {
+        let base = self.loss.method_name();
+        if self.finetune.is_off() {
+            base
+        } else {
+            format!("{base} + self-labelling")
+        }
+    }
+
+    /// Epochs of training proper (`train.epochs`).
     pub fn epochs(&self) -> usize {
         self.train.epochs.expect("RunConfig::resolve fills train.epochs")
+    }
+    /// Epochs of the whole run: training, then the self-labelling stage.
+    pub fn total_epochs(&self) -> usize {
+        self.epochs() + self.finetune.epochs
     }
     pub fn batch_size(&self) -> usize {
         self.train.batch_size.expect("RunConfig::resolve fills train.batch_size")
@@ -380,5 +398,28 @@ impl RunConfig {
     }
     pub fn blur_kernel(&self) -> u32 {
         self.augment.blur_kernel.expect("RunConfig::resolve fills augment.blur_kernel")
+    }
+
+    /// method.md §11's self-labelling stage; nothing to check when it is off.
+    fn validate_finetune(&self, e: &mut Vec<String>) {
+        let f = &self.finetune;
+        if f.is_off() {
+            return;
+        }
+        if self.loss.beta == 0.0 && self.loss.gamma == 0.0 {
+            e.push("finetune.epochs > 0 needs a trained cluster head: set loss.beta or loss.gamma above 0".into());
+        }
+        if !(f.confidence > 0.0 && f.confidence <= 1.0) {
+            e.push(format!("finetune.confidence = {}: must be in (0, 1]", f.confidence));
+        }
+        if !(f.strength >= 0.0 && f.strength.is_finite()) {
+            e.push(format!("finetune.strength = {}: must be a finite number >= 0", f.strength));
+        }
+        if !(0.0..1.0).contains(&f.cutout) {
+            e.push(format!("finetune.cutout = {}: must be in [0, 1)", f.cutout));
+        }
+        if !(f.lr > 0.0 && f.lr.is_finite()) {
+            e.push(format!("finetune.lr = {}: must be a finite number > 0", f.lr));
+        }
     }
 }

@@ -24,6 +24,10 @@ pub struct RunConfig {
     pub loss: LossConfig,
     pub transform: TransformConfig,
     pub train: TrainConfig,
+    /// The optional self-labelling stage after training (method.md §11). Off
+    /// (`epochs = 0`) by default and then left out of the run id.
+    #[serde(skip_serializing_if = "FinetuneConfig::is_off")]
+    pub finetune: FinetuneConfig,
     pub eval: EvalConfig,
 }
 
@@ -349,6 +353,44 @@ impl Default for TrainConfig {
             steps_per_epoch: None,
             checkpoint_every: 10,
         }
+    }
+}
+
+/// Self-labelling (SCAN's third step, SPICE's reliable pseudo-labels; method.md
+/// §11): `epochs` more epochs after `train.epochs`, in which the images whose
+/// Sinkhorn code on the un-augmented view reaches `confidence` are
+/// pseudo-labelled by it, and the cluster head's p on a strongly augmented view
+/// is trained on those labels by cross-entropy. Labels are never read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FinetuneConfig {
+    /// Epochs of the stage; 0: no stage.
+    pub epochs: usize,
+    /// A code must reach this probability for its image to be pseudo-labelled.
+    pub confidence: f64,
+    /// Weight each pseudo-label by the inverse of its cluster's share of the
+    /// confident images (SCAN), so that large clusters do not swallow small ones.
+    pub balance: bool,
+    /// The strong view's colour-jitter strengths are the training ones times this.
+    pub strength: f64,
+    /// Cutout on the strong view: a square of this fraction of the side, zeroed
+    /// (after normalisation, so it holds the mean); 0: none.
+    pub cutout: f64,
+    /// Adam's learning rate in the stage (the moments carry over).
+    pub lr: f64,
+    /// Train the heads and prototypes only; the encoder runs in evaluation mode.
+    pub freeze_encoder: bool,
+}
+
+impl FinetuneConfig {
+    pub fn is_off(&self) -> bool {
+        self.epochs == 0
+    }
+}
+
+impl Default for FinetuneConfig {
+    fn default() -> Self {
+        Self { epochs: 0, confidence: 0.99, balance: true, strength: 1.5, cutout: 0.5, lr: 1e-4, freeze_encoder: false }
     }
 }
 

@@ -3,13 +3,15 @@
 //! `loss.representation = "simclr"`), [`sinkhorn::sinkhorn`] codes, [`cluster`] soft
 //! assignments and L2, [`consensus::consensus_loss`] (L3) over the fixed random
 //! [`transforms::Transforms`], and [`concurl_loss`], the weighted total
-//! L = alpha L1 + beta L2 + gamma L3.
+//! L = alpha L1 + beta L2 + gamma L3; and [`selflabel::self_label_loss`], the
+//! optional self-labelling stage's cross-entropy (method.md §11).
 //!
 //! Shapes are checked on entry; a wrong shape is a bug in the caller (the inputs
 //! come from our own networks), so it panics with a message naming the argument.
 pub mod byol;
 pub mod cluster;
 pub mod consensus;
+pub mod selflabel;
 pub mod simclr;
 pub mod sinkhorn;
 pub mod transforms;
@@ -19,6 +21,7 @@ use tch::{Kind, Tensor};
 pub use byol::byol_loss;
 pub use cluster::{cosine_scores, log_assignments, soft_cluster_loss};
 pub use consensus::{consensus_loss, transformed_log_assignments};
+pub use selflabel::{self_label_loss, SelfLabelTerms};
 pub use simclr::nt_xent_loss;
 pub use sinkhorn::sinkhorn;
 pub use transforms::Transforms;

@@ -52,6 +52,9 @@ pub struct Group {
     /// ACC, NMI, ARI under [`super::metric_source`]'s rule.
     pub scores: [Stat; 3],
     pub done: usize,
+    /// Done runs flagged as collapsed (method.md §3: L2 stuck at ln K, or one
+    /// cluster holding nearly every image): the paper's third open question, counted.
+    pub collapsed: usize,
     pub failed: usize,
     /// Neither done nor failed: pending, running, interrupted or never started.
     pub missing: usize,
@@ -59,7 +62,7 @@ pub struct Group {
 
 impl Group {
     pub fn method(&self) -> Option<String> {
-        self.config.as_ref().map(|c| c.loss.method_name())
+        self.config.as_ref().map(|c| c.method_name())
     }
 
     /// The group's swept values as `key=value` text, `seed` excluded.
@@ -162,6 +165,7 @@ pub fn aggregate(c: &Collected) -> anyhow::Result<Vec<Group>> {
             run_ids,
             scores,
             done: done[row] as usize,
+            collapsed: runs.iter().filter(|r| r.summary.as_ref().is_some_and(|s| s.collapsed)).count(),
             failed: failed[row] as usize,
             missing: (total[row] - done[row] - failed[row]) as usize,
         });

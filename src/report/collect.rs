@@ -222,7 +222,7 @@ pub fn run_frame(runs: &[RunRecord], swept_keys: &[String]) -> anyhow::Result<Da
             SweptKind::Str => Column::new(name, vals.iter().map(|v| v.map(value_text)).collect::<Vec<_>>()),
         });
     }
-    cols.push(Column::new("method".into(), strs(&|r| r.config.as_ref().map(|c| c.loss.method_name()))));
+    cols.push(Column::new("method".into(), strs(&|r| r.config.as_ref().map(|c| c.method_name()))));
     cols.push(Column::new("dataset".into(), strs(&|r| r.config.as_ref().map(|c| c.data.dataset.to_string()))));
     cols.push(Column::new("backbone".into(), strs(&|r| r.config.as_ref().map(|c| enum_text(&c.model.backbone)))));
     if !swept_keys.iter().any(|k| k == "seed") {

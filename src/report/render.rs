@@ -109,6 +109,8 @@ struct View<'a> {
     speed: Option<Table>,
     /// Consensus partitions beside the codes, when runs computed them.
     consensus: Option<Table>,
+    /// Scores before and after the self-labelling stage, when runs had one.
+    selflabel: Option<Table>,
 }
 
 /// k-means baselines that do not depend on the method (method.md §7 evaluates them in
@@ -167,6 +169,46 @@ pub(super) fn consensus_table(c: &Collected, groups: &[Group]) -> Option<Table> 
         let mut row = vec![cell(&g.label()), g.method().map(|m| cell(&m)).unwrap_or_else(|| "—".into())];
         row.push(fmt_stat(&metric("codes.acc")));
         row.extend(per_fn.iter().map(fmt_stat));
+        t.rows.push(row);
+    }
+    (!t.rows.is_empty()).then_some(t)
+}
+
+/// The self-labelling stage's gain (method.md §11), per group whose done runs
+/// had one: the codes' ACC at the end of training (`before_finetune.codes.acc`)
+/// and after the stage, their difference, and the stage's training minutes.
+pub(super) fn selflabel_table(c: &Collected, groups: &[Group]) -> Option<Table> {
+    let before_key = format!("{}codes.acc", crate::record::BEFORE_FINETUNE);
+    let head = ["setting", "method", "ACC before", "ACC after", "gain", "stage minutes"];
+    let mut t = Table::new(head.iter().enumerate().map(|(i, h)| (h.to_string(), i >= 2)).collect());
+    for g in groups {
+        let runs: Vec<&crate::report::collect::RunRecord> =
+            c.runs.iter().filter(|r| r.is_done() && g.run_ids.contains(&r.entry.run_id)).collect();
+        let per_run: Vec<(f64, f64, f64)> = runs
+            .iter()
+            .filter_map(|r| {
+                let m = &r.summary.as_ref()?.metrics;
+                let minutes: f64 = r
+                    .epochs
+                    .iter()
+                    .filter(|e| e.train.contains_key("self_labelling"))
+                    .filter_map(|e| e.train.get("seconds"))
+                    .sum::<f64>()
+                    / 60.0;
+                Some((*m.get(&before_key)?, *m.get("codes.acc")?, minutes))
+            })
+            .collect();
+        if per_run.is_empty() {
+            continue;
+        }
+        let col = |f: fn(&(f64, f64, f64)) -> f64| Stat::of(&per_run.iter().map(f).collect::<Vec<_>>());
+        let mut row = vec![cell(&g.label()), g.method().map(|m| cell(&m)).unwrap_or_else(|| "—".into())];
+        row.push(fmt_stat(&col(|r| r.0)));
+        row.push(fmt_stat(&col(|r| r.1)));
+        let gain = col(|r| r.1 - r.0);
+        row.push(gain.mean.map_or_else(|| "—".into(), |m| format!("{m:+.3} ({})", gain.n)));
+        let minutes = col(|r| r.2);
+        row.push(minutes.mean.map_or_else(|| "—".into(), |m| format!("{m:.1} ({})", minutes.n)));
         t.rows.push(row);
     }
     (!t.rows.is_empty()).then_some(t)
@@ -249,6 +291,7 @@ pub fn render(c: &Collected, groups: &[Group], figures: &ReportFigures, out_dir:
         baselines: baselines(c),
         speed: speed_table(c, groups),
         consensus: consensus_table(c, groups),
+        selflabel: selflabel_table(c, groups),
     };
     let mut m = Matcher { groups, notes: Vec::new() };
     match name {
@@ -309,7 +352,7 @@ pub(super) fn groups_table(groups: &[Group]) -> Table {
     head.extend(keys.iter().map(|k| (format!("`{k}`"), false)));
     head.push(("method".into(), false));
     head.extend(["ACC", "NMI", "ARI"].map(|m| (m.to_string(), true)));
-    head.extend(["done", "failed", "missing"].map(|m| (m.to_string(), true)));
+    head.extend(["done", "collapsed", "failed", "missing"].map(|m| (m.to_string(), true)));
     let mut t = Table::new(head);
     let best: Vec<Vec<bool>> =
         (0..3).map(|i| best_mask(&groups.iter().map(|g| g.scores[i].mean).collect::<Vec<_>>())).collect();
@@ -323,7 +366,7 @@ pub(super) fn groups_table(groups: &[Group]) -> Table {
         for (i, b) in best.iter().enumerate() {
             row.push(bold_if(fmt_stat(&g.scores[i]), b[r]));
         }
-        row.extend([g.done, g.failed, g.missing].map(|n| n.to_string()));
+        row.extend([g.done, g.collapsed, g.failed, g.missing].map(|n| n.to_string()));
         t.rows.push(row);
     }
     t

@@ -119,7 +119,7 @@ fn parse_overrides(texts: &[String], problems: &mut Vec<Problem>) -> Vec<Overrid
     }
     // Keys holding a list in `RunConfig` take a list as their value (a list of
     // lists sweeps them); `data.classes` defaults to none but is a list too.
-    let schema = serde_json::to_value(RunConfig::default()).expect("RunConfig serialises to JSON");
+    let schema = schema();
     let is_list_key = |key: &str| json_at(&schema, key).is_some_and(Json::is_array) || key == "data.classes";
     texts.iter().filter_map(|t| parse_override(t, &is_list_key, problems)).collect()
 }
@@ -299,8 +299,7 @@ struct Checker {
 
 impl Checker {
     fn schema(&mut self) -> &Json {
-        self.schema
-            .get_or_insert_with(|| serde_json::to_value(RunConfig::default()).expect("RunConfig serialises to JSON"))
+        self.schema.get_or_insert_with(schema)
     }
 
     fn leaves(&mut self, leaves: &Leaves, problems: &mut Vec<Problem>) {
@@ -357,6 +356,19 @@ impl Checker {
             self.bad.insert(at.clone());
         }
     }
+}
+
+/// Every key of `RunConfig` as JSON. The options that are left out of the
+/// serialisation while off (so that runs from before them keep their ids) are
+/// switched on here, so that the schema has them too.
+fn schema() -> Json {
+    let mut c = RunConfig::default();
+    c.model.overcluster = 1;
+    c.loss.representation = crate::config::Representation::Simclr;
+    c.loss.simclr_temperature = 0.1;
+    c.eval.consensus = vec![crate::config::ConsensusFn::Cspa];
+    c.finetune.epochs = 1;
+    serde_json::to_value(c).expect("RunConfig serialises to JSON")
 }
 
 /// Is `key` a field of `RunConfig` (walking nested structs by the dotted segments)?

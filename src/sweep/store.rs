@@ -115,7 +115,7 @@ impl Store {
                 run_id: run_id.to_string(),
                 observed: dir.observe()?,
                 status: dir.status()?,
-                epochs: dir.read_config()?.train.epochs,
+                epochs: Some(dir.read_config()?.total_epochs()),
             }),
         }
     }
@@ -293,12 +293,27 @@ impl RunDir {
     pub fn lock_path(&self) -> PathBuf {
         self.path.join("lock")
     }
+    pub fn losses_path(&self) -> PathBuf {
+        self.path.join("losses.csv")
+    }
 
-    /// The run's config as stored (already resolved when it was written).
+    /// The run's config as stored, through the same resolve and validate as a
+    /// sweep file's runs (a config written resolved resolves to itself), so a
+    /// hand-edited or damaged `config.toml` is refused here with what is wrong.
     pub fn read_config(&self) -> anyhow::Result<RunConfig> {
         let p = self.config_path();
         let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-        toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))
+        let mut cfg: RunConfig = toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
+        cfg.resolve();
+        let problems = cfg.validate();
+        if !problems.is_empty() {
+            bail!(
+                "{}: {}; the file was edited by hand or damaged: restore it, or move the run folder away to train the run afresh",
+                p.display(),
+                problems.join("; ")
+            );
+        }
+        Ok(cfg)
     }
 
     /// The recorded status (`pending` when none has been written).
@@ -381,6 +396,44 @@ impl RunDir {
         write_atomic(&self.metrics_path(), text.as_bytes())
     }
 
+    /// Keep the rows of `losses.csv` (step,L,L1,L2,L3) of steps `<= step` (a run
+    /// resuming from the checkpoint of `step` trains the later ones again).
+    pub fn rewind_losses(&self, step: usize) -> anyhow::Result<()> {
+        let path = self.losses_path();
+        let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+        let kept: String = text
+            .lines()
+            .filter(|l| l.split(',').next().and_then(|s| s.parse::<usize>().ok()).is_some_and(|s| s <= step))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        if kept.len() != text.len() {
+            write_atomic(&path, kept.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// `losses.csv` opened for appending one row per step.
+    pub fn losses_log(&self) -> anyhow::Result<LossLog> {
+        let p = self.losses_path();
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&p)
+            .with_context(|| format!("opening {}", p.display()))?;
+        Ok(LossLog { file })
+    }
+
+    /// `figures/tsne.csv`: the 2-d t-SNE points of Figure 2 with their class.
+    pub fn write_tsne_csv(&self, points: &[[f64; 2]], labels: &[i64]) -> anyhow::Result<()> {
+        let fig = self.figures_dir();
+        std::fs::create_dir_all(&fig).with_context(|| format!("creating {}", fig.display()))?;
+        let mut csv = String::from("x,y,label\n");
+        for (p, l) in points.iter().zip(labels) {
+            csv.push_str(&format!("{},{},{}\n", p[0], p[1], l));
+        }
+        write_atomic(&fig.join("tsne.csv"), csv.as_bytes())
+    }
+
     pub fn write_summary(&self, summary: &Summary) -> anyhow::Result<()> {
         write_json_atomic(&self.summary_path(), summary)
     }
@@ -392,6 +445,20 @@ impl RunDir {
         } else {
             Ok(None)
         }
+    }
+}
+
+/// `losses.csv` of one run, open for appending: `step,L,L1,L2,L3` per step.
+pub struct LossLog {
+    file: File,
+}
+
+impl LossLog {
+    /// One row. Best effort: the log is for people; the metrics and the
+    /// checkpoint are what resume reads.
+    pub fn append(&mut self, step: usize, terms: &[f64]) {
+        let cols: Vec<String> = terms.iter().map(f64::to_string).collect();
+        let _ = writeln!(self.file, "{step},{}", cols.join(","));
     }
 }
 

@@ -15,10 +15,10 @@ pub mod executor;
 pub mod export;
 pub mod predict;
 pub mod rng;
+pub mod selflabel;
 pub mod step;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -29,9 +29,9 @@ use tch::{Device, Kind, Tensor};
 
 use crate::config::RunConfig;
 use crate::data::{Dataset, DeviceData};
-use crate::record::{EpochRecord, Summary};
+use crate::record::{EpochRecord, Summary, BEFORE_FINETUNE};
 use crate::sweep::schedule::{RunControl, RunFailure};
-use crate::sweep::store::RunDir;
+use crate::sweep::store::{LossLog, RunDir};
 use crate::util::mix_seed;
 
 use checkpoint::CheckpointMeta;
@@ -79,7 +79,10 @@ fn permutation(cfg: &RunConfig, epoch: usize, n: usize, device: Device) -> Tenso
 }
 
 /// Trains (or resumes) one run to completion, writing metrics, checkpoints and
-/// the summary into `dir`.
+/// the summary into `dir`. The phases, top to bottom: resume from the newest
+/// checkpoint, then per epoch train and close it (record, evaluate when due,
+/// checkpoint), then finish (final evaluation if none is in memory, the run's
+/// results). A stop request checkpoints mid-epoch and returns `Interrupted`.
 pub fn run(
     cfg: &RunConfig,
     dir: &RunDir,
@@ -87,142 +90,265 @@ pub fn run(
     device: Device,
     ctl: &RunControl,
 ) -> Result<(), RunFailure> {
-    let started = Instant::now();
-    let ds = &data.dataset;
-    let n = ds.labels.len();
-    let b = cfg.batch_size();
-    if b > n {
-        return Err(fail(format!("batch size {b} is larger than the dataset ({n} images): lower train.batch_size")));
-    }
-    let full_steps = n / b;
-    let steps = cfg.train.steps_per_epoch.map_or(full_steps, |s| s.min(full_steps));
-    let epochs = cfg.epochs();
-    let total_steps = steps * epochs;
-    let stored_channels = ds.images.size()[1];
-
     // A process killed after writing the summary but before the scheduler marked
     // the run done left a finished run: nothing is trained or rewritten again.
     if dir.read_summary().ok().flatten().is_some() {
         tracing::info!(run = %dir.run_id(), "already finished (summary.json present)");
         return Ok(());
     }
-    let mut engine = Engine::new(cfg, stored_channels, device).map_err(|e| failed_ctx("building the model", e))?;
-    let ckpt_dir = dir.checkpoint_dir();
-    let mut meta = CheckpointMeta::default();
-    if let Some(ck) = checkpoint::load(&ckpt_dir).map_err(|e| failed_ctx("loading the checkpoint", e))? {
-        meta = ck.meta;
-        engine
-            .load_state(ck.tensors, meta.global_step as i64)
-            .map_err(|e| failed_ctx(&format!("restoring {}", ckpt_dir.display()), e))?;
-        tracing::info!(run = %dir.run_id(), epoch = meta.epoch, step = meta.step_in_epoch, "resuming from checkpoint");
+    let mut trainer = Trainer::resume(cfg, dir, data, device)?;
+    while !trainer.done() {
+        let epoch = trainer.train_epoch(ctl)?;
+        trainer.close_epoch(epoch)?;
     }
-    // Anything logged after the checkpoint we resume from (or everything, when
-    // there is none) belongs to steps that will be trained again.
-    dir.rewind_metrics(meta.epoch).map_err(|e| failed_ctx("rewinding metrics.jsonl to the checkpoint", e))?;
-    rewind_losses(&dir.path().join("losses.csv"), meta.global_step)
-        .map_err(|e| failed_ctx("rewinding losses.csv", e))?;
-    let eval_idx = eval_indices(cfg, n);
-    let eval_labels: Vec<i64> = eval_idx.iter().map(|&i| ds.labels[i as usize]).collect();
-    let mut losses_log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.path().join("losses.csv"))
-        .map_err(|e| fail(format!("opening {}: {e}", dir.path().join("losses.csv").display())))?;
-    let time_before = meta.train_seconds;
-    let mut last_eval: Option<evaluate::EvalOutput> = None;
-    let mut last_train = BTreeMap::new();
-
-    while meta.epoch < epochs {
-        let epoch = meta.epoch; // 0-based epoch being trained
-        let perm = permutation(cfg, epoch, n, device);
-        let epoch_start = Instant::now();
-        let mut pending: Vec<Tensor> = Vec::with_capacity(FLUSH_EVERY);
-        let mut step_in_epoch = meta.step_in_epoch;
-        let mut steps_this_attempt = 0usize;
-        while step_in_epoch < steps {
-            if ctl.stop_requested() {
-                flush(&mut pending, &mut meta, &mut losses_log, ctl, epochs, steps)?;
-                meta.step_in_epoch = step_in_epoch;
-                meta.train_seconds = time_before + started.elapsed().as_secs_f64();
-                checkpoint::save(&ckpt_dir, &mut meta, &engine.state_tensors())
-                    .map_err(|e| failed_ctx("writing the checkpoint on stop", e))?;
-                return Err(RunFailure::Interrupted);
-            }
-            let idx = perm.narrow(0, (step_in_epoch * b) as i64, b as i64);
-            let batch = data.on_device.batch(&idx);
-            let terms = engine.step(&batch, meta.global_step, total_steps, None);
-            pending.push(terms);
-            meta.global_step += 1;
-            step_in_epoch += 1;
-            steps_this_attempt += 1;
-            meta.step_in_epoch = step_in_epoch;
-            if pending.len() >= FLUSH_EVERY || step_in_epoch == steps {
-                flush(&mut pending, &mut meta, &mut losses_log, ctl, epochs, steps)?;
-            }
-        }
-        let secs = epoch_start.elapsed().as_secs_f64();
-        let mut train: BTreeMap<String, f64> = TERMS
-            .iter()
-            .map(|t| (t.to_string(), meta.epoch_sums.get(*t).copied().unwrap_or(f64::NAN) / steps as f64))
-            .collect();
-        train.insert("seconds".into(), secs);
-        train.insert("images_per_sec".into(), (steps_this_attempt * b) as f64 / secs.max(1e-9));
-        train.insert("lr".into(), cfg.train.lr);
-        train.insert("ema_tau".into(), engine.ema_tau(meta.global_step, total_steps));
-        meta.epoch += 1;
-        meta.step_in_epoch = 0;
-        meta.epoch_sums.clear();
-        let done_epochs = meta.epoch;
-        let is_last = done_epochs == epochs;
-        let eval_due = is_last || (cfg.eval.every > 0 && done_epochs % cfg.eval.every == 0);
-        let mut eval = BTreeMap::new();
-        if eval_due {
-            let out = evaluate::evaluate(&engine, &data.on_device, &eval_idx, &eval_labels, done_epochs)
-                .map_err(|e| failed_ctx(&format!("evaluating after epoch {done_epochs}"), e))?;
-            eval = out.metrics.clone();
-            last_eval = Some(out);
-        }
-        dir.append_metrics(&EpochRecord { epoch: done_epochs, step: meta.global_step, train: train.clone(), eval })
-            .map_err(|e| failed_ctx("appending metrics", e))?;
-        last_train = train;
-        // The epoch counter in status.json is ours; the scheduler owns state and reason.
-        if let Ok(mut st) = dir.status() {
-            st.epoch = done_epochs;
-            let _ = dir.set_status(&st);
-        }
-        meta.train_seconds = time_before + started.elapsed().as_secs_f64();
-        if is_last || done_epochs % cfg.train.checkpoint_every == 0 {
-            checkpoint::save(&ckpt_dir, &mut meta, &engine.state_tensors())
-                .map_err(|e| failed_ctx("writing the checkpoint", e))?;
-        }
-    }
-
-    // A resumed run whose last epoch finished before the kill has no evaluation in
-    // memory: evaluate the final weights now.
-    let out = match last_eval {
-        Some(o) => o,
-        None => evaluate::evaluate(&engine, &data.on_device, &eval_idx, &eval_labels, epochs)
-            .map_err(|e| failed_ctx("final evaluation", e))?,
-    };
-    if last_train.is_empty() {
-        last_train = dir.read_metrics().ok().and_then(|m| m.last().map(|r| r.train.clone())).unwrap_or_default();
-    }
-    finish(cfg, dir, ds, &engine, &out, last_train, meta.global_step, meta.train_seconds, device)
-        .map_err(|e| failed_ctx("writing the run's results", e))
+    trainer.finish()
 }
 
-/// Keeps the rows of `losses.csv` (step,L,L1,L2,L3) up to `step`.
-fn rewind_losses(path: &std::path::Path, step: usize) -> anyhow::Result<()> {
-    let Ok(text) = std::fs::read_to_string(path) else { return Ok(()) };
-    let kept: String = text
-        .lines()
-        .filter(|l| l.split(',').next().and_then(|s| s.parse::<usize>().ok()).is_some_and(|s| s <= step))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    if kept.len() != text.len() {
-        crate::util::write_atomic(path, kept.as_bytes())?;
+/// The length of a run in steps: fixed by the config and the dataset size.
+#[derive(Debug, Clone, Copy)]
+struct Schedule {
+    /// Images in the training set.
+    n: usize,
+    batch: usize,
+    steps_per_epoch: usize,
+    /// All epochs: training, then the self-labelling stage's.
+    epochs: usize,
+    /// Epochs of training proper; the stage's epochs come after these.
+    train_epochs: usize,
+}
+
+impl Schedule {
+    fn of(cfg: &RunConfig, n: usize) -> Result<Self, RunFailure> {
+        let batch = cfg.batch_size();
+        if batch > n {
+            return Err(fail(format!(
+                "batch size {batch} is larger than the dataset ({n} images): lower train.batch_size"
+            )));
+        }
+        let full = n / batch;
+        let steps_per_epoch = cfg.train.steps_per_epoch.map_or(full, |s| s.min(full));
+        Ok(Self { n, batch, steps_per_epoch, epochs: cfg.total_epochs(), train_epochs: cfg.epochs() })
     }
-    Ok(())
+
+    /// Steps of training proper (the EMA schedule's length).
+    fn total_steps(&self) -> usize {
+        self.steps_per_epoch * self.train_epochs
+    }
+
+    /// Is the 0-based `epoch` one of the self-labelling stage?
+    fn is_self_labelling(&self, epoch: usize) -> bool {
+        epoch >= self.train_epochs
+    }
+}
+
+/// What one epoch's training pass measured, for its record.
+struct EpochPass {
+    seconds: f64,
+    /// Steps trained by this process (fewer than an epoch when it resumed mid-epoch).
+    steps_trained: usize,
+}
+
+/// One run in progress: the model and optimiser, the position (the checkpoint
+/// counters), and the run folder it writes to.
+struct Trainer<'a> {
+    cfg: &'a RunConfig,
+    dir: &'a RunDir,
+    data: &'a LoadedData,
+    device: Device,
+    schedule: Schedule,
+    engine: Engine,
+    meta: CheckpointMeta,
+    losses: LossLog,
+    eval_idx: Vec<i64>,
+    eval_labels: Vec<i64>,
+    /// Process start and the training seconds of earlier attempts.
+    started: Instant,
+    seconds_before: f64,
+    last_eval: Option<evaluate::EvalOutput>,
+    last_train: BTreeMap<String, f64>,
+}
+
+impl<'a> Trainer<'a> {
+    /// Builds the model and restores the newest checkpoint, if any; the logs are
+    /// cut back to it, since anything after it will be trained again.
+    fn resume(cfg: &'a RunConfig, dir: &'a RunDir, data: &'a LoadedData, device: Device) -> Result<Self, RunFailure> {
+        let ds = &data.dataset;
+        let schedule = Schedule::of(cfg, ds.labels.len())?;
+        let mut engine =
+            Engine::new(cfg, ds.images.size()[1], device).map_err(|e| failed_ctx("building the model", e))?;
+        let ckpt_dir = dir.checkpoint_dir();
+        let mut meta = CheckpointMeta::default();
+        if let Some(ck) = checkpoint::load(&ckpt_dir).map_err(|e| failed_ctx("loading the checkpoint", e))? {
+            meta = ck.meta;
+            engine
+                .load_state(ck.tensors, meta.global_step as i64)
+                .map_err(|e| failed_ctx(&format!("restoring {}", ckpt_dir.display()), e))?;
+            tracing::info!(run = %dir.run_id(), epoch = meta.epoch, step = meta.step_in_epoch, "resuming from checkpoint");
+        }
+        dir.rewind_metrics(meta.epoch).map_err(|e| failed_ctx("rewinding metrics.jsonl to the checkpoint", e))?;
+        dir.rewind_losses(meta.global_step).map_err(|e| failed_ctx("rewinding losses.csv", e))?;
+        let losses = dir.losses_log().map_err(|e| failed_ctx("opening losses.csv", e))?;
+        let eval_idx = eval_indices(cfg, schedule.n);
+        let eval_labels = eval_idx.iter().map(|&i| ds.labels[i as usize]).collect();
+        Ok(Self {
+            cfg,
+            dir,
+            data,
+            device,
+            schedule,
+            engine,
+            seconds_before: meta.train_seconds,
+            meta,
+            losses,
+            eval_idx,
+            eval_labels,
+            started: Instant::now(),
+            last_eval: None,
+            last_train: BTreeMap::new(),
+        })
+    }
+
+    fn done(&self) -> bool {
+        self.meta.epoch >= self.schedule.epochs
+    }
+
+    fn train_seconds(&self) -> f64 {
+        self.seconds_before + self.started.elapsed().as_secs_f64()
+    }
+
+    fn save_checkpoint(&mut self, what: &str) -> Result<(), RunFailure> {
+        self.meta.train_seconds = self.train_seconds();
+        checkpoint::save(&self.dir.checkpoint_dir(), &mut self.meta, &self.engine.state_tensors())
+            .map_err(|e| failed_ctx(what, e))
+    }
+
+    /// Trains the rest of the current epoch, from its step in the checkpoint
+    /// counters; the loss terms are read to the host every [`FLUSH_EVERY`] steps.
+    fn train_epoch(&mut self, ctl: &RunControl) -> Result<EpochPass, RunFailure> {
+        let Schedule { n, batch, steps_per_epoch: steps, epochs, .. } = self.schedule;
+        let self_labelling = self.schedule.is_self_labelling(self.meta.epoch);
+        let perm = permutation(self.cfg, self.meta.epoch, n, self.device);
+        let start = Instant::now();
+        let mut pending: Vec<Tensor> = Vec::with_capacity(FLUSH_EVERY);
+        let mut steps_trained = 0usize;
+        while self.meta.step_in_epoch < steps {
+            if ctl.stop_requested() {
+                flush(&mut pending, &mut self.meta, &mut self.losses, ctl, epochs, steps)?;
+                self.save_checkpoint("writing the checkpoint on stop")?;
+                return Err(RunFailure::Interrupted);
+            }
+            let idx = perm.narrow(0, (self.meta.step_in_epoch * batch) as i64, batch as i64);
+            let images = self.data.on_device.batch(&idx);
+            let terms = if self_labelling {
+                self.engine.self_label_step(&images, self.meta.global_step)
+            } else {
+                self.engine.step(&images, self.meta.global_step, self.schedule.total_steps(), None)
+            };
+            pending.push(terms);
+            self.meta.global_step += 1;
+            self.meta.step_in_epoch += 1;
+            steps_trained += 1;
+            if pending.len() >= FLUSH_EVERY || self.meta.step_in_epoch == steps {
+                flush(&mut pending, &mut self.meta, &mut self.losses, ctl, epochs, steps)?;
+            }
+        }
+        Ok(EpochPass { seconds: start.elapsed().as_secs_f64(), steps_trained })
+    }
+
+    /// Ends an epoch: its record in metrics.jsonl (with an evaluation when one is
+    /// due: every `eval.every` epochs, after the last, and before a
+    /// self-labelling stage), the epoch in status.json, and a checkpoint every
+    /// `train.checkpoint_every` epochs.
+    fn close_epoch(&mut self, pass: EpochPass) -> Result<(), RunFailure> {
+        let train = self.epoch_means(&pass);
+        self.meta.epoch += 1;
+        self.meta.step_in_epoch = 0;
+        self.meta.epoch_sums.clear();
+        let done_epochs = self.meta.epoch;
+        let is_last = self.done();
+        let every = self.cfg.eval.every;
+        let mut eval = BTreeMap::new();
+        let before_stage =
+            self.schedule.epochs > self.schedule.train_epochs && done_epochs == self.schedule.train_epochs;
+        if is_last || before_stage || (every > 0 && done_epochs % every == 0) {
+            let out = self
+                .evaluate(done_epochs)
+                .map_err(|e| failed_ctx(&format!("evaluating after epoch {done_epochs}"), e))?;
+            eval = out.metrics.clone();
+            self.last_eval = Some(out);
+        }
+        let record = EpochRecord { epoch: done_epochs, step: self.meta.global_step, train: train.clone(), eval };
+        self.dir.append_metrics(&record).map_err(|e| failed_ctx("appending metrics", e))?;
+        self.last_train = train;
+        // The epoch counter in status.json is ours; the scheduler owns state and reason.
+        if let Ok(mut st) = self.dir.status() {
+            st.epoch = done_epochs;
+            let _ = self.dir.set_status(&st);
+        }
+        self.meta.train_seconds = self.train_seconds();
+        if is_last || done_epochs % self.cfg.train.checkpoint_every == 0 {
+            self.save_checkpoint("writing the checkpoint")?;
+        }
+        Ok(())
+    }
+
+    /// The epoch's mean loss terms and its speed, learning rate and EMA rate.
+    /// A self-labelling epoch records `loss` (its cross-entropy), `confident`
+    /// (the pseudo-labelled share of the images) and `self_labelling` = 1.
+    fn epoch_means(&self, pass: &EpochPass) -> BTreeMap<String, f64> {
+        let steps = self.schedule.steps_per_epoch as f64;
+        let sums = &self.meta.epoch_sums;
+        let mean = |t: &str| sums.get(t).copied().unwrap_or(f64::NAN) / steps;
+        let mut train = BTreeMap::new();
+        if self.schedule.is_self_labelling(self.meta.epoch) {
+            train.insert("loss".into(), mean("loss"));
+            train.insert("confident".into(), mean("l1"));
+            train.insert("self_labelling".into(), 1.0);
+            train.insert("lr".into(), self.cfg.finetune.lr);
+        } else {
+            train.extend(TERMS.iter().map(|t| (t.to_string(), mean(t))));
+            train.insert("lr".into(), self.cfg.train.lr);
+            train.insert("ema_tau".into(), self.engine.ema_tau(self.meta.global_step, self.schedule.total_steps()));
+        }
+        train.insert("seconds".into(), pass.seconds);
+        let images = (pass.steps_trained * self.schedule.batch) as f64;
+        train.insert("images_per_sec".into(), images / pass.seconds.max(1e-9));
+        train
+    }
+
+    fn evaluate(&self, epoch: usize) -> anyhow::Result<evaluate::EvalOutput> {
+        evaluate::evaluate(&self.engine, &self.data.on_device, &self.eval_idx, &self.eval_labels, epoch)
+    }
+
+    /// The run's results: a resumed run whose last epoch finished before the
+    /// kill has no evaluation in memory, so the final weights are evaluated now.
+    fn finish(mut self) -> Result<(), RunFailure> {
+        let out = match self.last_eval.take() {
+            Some(o) => o,
+            None => self.evaluate(self.schedule.epochs).map_err(|e| failed_ctx("final evaluation", e))?,
+        };
+        let mut train = std::mem::take(&mut self.last_train);
+        let records = self.dir.read_metrics().unwrap_or_default();
+        if train.is_empty() {
+            train = records.last().map(|r| r.train.clone()).unwrap_or_default();
+        }
+        // With a self-labelling stage: the scores at its start, and the last
+        // training epoch's losses for the collapse check (the stage has no L2).
+        let stage_start = records.iter().find(|r| r.epoch == self.schedule.train_epochs);
+        let before_stage = match stage_start {
+            Some(r) if self.schedule.epochs > self.schedule.train_epochs => Some(r.clone()),
+            _ => None,
+        };
+        let results = RunResults {
+            out: &out,
+            train,
+            before_stage,
+            steps: self.meta.global_step,
+            train_seconds: self.meta.train_seconds,
+        };
+        write_results(self.cfg, self.dir, &self.data.dataset, &self.engine, results, self.device)
+            .map_err(|e| failed_ctx("writing the run's results", e))
+    }
 }
 
 /// Reads the pending loss terms to the host (one sync per FLUSH_EVERY steps),
@@ -230,7 +356,7 @@ fn rewind_losses(path: &std::path::Path, step: usize) -> anyhow::Result<()> {
 fn flush(
     pending: &mut Vec<Tensor>,
     meta: &mut CheckpointMeta,
-    log: &mut std::fs::File,
+    log: &mut LossLog,
     ctl: &RunControl,
     epochs: usize,
     steps: usize,
@@ -255,7 +381,7 @@ fn flush(
                 row[3]
             )));
         }
-        let _ = writeln!(log, "{step},{},{},{},{}", row[0], row[1], row[2], row[3]);
+        log.append(step, row);
         for (t, v) in TERMS.iter().zip(row) {
             *meta.epoch_sums.entry(t.to_string()).or_insert(0.0) += v;
         }
@@ -286,37 +412,52 @@ fn collapse_warnings(cfg: &RunConfig, train: &BTreeMap<String, f64>, metrics: &B
     w
 }
 
-#[allow(clippy::too_many_arguments)]
-fn finish(
+/// The final evaluation and the counters that go into summary.json.
+struct RunResults<'e> {
+    out: &'e evaluate::EvalOutput,
+    train: BTreeMap<String, f64>,
+    /// The record of the last training epoch, when a self-labelling stage followed.
+    before_stage: Option<EpochRecord>,
+    steps: usize,
+    train_seconds: f64,
+}
+
+/// Writes what a finished run leaves: assignments.csv, the t-SNE figure, the
+/// export, and summary.json last (its presence marks the run finished).
+fn write_results(
     cfg: &RunConfig,
     dir: &RunDir,
     ds: &Dataset,
     engine: &Engine,
-    out: &evaluate::EvalOutput,
-    train: BTreeMap<String, f64>,
-    steps: usize,
-    train_seconds: f64,
+    results: RunResults<'_>,
     device: Device,
 ) -> anyhow::Result<()> {
+    let out = results.out;
     write_assignments(dir, ds, out)?;
     if cfg.eval.tsne {
         write_tsne(cfg, dir, ds, out)?;
     }
     // The final weights for other tools (and `sweep predict`'s channel rule).
     export::write(dir.path(), dir.run_id(), engine, ds.channels())?;
-    let warnings = collapse_warnings(cfg, &train, &out.metrics);
+    let train_losses = results.before_stage.as_ref().map_or(&results.train, |r| &r.train);
+    let warnings = collapse_warnings(cfg, train_losses, &out.metrics);
+    let mut metrics = out.metrics.clone();
+    if let Some(r) = &results.before_stage {
+        // The scores before the stage, beside the final ones (method.md §11).
+        metrics.extend(r.eval.iter().map(|(k, v)| (format!("{BEFORE_FINETUNE}{k}"), *v)));
+    }
     for w in &warnings {
         tracing::warn!(run = %dir.run_id(), "{w}");
     }
     let summary = Summary {
         run_id: dir.run_id().to_string(),
-        epochs: cfg.epochs(),
-        steps,
-        metrics: out.metrics.clone(),
-        train,
+        epochs: cfg.total_epochs(),
+        steps: results.steps,
+        metrics,
+        train: results.train,
         collapsed: !warnings.is_empty(),
         warnings,
-        train_seconds,
+        train_seconds: results.train_seconds,
         device: format!("{device:?}").to_lowercase(),
     };
     dir.write_summary(&summary)
@@ -346,13 +487,8 @@ fn write_tsne(cfg: &RunConfig, dir: &RunDir, ds: &Dataset, out: &evaluate::EvalO
     let rows_f: Vec<Vec<f32>> = flat.chunks(d).map(<[f32]>::to_vec).collect();
     let pts = crate::eval::tsne::tsne(&rows_f, 30.0, 1000, mix_seed(cfg.seed, SALT_EVAL ^ 0x75f))?;
     let labels: Vec<i64> = rows.iter().map(|&r| ds.labels[out.assignments.indices[r] as usize]).collect();
-    let fig = dir.path().join("figures");
-    std::fs::create_dir_all(&fig).with_context(|| format!("creating {}", fig.display()))?;
-    let mut csv = String::from("x,y,label\n");
-    for (p, l) in pts.iter().zip(&labels) {
-        csv.push_str(&format!("{},{},{}\n", p[0], p[1], l));
-    }
-    crate::util::write_atomic(&fig.join("tsne.csv"), csv.as_bytes())?;
+    dir.write_tsne_csv(&pts, &labels)?;
+    let fig = dir.figures_dir();
     crate::report::figures::scatter_plot(
         &pts,
         &labels,

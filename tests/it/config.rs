@@ -571,3 +571,26 @@ fn run_ids_are_pinned() {
     assert!(got.contains(&"406ec29a69b0".to_string()), "{got:?}");
     assert_eq!(got, ["850857c09b80", "4871359b02ad", "9e0606e96958", "ce4ecf1bc858", "406ec29a69b0", "a114e199e1f0"]);
 }
+
+/// The options beyond the paper (method.md §11) are left out of a run's
+/// serialisation while off; a sweep file must still be able to set each of
+/// them, and `--set` must take the list-valued one as a list.
+#[test]
+fn options_beyond_the_paper_are_keys_of_a_sweep_file() {
+    let e = load(
+        "name = \"beyond\"\n[base]\ntrain.epochs = 1\nmodel.overcluster = 3\nloss.representation = \"simclr\"\n\
+         loss.simclr_temperature = 0.2\neval.consensus = [\"cspa\", \"hbgf\"]\nfinetune.epochs = 2\n\
+         finetune.confidence = 0.9\nfinetune.freeze_encoder = true\n",
+    );
+    let c = &e.runs[0].1;
+    assert_eq!(c.model.overcluster, 3);
+    assert_eq!(c.loss.representation, sweep::config::Representation::Simclr);
+    assert_eq!(c.loss.simclr_temperature, 0.2);
+    assert_eq!(c.eval.consensus, [sweep::config::ConsensusFn::Cspa, sweep::config::ConsensusFn::Hbgf]);
+    assert_eq!((c.finetune.epochs, c.finetune.confidence, c.finetune.freeze_encoder), (2, 0.9, true));
+    assert_eq!(c.total_epochs(), 3);
+    let err = load_err("name = \"bad\"\n[base]\nfinetune.epochs = 1\nfinetune.confidence = 1.5\n");
+    assert!(err.to_string().contains("finetune.confidence = 1.5"), "{err}");
+    let err = load_err("name = \"bad\"\n[base]\nfinetune.epochs = 1\nloss.beta = 0.0\nloss.gamma = 0.0\n");
+    assert!(err.to_string().contains("needs a trained cluster head"), "{err}");
+}

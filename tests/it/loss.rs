@@ -393,3 +393,30 @@ fn nt_xent_rejects_mismatched_shapes() {
     let y = Tensor::zeros([5, 3], (Kind::Float, Device::Cpu));
     let _ = nt_xent_loss(&x, &y, 0.5);
 }
+
+/// SCAN's confidence-masked, class-balanced cross-entropy (method.md §11) on a
+/// case worked by hand: confident rows 0, 1 and 3 (labels 0, 1, 0) at 0.75;
+/// balanced weights n / n_y = 3/2, 3, 3/2.
+#[test]
+fn self_label_loss_masks_and_balances_as_worked_by_hand() {
+    let targets = Tensor::from_slice(&[0.9f32, 0.1, 0.2, 0.8, 0.6, 0.4, 0.95, 0.05]).view([4, 2]);
+    let logits = Tensor::from_slice(&[1.0f32, -0.5, 0.3, 0.7, 2.0, 0.0, -1.0, 0.4]).view([4, 2]);
+    let logp = logits.log_softmax(-1, Kind::Float).set_requires_grad(true);
+    let lp: Vec<f32> = Vec::try_from(logp.detach().view(-1)).unwrap();
+    let (lp00, lp11, lp30) = (lp[0] as f64, lp[3] as f64, lp[6] as f64);
+
+    let balanced = sweep::loss::self_label_loss(&targets, &logp, 0.75, true);
+    let want = -(1.5 * lp00 + 3.0 * lp11 + 1.5 * lp30) / 6.0;
+    assert_scalar("balanced", &balanced.loss, want, 1e-6);
+    assert_scalar("confident share", &balanced.confident, 0.75, 0.0);
+
+    let plain = sweep::loss::self_label_loss(&targets, &logp, 0.75, false);
+    assert_scalar("unbalanced", &plain.loss, -(lp00 + lp11 + lp30) / 3.0, 1e-6);
+
+    // Row 2 (not confident) gets no gradient; nothing confident gives 0.
+    let g = Tensor::run_backward(&[&balanced.loss], &[&logp], false, false).pop().unwrap();
+    assert_eq!(g.get(2).abs().sum(Kind::Float).double_value(&[]), 0.0);
+    let none = sweep::loss::self_label_loss(&targets, &logp, 0.99, true);
+    assert_scalar("none confident", &none.loss, 0.0, 0.0);
+    assert_scalar("none confident share", &none.confident, 0.0, 0.0);
+}

@@ -30,6 +30,8 @@ struct FakeRun<'a> {
     /// Final metrics (summary.json), for done runs.
     metrics: Vec<(&'a str, f64)>,
     epochs: Vec<EpochRecord>,
+    /// summary.json's collapse flag.
+    collapsed: bool,
 }
 
 impl<'a> FakeRun<'a> {
@@ -43,6 +45,7 @@ impl<'a> FakeRun<'a> {
             reason: None,
             metrics: Vec::new(),
             epochs: Vec::new(),
+            collapsed: false,
         }
     }
 }
@@ -92,7 +95,7 @@ impl FakeStore {
                 steps: 100,
                 metrics: run.metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
                 train: BTreeMap::from([("images_per_sec".to_string(), 250.0), ("loss".to_string(), 1.5)]),
-                collapsed: false,
+                collapsed: run.collapsed,
                 warnings: vec![],
                 train_seconds: 12.5,
                 device: "cpu".into(),
@@ -168,6 +171,10 @@ fn generic_store() -> FakeStore {
         r.swept = vec![("transform.m", json!(10)), ("seed", json!(seed))];
         r.metrics = scores(*acc, acc - 0.1, acc - 0.2);
         r.metrics.push(("diversity.mean", 0.9));
+        // Consensus partitions (method.md §11) for the consensus table.
+        r.metrics.push(("consensus_cspa.acc", acc + 0.05));
+        r.metrics.push(("consensus_hbgf.acc", acc + 0.02));
+        r.collapsed = seed == 0;
         r.epochs = vec![epoch(1, 3.0, acc - 0.2, 0.5), epoch(2, 2.0, *acc, 0.9)];
         s.add(r);
     }
@@ -256,6 +263,8 @@ fn run_frame_and_series_frame_columns() {
         "codes.acc",
         "codes.ari",
         "codes.nmi",
+        "consensus_cspa.acc",
+        "consensus_hbgf.acc",
         "diversity.mean",
         "kmeans_target.acc",
         "kmeans_target.ari",
@@ -419,6 +428,43 @@ fn time_to_accuracy_by_hand() {
     );
     assert!(md.contains("| byol | BYOL | 2 | 4.5 (1) | 0.2 (1) | not reached (1) | not reached (1) |"), "{md}");
     assert!(out.path().join("speed/figures/time-to-accuracy.svg").is_file());
+}
+
+/// The self-labelling table (method.md §11) by hand: two seeds whose codes' ACC
+/// goes .60 -> .70 and .50 -> .70 over a stage of 2 + 4 minutes.
+#[test]
+fn selflabel_table_by_hand() {
+    let mut s = FakeStore::new("selflabel", "generic");
+    let mut c = cfg(DatasetName::Synthetic, 1.0, 1.0, 1.0);
+    c.finetune.epochs = 1;
+    for (seed, before, stage_seconds) in [(0u64, 0.6, 120.0), (1, 0.5, 240.0)] {
+        let mut cs = c.clone();
+        cs.seed = seed;
+        let mut r = FakeRun::new(format!("sl-s{seed}"), cs);
+        r.swept = vec![("seed", json!(seed))];
+        r.metrics = scores(0.7, 0.6, 0.5);
+        r.metrics.push(("before_finetune.codes.acc", before));
+        let mut stage = epoch(2, 1.0, 0.7, 0.5);
+        stage.train = BTreeMap::from([
+            ("loss".into(), 0.3),
+            ("confident".into(), 0.8),
+            ("self_labelling".into(), 1.0),
+            ("seconds".into(), stage_seconds),
+        ]);
+        r.epochs = vec![epoch(1, 2.0, before, 0.5), stage];
+        s.add(r);
+    }
+    let store = s.finish();
+    let out = s.dir.path().join("reports");
+    let md = std::fs::read_to_string(report::write_report(&store, &out).unwrap()).unwrap();
+    assert!(md.contains("## Self-labelling stage"), "{md}");
+    let row = md
+        .lines()
+        .find(|l| l.contains("ConCURL + self-labelling") && l.contains("+0.150"))
+        .unwrap_or_else(|| panic!("no self-labelling row with gain +0.150 in\n{md}"));
+    assert!(row.contains("0.550 ± 0.071 (2)"), "{row}");
+    assert!(row.contains("0.700 ± 0.000 (2)"), "{row}");
+    assert!(row.contains("3.0 (2)"), "{row}");
 }
 
 /// A sweep file's `notes` travel through plan.json into the report's header,

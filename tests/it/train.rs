@@ -231,3 +231,83 @@ fn bf16_autocast_is_bfloat16_and_close_to_float32() {
 fn own_cuda_stream_is_taken_exactly_when_there_is_a_gpu() {
     assert_eq!(sweep::train::device::use_own_cuda_stream(0), tch::Cuda::is_available());
 }
+
+/// The self-labelling stage (method.md §11): one training epoch, then two of
+/// the stage. A run stopped in the middle of the stage and resumed ends with
+/// the weights of one never stopped, and so does a run on shuffled labels (the
+/// stage never reads them); the scores before the stage are in the summary.
+#[test]
+fn self_labelling_resumes_exactly_never_reads_labels_and_is_scored_before_and_after() {
+    let _rng = crate::common::torch_rng();
+    let mut cfg = tiny_config(64, 1);
+    cfg.finetune.epochs = 2;
+    cfg.finetune.confidence = 0.4; // a 12-step model is not confident yet; K = 3
+    assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
+    let data = load(&cfg);
+    let mut shuffled = (*data.dataset).clone();
+    shuffled.labels = shuffled.labels.iter().map(|l| (l + 1) % 3).rev().collect();
+    let data2 =
+        LoadedData { on_device: sweep::data::DeviceData::new(&shuffled, Device::Cpu), dataset: Arc::new(shuffled) };
+    let tmp = tempfile::tempdir().unwrap();
+
+    let straight = run_dir(&tmp.path().join("a"), &cfg);
+    sweep::train::run(&cfg, &straight, &data2, Device::Cpu, &RunControl::silent(StopFlag::new())).unwrap();
+
+    let resumed = run_dir(&tmp.path().join("b"), &cfg);
+    let stop = StopFlag::new();
+    let fired = Arc::new(AtomicBool::new(false));
+    let (s2, f2) = (stop.clone(), fired.clone());
+    let ctl = RunControl::new(stop.clone(), move |p| {
+        if p.epoch == 2 && !f2.swap(true, Ordering::SeqCst) {
+            assert_eq!(p.step, 10, "first report of the stage mid-epoch");
+            s2.request();
+        }
+    });
+    assert_eq!(sweep::train::run(&cfg, &resumed, &data, Device::Cpu, &ctl), Err(RunFailure::Interrupted));
+    sweep::train::run(&cfg, &resumed, &data, Device::Cpu, &RunControl::silent(StopFlag::new())).unwrap();
+    assert_same_weights(&final_weights(&straight), &final_weights(&resumed));
+
+    let records = resumed.read_metrics().unwrap();
+    assert_eq!(records.len(), 3, "1 training + 2 stage epochs, none logged twice");
+    assert!(!records[0].train.contains_key("self_labelling"));
+    for r in &records[1..] {
+        assert_eq!(r.train["self_labelling"], 1.0);
+        let share = r.train["confident"];
+        assert!(share > 0.0 && share <= 1.0, "confident share {share}");
+        assert!(r.train["loss"].is_finite());
+    }
+    assert_eq!(records[2].train["loss"], straight.read_metrics().unwrap()[2].train["loss"]);
+    let s = resumed.read_summary().unwrap().expect("summary written");
+    assert_eq!(s.epochs, 3);
+    assert_eq!(s.metrics["before_finetune.codes.acc"], records[0].eval["codes.acc"]);
+    assert_eq!(s.metrics["codes.acc"], records[2].eval["codes.acc"]);
+}
+
+/// `finetune.freeze_encoder`: the encoder leaves the stage as it entered it (the
+/// run without the stage has the same first epoch), the cluster head does not.
+#[test]
+fn self_labelling_with_a_frozen_encoder_trains_the_head_only() {
+    let _rng = crate::common::torch_rng();
+    let plain = tiny_config(16, 1);
+    let mut frozen = plain.clone();
+    frozen.finetune.epochs = 1;
+    frozen.finetune.confidence = 0.4;
+    frozen.finetune.freeze_encoder = true;
+    let data = load(&plain);
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (run_dir(&tmp.path().join("a"), &plain), run_dir(&tmp.path().join("b"), &frozen));
+    let ctl = RunControl::silent(StopFlag::new());
+    sweep::train::run(&plain, &a, &data, Device::Cpu, &ctl).unwrap();
+    sweep::train::run(&frozen, &b, &data, Device::Cpu, &ctl).unwrap();
+    let (wa, wb) = (final_weights(&a), final_weights(&b));
+    let mut head_moved = false;
+    for ((name, ta), (_, tb)) in wa.iter().zip(&wb) {
+        let diff = (ta - tb).abs().max().double_value(&[]);
+        if name.starts_with("encoder.") {
+            assert_eq!(diff, 0.0, "frozen encoder weight {name} moved by {diff}");
+        } else if name.starts_with("head.") || name == "prototypes" {
+            head_moved |= diff > 0.0;
+        }
+    }
+    assert!(head_moved, "the stage trained nothing");
+}
