@@ -151,18 +151,30 @@ pub fn data_needs<'a>(configs: impl IntoIterator<Item = &'a crate::config::RunCo
     let mut out: Vec<DataNeed> = Vec::new();
     for cfg in configs {
         let (dataset, root) = (cfg.data.dataset, cfg.data.root.clone());
-        if out.iter().any(|n| n.dataset == dataset && n.root == root) {
+        let split = cfg.data.split.unwrap_or_else(|| dataset.default_split());
+        if let Some(n) = out.iter_mut().find(|n| n.dataset == dataset && n.root == root) {
+            // Another split of a dataset already listed: present only if both are.
+            n.present &= present_at(dataset, root.as_deref(), split);
             continue;
         }
         let standard = |r: &Path| dataset.standard_folder().is_some_and(|f| r.file_name().is_some_and(|n| n == f));
-        let (present, fetchable) = match (&root, source(dataset)) {
-            (None, _) => (true, false),
-            (Some(r), Some(s)) => (s.is_present_at_root(r), standard(r)),
-            (Some(r), None) => (dataset == DatasetName::Synthetic || r.is_dir(), false),
-        };
+        let fetchable = root.as_deref().is_some_and(|r| source(dataset).is_some() && standard(r));
+        let present = present_at(dataset, root.as_deref(), split);
         out.push(DataNeed { dataset, root, present, fetchable });
     }
     out
+}
+
+/// Can `split` of `dataset` be read from `root`: the files its reader opens for
+/// that split (or the archive it reads in place) are there, whether they came
+/// from `sweep data fetch` or were put there by hand (only the test split, say).
+fn present_at(dataset: DatasetName, root: Option<&Path>, split: crate::config::Split) -> bool {
+    let Some(r) = root else { return true };
+    match (dataset.split_layout(split), source(dataset)) {
+        (Some(layout), _) => layout.is_present(r),
+        (None, Some(s)) => s.is_present_at_root(r),
+        (None, None) => dataset == DatasetName::Synthetic || r.is_dir(),
+    }
 }
 
 /// Makes every dataset that `needs` lists present before any run starts: a

@@ -232,3 +232,88 @@ pub fn data_home() -> std::path::PathBuf {
             .unwrap_or_else(|| std::path::PathBuf::from("datasets")),
     }
 }
+
+/// Where one split of a file-based public dataset lies under `data.root`: the
+/// files its reader (src/data/) opens, the sub-folders they may sit in besides
+/// the root itself (where the download's archive unpacks to), whether each may
+/// be gzipped, and the archive the reader also reads in place. The one table the
+/// readers and the presence check before a run (`data_fetch::data_needs`) share,
+/// so that a split on disk is "present" exactly when its reader can read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitLayout {
+    pub files: Vec<&'static str>,
+    pub subdirs: &'static [&'static str],
+    /// `name.gz` stands for `name` (the IDX files).
+    pub gz: bool,
+    /// An archive in the root that holds every split (CIFAR's `.tar.gz`).
+    pub archive: Option<&'static str>,
+}
+
+impl SplitLayout {
+    /// The folders the files may sit in: the root, then each sub-folder.
+    pub fn dirs(&self, root: &std::path::Path) -> Vec<std::path::PathBuf> {
+        std::iter::once(root.to_path_buf()).chain(self.subdirs.iter().map(|s| root.join(s))).collect()
+    }
+    /// The first existing `dir/name` (or `dir/name.gz` where allowed) over the folders.
+    pub fn find(&self, root: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
+        self.dirs(root).into_iter().find_map(|d| {
+            let plain = d.join(name);
+            let gz = d.join(format!("{name}.gz"));
+            [Some(plain), self.gz.then_some(gz)].into_iter().flatten().find(|p| p.is_file())
+        })
+    }
+    /// Can the reader read this split from `root`: every file found, or the archive there.
+    pub fn is_present(&self, root: &std::path::Path) -> bool {
+        self.files.iter().all(|f| self.find(root, f).is_some()) || self.archive.is_some_and(|a| root.join(a).is_file())
+    }
+}
+
+impl DatasetName {
+    /// The layout of `split` on disk, for the datasets read from fixed file
+    /// names (None: synthetic, or class folders).
+    pub fn split_layout(self, split: Split) -> Option<SplitLayout> {
+        let pick = |train: &[&'static str], test: &[&'static str]| match split {
+            Split::Train => train.to_vec(),
+            Split::Test => test.to_vec(),
+            Split::TrainTest => [train, test].concat(),
+        };
+        const IDX_TRAIN: [&str; 2] = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"];
+        const IDX_TEST: [&str; 2] = ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+        Some(match self {
+            Self::Mnist => {
+                SplitLayout { files: pick(&IDX_TRAIN, &IDX_TEST), subdirs: &["mnist"], gz: true, archive: None }
+            }
+            Self::FashionMnist => {
+                SplitLayout { files: pick(&IDX_TRAIN, &IDX_TEST), subdirs: &["fashion-mnist"], gz: true, archive: None }
+            }
+            Self::Cifar10 => SplitLayout {
+                files: pick(
+                    &[
+                        "data_batch_1.bin",
+                        "data_batch_2.bin",
+                        "data_batch_3.bin",
+                        "data_batch_4.bin",
+                        "data_batch_5.bin",
+                    ],
+                    &["test_batch.bin"],
+                ),
+                subdirs: &["cifar-10-batches-bin"],
+                gz: false,
+                archive: Some("cifar-10-binary.tar.gz"),
+            },
+            Self::Cifar100_20 => SplitLayout {
+                files: pick(&["train.bin"], &["test.bin"]),
+                subdirs: &["cifar-100-binary"],
+                gz: false,
+                archive: Some("cifar-100-binary.tar.gz"),
+            },
+            Self::Stl10 => SplitLayout {
+                files: pick(&["train_X.bin", "train_y.bin"], &["test_X.bin", "test_y.bin"]),
+                subdirs: &["stl10_binary"],
+                gz: false,
+                archive: None,
+            },
+            Self::Synthetic | Self::Folder | Self::Imagenet10 | Self::ImagenetDogs => return None,
+        })
+    }
+}

@@ -12,8 +12,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::error::{fetch_hint, DataError};
-use super::raw::{candidate_dirs, check_labels, find_file, open_error, Part};
-use crate::config::Split;
+use super::raw::{check_labels, open_error, Part};
+use crate::config::dataset::SplitLayout;
+use crate::config::{DatasetName, Split};
 
 const PIXELS: usize = 3 * 32 * 32;
 
@@ -63,36 +64,18 @@ impl Cifar {
             Cifar::Hundred20 => 20,
         }
     }
-    fn unpacked_dir(self) -> &'static str {
-        match self {
-            Cifar::Ten => "cifar-10-batches-bin",
-            Cifar::Hundred20 => "cifar-100-binary",
-        }
-    }
-    fn archive(self) -> &'static str {
-        match self {
-            Cifar::Ten => "cifar-10-binary.tar.gz",
-            Cifar::Hundred20 => "cifar-100-binary.tar.gz",
-        }
+    /// Where each split lies on disk (the table shared with the presence check).
+    fn layout(self, split: Split) -> SplitLayout {
+        let ds = match self {
+            Cifar::Ten => DatasetName::Cifar10,
+            Cifar::Hundred20 => DatasetName::Cifar100_20,
+        };
+        ds.split_layout(split).expect("CIFAR has a file layout")
     }
     fn hint(self) -> String {
         match self {
             Cifar::Ten => fetch_hint("cifar10", "CIFAR-10 binary version (cifar-10-binary.tar.gz)"),
             Cifar::Hundred20 => fetch_hint("cifar100_20", "CIFAR-100 binary version (cifar-100-binary.tar.gz)"),
-        }
-    }
-    fn files(self, split: Split) -> Vec<&'static str> {
-        let (train, test): (&[&str], &[&str]) = match self {
-            Cifar::Ten => (
-                &["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"],
-                &["test_batch.bin"],
-            ),
-            Cifar::Hundred20 => (&["train.bin"], &["test.bin"]),
-        };
-        match split {
-            Split::Train => train.to_vec(),
-            Split::Test => test.to_vec(),
-            Split::TrainTest => [train, test].concat(),
         }
     }
     pub(crate) fn class_names(self) -> Vec<String> {
@@ -106,9 +89,8 @@ impl Cifar {
 
 /// Read `split` of a CIFAR dataset from unpacked files under `root`, or from the archive.
 pub(crate) fn read(root: &Path, which: Cifar, split: Split) -> Result<Part, DataError> {
-    let names = which.files(split);
-    let dirs = candidate_dirs(root, &[which.unpacked_dir()]);
-    let found: Vec<Option<PathBuf>> = names.iter().map(|n| find_file(&dirs, n, false)).collect();
+    let layout = which.layout(split);
+    let found: Vec<Option<PathBuf>> = layout.files.iter().map(|n| layout.find(root, n)).collect();
     if found.iter().all(Option::is_some) {
         let mut part = Part::new(3, 32, 32);
         for path in found.into_iter().flatten() {
@@ -117,12 +99,13 @@ pub(crate) fn read(root: &Path, which: Cifar, split: Split) -> Result<Part, Data
         }
         return Ok(part);
     }
-    let archive = root.join(which.archive());
+    let archive = root.join(layout.archive.expect("CIFAR has an archive"));
     if archive.is_file() {
-        return read_archive(&archive, which, &names);
+        return read_archive(&archive, which, &layout.files);
     }
     // Name the first file that is missing in the unpacked layout.
-    let missing = names.iter().zip(&found).find(|(_, f)| f.is_none()).map(|(n, _)| *n).unwrap_or(names[0]);
+    let missing =
+        layout.files.iter().zip(&found).find(|(_, f)| f.is_none()).map(|(n, _)| *n).unwrap_or(layout.files[0]);
     Err(DataError::Missing {
         path: root.join(missing),
         hint: format!("(nor {} next to it). {}", archive.display(), which.hint()),

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::error::{fetch_hint, DataError};
-use super::raw::{candidate_dirs, check_labels, find_file, read_all, Part};
+use super::raw::{check_labels, read_all, Part};
 use crate::config::{DatasetName, Split};
 
 pub const IMAGES_MAGIC: u32 = 2051;
@@ -29,21 +29,17 @@ pub(crate) fn class_names(ds: DatasetName) -> Vec<String> {
 }
 
 pub(crate) fn read(root: &Path, ds: DatasetName, split: Split) -> Result<Part, DataError> {
-    let prefixes: &[&str] = match split {
-        Split::Train => &["train"],
-        Split::Test => &["t10k"],
-        Split::TrainTest => &["train", "t10k"],
-    };
-    let sub = if ds == DatasetName::FashionMnist { "fashion-mnist" } else { "mnist" };
-    let dirs = candidate_dirs(root, &[sub]);
+    // (images, labels) pairs, train before test (the table shared with the presence check).
+    let layout = ds.split_layout(split).expect("MNIST and Fashion-MNIST have a file layout");
     let mut out: Option<Part> = None;
-    for prefix in prefixes {
-        let locate = |name: String| -> Result<PathBuf, DataError> {
-            find_file(&dirs, &name, true)
+    for pair in layout.files.chunks(2) {
+        let locate = |name: &str| -> Result<PathBuf, DataError> {
+            layout
+                .find(root, name)
                 .ok_or_else(|| DataError::Missing { path: root.join(format!("{name}[.gz]")), hint: hint(ds) })
         };
-        let img_path = locate(format!("{prefix}-images-idx3-ubyte"))?;
-        let lab_path = locate(format!("{prefix}-labels-idx1-ubyte"))?;
+        let img_path = locate(pair[0])?;
+        let lab_path = locate(pair[1])?;
         let part = read_pair(&img_path, &lab_path, &hint(ds))?;
         match &mut out {
             None => out = Some(part),

@@ -2,7 +2,7 @@
 //! memory, reading whole files (raw or gzip) with errors that name them, and
 //! finding a dataset's files under `data.root`.
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::error::DataError;
 
@@ -56,29 +56,6 @@ pub(crate) fn open_error(path: &Path, e: std::io::Error, hint: &str) -> DataErro
     } else {
         DataError::io(path, e)
     }
-}
-
-/// The folders a dataset's files may sit in: `root` itself, then the folder its
-/// archive unpacks to (e.g. `root/cifar-10-batches-bin`).
-pub(crate) fn candidate_dirs(root: &Path, subdirs: &[&str]) -> Vec<PathBuf> {
-    std::iter::once(root.to_path_buf()).chain(subdirs.iter().map(|s| root.join(s))).collect()
-}
-
-/// The first existing `dir/name` (or `dir/name.gz` when `gz`) over `dirs`.
-pub(crate) fn find_file(dirs: &[PathBuf], name: &str, gz: bool) -> Option<PathBuf> {
-    for d in dirs {
-        let p = d.join(name);
-        if p.is_file() {
-            return Some(p);
-        }
-        if gz {
-            let p = d.join(format!("{name}.gz"));
-            if p.is_file() {
-                return Some(p);
-            }
-        }
-    }
-    None
 }
 
 /// Check that every label is in `0..classes`.

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use super::error::{fetch_hint, DataError};
-use super::raw::{candidate_dirs, check_labels, find_file, Part};
+use super::raw::{check_labels, Part};
 use crate::config::Split;
 
 const SIDE: usize = 96;
@@ -20,19 +20,15 @@ fn hint() -> String {
 }
 
 pub(crate) fn read(root: &Path, split: Split) -> Result<Part, DataError> {
-    let prefixes: &[&str] = match split {
-        Split::Train => &["train"],
-        Split::Test => &["test"],
-        Split::TrainTest => &["train", "test"],
-    };
-    let dirs = candidate_dirs(root, &["stl10_binary"]);
+    // (images, labels) pairs, train before test (the table shared with the presence check).
+    let layout = crate::config::DatasetName::Stl10.split_layout(split).expect("STL-10 has a file layout");
     let mut part = Part::new(3, SIDE, SIDE);
-    for prefix in prefixes {
-        let locate = |name: String| {
-            find_file(&dirs, &name, false).ok_or_else(|| DataError::Missing { path: root.join(&name), hint: hint() })
+    for pair in layout.files.chunks(2) {
+        let locate = |name: &str| {
+            layout.find(root, name).ok_or_else(|| DataError::Missing { path: root.join(name), hint: hint() })
         };
-        let x_path = locate(format!("{prefix}_X.bin"))?;
-        let y_path = locate(format!("{prefix}_y.bin"))?;
+        let x_path = locate(pair[0])?;
+        let y_path = locate(pair[1])?;
         let y = super::raw::read_all(&y_path, &hint())?;
         if y.is_empty() {
             return Err(DataError::Empty { path: y_path });

@@ -111,6 +111,8 @@ struct View<'a> {
     consensus: Option<Table>,
     /// Scores before and after the self-labelling stage, when runs had one.
     selflabel: Option<Table>,
+    /// Every setting against the block named `reference`, when the sweep has one.
+    ablation: Option<Table>,
 }
 
 /// k-means baselines that do not depend on the method (method.md §7 evaluates them in
@@ -214,6 +216,48 @@ pub(super) fn selflabel_table(c: &Collected, groups: &[Group]) -> Option<Table> 
     (!t.rows.is_empty()).then_some(t)
 }
 
+/// The block that [`ablation_table`] measures every other setting against.
+pub const REFERENCE_BLOCK: &str = "reference";
+
+/// Each setting against the sweep's block named [`REFERENCE_BLOCK`] (the
+/// ablation of method.md §11: one option on, the rest as the reference): its
+/// ACC, the difference of the means from the reference's, and the training
+/// minutes per run (every epoch's training time, a self-labelling stage's too)
+/// with their difference. None without such a block or a done run in it.
+pub(super) fn ablation_table(c: &Collected, groups: &[Group]) -> Option<Table> {
+    let minutes = |g: &Group| -> Stat {
+        let per_run: Vec<f64> = c
+            .runs
+            .iter()
+            .filter(|r| r.is_done() && g.run_ids.contains(&r.entry.run_id))
+            .map(|r| r.epochs.iter().filter_map(|e| e.train.get("seconds")).sum::<f64>() / 60.0)
+            .collect();
+        Stat::of(&per_run)
+    };
+    let reference = groups.iter().find(|g| g.block == REFERENCE_BLOCK && g.done > 0)?;
+    let (ref_acc, ref_minutes) = (reference.scores[0].mean?, minutes(reference).mean?);
+    let head = ["setting", "method", "ACC", "ΔACC", "training minutes", "Δ minutes"];
+    let mut t = Table::new(head.iter().enumerate().map(|(i, h)| (h.to_string(), i >= 2)).collect());
+    for g in groups.iter().filter(|g| g.done > 0) {
+        let is_ref = std::ptr::eq(g, reference);
+        let m = minutes(g);
+        let delta = |v: Option<f64>, r: f64, digits: usize| match (is_ref, v) {
+            (true, _) => "(reference)".to_string(),
+            (false, Some(v)) => format!("{:+.*}", digits, v - r),
+            (false, None) => "—".into(),
+        };
+        t.rows.push(vec![
+            cell(&g.label()),
+            g.method().map(|m| cell(&m)).unwrap_or_else(|| "—".into()),
+            fmt_stat(&g.scores[0]),
+            delta(g.scores[0].mean, ref_acc, 3),
+            m.mean.map_or_else(|| "—".into(), |v| format!("{v:.1} ({})", m.n)),
+            delta(m.mean, ref_minutes, 1),
+        ]);
+    }
+    Some(t)
+}
+
 /// Time to accuracy per group ([`speed`]), when some done run was evaluated
 /// at least twice: evaluations per run, training and wall-clock minutes, and the
 /// minutes to each ACC threshold.
@@ -292,6 +336,7 @@ pub fn render(c: &Collected, groups: &[Group], figures: &ReportFigures, out_dir:
         speed: speed_table(c, groups),
         consensus: consensus_table(c, groups),
         selflabel: selflabel_table(c, groups),
+        ablation: ablation_table(c, groups),
     };
     let mut m = Matcher { groups, notes: Vec::new() };
     match name {

@@ -501,6 +501,73 @@ fn missing_data_outside_the_standard_layout_is_an_error_saying_what_to_do() {
     assert!(err.contains("ImageNet layout"), "{err}");
 }
 
+/// A split on disk is present when its reader can read it, whatever else is
+/// missing: the test split of MNIST alone, or CIFAR-10's unpacked test batch
+/// without the archive (as a data folder copied by hand holds it); a split whose
+/// files are absent is not, and a dataset listed with two splits needs both.
+#[test]
+fn presence_before_a_run_asks_for_the_files_of_the_split_that_is_read() {
+    use sweep::config::Split;
+    use sweep::data_fetch::data_needs;
+    let tmp = tempfile::tempdir().unwrap();
+    let with = |ds: DatasetName, root: &Path, split: Split| {
+        let mut c = sweep::config::RunConfig::default();
+        c.data.dataset = ds;
+        c.data.root = Some(root.to_path_buf());
+        c.data.split = Some(split);
+        c.resolve();
+        c
+    };
+    let mnist = tmp.path().join("mnist");
+    std::fs::create_dir_all(&mnist).unwrap();
+    for f in ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte"] {
+        std::fs::write(mnist.join(f), b"x").unwrap();
+    }
+    let test = with(DatasetName::Mnist, &mnist, Split::Test);
+    let both = with(DatasetName::Mnist, &mnist, Split::TrainTest);
+    assert!(data_needs([&test])[0].present, "gzipped or not, the test pair is there");
+    assert!(!data_needs([&both])[0].present, "train+test needs the train pair too");
+    assert!(!data_needs([&test, &both])[0].present, "one dataset, two splits: both must be there");
+
+    let cifar = tmp.path().join("cifar-10");
+    std::fs::create_dir_all(cifar.join("cifar-10-batches-bin")).unwrap();
+    std::fs::write(cifar.join("cifar-10-batches-bin").join("test_batch.bin"), b"x").unwrap();
+    assert!(data_needs([&with(DatasetName::Cifar10, &cifar, Split::Test)])[0].present);
+    assert!(!data_needs([&with(DatasetName::Cifar10, &cifar, Split::Train)])[0].present);
+    std::fs::write(cifar.join("cifar-10-binary.tar.gz"), b"x").unwrap();
+    assert!(
+        data_needs([&with(DatasetName::Cifar10, &cifar, Split::Train)])[0].present,
+        "the archive holds every split"
+    );
+}
+
+/// What the presence check calls present, the reader reads: CIFAR-10's
+/// unpacked test batch alone (two records written here) loads for the test split.
+#[cfg(feature = "torch")]
+#[test]
+fn the_cifar10_test_batch_alone_loads_for_the_test_split() {
+    use sweep::config::{RunConfig, Split};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cifar-10-batches-bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut bytes = Vec::new();
+    for (label, value) in [(7u8, 10u8), (2, 200)] {
+        bytes.push(label);
+        bytes.extend(std::iter::repeat_n(value, 3072));
+    }
+    std::fs::write(dir.join("test_batch.bin"), &bytes).unwrap();
+    let mut c = RunConfig::default();
+    c.data.dataset = DatasetName::Cifar10;
+    c.data.root = Some(tmp.path().to_path_buf());
+    c.data.split = Some(Split::Test);
+    c.resolve();
+    assert!(sweep::data_fetch::data_needs([&c])[0].present);
+    let ds = sweep::data::load(&c).unwrap();
+    assert_eq!(ds.labels, vec![7, 2]);
+    assert_eq!(ds.images.size(), vec![2, 3, 32, 32]);
+    assert_eq!(ds.images.int64_value(&[1, 2, 31, 31]), 200);
+}
+
 #[test]
 fn plan_needs_no_data_and_says_where_each_dataset_is_read() {
     let tmp = tempfile::tempdir().unwrap();

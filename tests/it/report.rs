@@ -467,6 +467,54 @@ fn selflabel_table_by_hand() {
     assert!(row.contains("3.0 (2)"), "{row}");
 }
 
+/// The ablation table measures every setting against the block named
+/// `reference`: ACC 0.700 (2 runs) against the reference's 0.600 gives +0.100;
+/// two epochs of 30 s and one of 90 s are 2.5 training minutes, 1.5 more than
+/// the reference's two of 30 s.
+#[test]
+fn ablation_table_against_the_reference_block_by_hand() {
+    let mut s = FakeStore::new("ablation", "generic");
+    let c = cfg(DatasetName::Synthetic, 1.0, 1.0, 1.0);
+    for (block, acc, extra) in [("reference", 0.6, None), ("overcluster", 0.7, Some(90.0))] {
+        for seed in [0u64, 1] {
+            let mut cs = c.clone();
+            cs.seed = seed;
+            if extra.is_some() {
+                cs.model.overcluster = 3;
+            }
+            let mut r = FakeRun::new(format!("{block}-s{seed}"), cs);
+            r.blocks = if block == "reference" { &["reference"] } else { &["overcluster"] };
+            r.swept = vec![("seed", json!(seed))];
+            r.metrics = scores(acc, 0.5, 0.4);
+            r.epochs = vec![epoch(1, 2.0, acc, 0.5), epoch(2, 1.0, acc, 0.5)];
+            if let Some(seconds) = extra {
+                let mut e = epoch(3, 1.0, acc, 0.5);
+                e.train.insert("seconds".into(), seconds);
+                r.epochs.push(e);
+            }
+            s.add(r);
+        }
+    }
+    let store = s.finish();
+    let out = s.dir.path().join("reports");
+    let md = std::fs::read_to_string(report::write_report(&store, &out).unwrap()).unwrap();
+    assert!(md.contains("## Against the reference"), "{md}");
+    let section = &md[md.find("## Against the reference").unwrap()..];
+    let row = |name: &str| {
+        section
+            .lines()
+            .find(|l| l.starts_with(&format!("| {name} |")))
+            .unwrap_or_else(|| panic!("no {name} row in\n{section}"))
+            .to_string()
+    };
+    let reference = row("reference");
+    assert!(reference.contains("0.600 ± 0.000 (2)") && reference.contains("(reference)"), "{reference}");
+    assert!(reference.contains("1.0 (2)"), "{reference}");
+    let over = row("overcluster");
+    assert!(over.contains("0.700 ± 0.000 (2)") && over.contains("+0.100"), "{over}");
+    assert!(over.contains("2.5 (2)") && over.contains("+1.5"), "{over}");
+}
+
 /// A sweep file's `notes` travel through plan.json into the report's header,
 /// ahead of a store's `notes.md`; a child file's notes replace its parent's.
 #[test]
