@@ -1,5 +1,6 @@
 //! The trainer end to end on tiny synthetic data: exact resume, labels never
 //! used for training, non-finite losses reported.
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -59,6 +60,28 @@ fn assert_same_weights(a: &[(String, Tensor)], b: &[(String, Tensor)]) {
     }
 }
 
+/// Trains `cfg` straight through in `dir/a`, and in `dir/b` stops it at the
+/// first progress report of epoch `stop_epoch` (after step 10, mid-epoch, for
+/// the tiny configs here) and resumes it to the end; returns both run folders.
+fn straight_and_resumed(cfg: &RunConfig, data: &LoadedData, dir: &Path, stop_epoch: usize) -> (RunDir, RunDir) {
+    let straight = run_dir(&dir.join("a"), cfg);
+    sweep::train::run(cfg, &straight, data, Device::Cpu, &RunControl::silent(StopFlag::new())).unwrap();
+    let resumed = run_dir(&dir.join("b"), cfg);
+    let stop = StopFlag::new();
+    let fired = Arc::new(AtomicBool::new(false));
+    let (s2, f2) = (stop.clone(), fired.clone());
+    let ctl = RunControl::new(stop.clone(), move |p| {
+        if p.epoch == stop_epoch && !f2.swap(true, Ordering::SeqCst) {
+            assert_eq!(p.step, 10, "first report of epoch {stop_epoch} mid-epoch");
+            s2.request();
+        }
+    });
+    assert_eq!(sweep::train::run(cfg, &resumed, data, Device::Cpu, &ctl), Err(RunFailure::Interrupted));
+    assert!(resumed.read_summary().unwrap().is_none(), "an interrupted run has no summary");
+    sweep::train::run(cfg, &resumed, data, Device::Cpu, &RunControl::silent(StopFlag::new())).unwrap();
+    (straight, resumed)
+}
+
 #[test]
 fn resumed_run_ends_with_the_same_weights() {
     let _rng = crate::common::torch_rng();
@@ -67,25 +90,7 @@ fn resumed_run_ends_with_the_same_weights() {
     let cfg = tiny_config(64, 2);
     let data = load(&cfg);
     let tmp = tempfile::tempdir().unwrap();
-
-    let straight = run_dir(&tmp.path().join("a"), &cfg);
-    sweep::train::run(&cfg, &straight, &data, Device::Cpu, &RunControl::silent(StopFlag::new())).unwrap();
-
-    let resumed = run_dir(&tmp.path().join("b"), &cfg);
-    let stop = StopFlag::new();
-    let fired = Arc::new(AtomicBool::new(false));
-    let (s2, f2) = (stop.clone(), fired.clone());
-    let ctl = RunControl::new(stop.clone(), move |p| {
-        if !f2.swap(true, Ordering::SeqCst) {
-            assert_eq!((p.epoch, p.step), (1, 10), "first report mid-epoch");
-            s2.request();
-        }
-    });
-    let first = sweep::train::run(&cfg, &resumed, &data, Device::Cpu, &ctl);
-    assert_eq!(first, Err(RunFailure::Interrupted));
-    assert!(resumed.read_summary().unwrap().is_none(), "an interrupted run has no summary");
-    sweep::train::run(&cfg, &resumed, &data, Device::Cpu, &RunControl::silent(StopFlag::new())).unwrap();
-
+    let (straight, resumed) = straight_and_resumed(&cfg, &data, tmp.path(), 1);
     assert_same_weights(&final_weights(&straight), &final_weights(&resumed));
     let (ma, mb) = (straight.read_metrics().unwrap(), resumed.read_metrics().unwrap());
     assert_eq!(ma.len(), 2);
@@ -249,22 +254,11 @@ fn self_labelling_resumes_exactly_never_reads_labels_and_is_scored_before_and_af
     let data2 =
         LoadedData { on_device: sweep::data::DeviceData::new(&shuffled, Device::Cpu), dataset: Arc::new(shuffled) };
     let tmp = tempfile::tempdir().unwrap();
-
-    let straight = run_dir(&tmp.path().join("a"), &cfg);
+    // Trained straight on shuffled labels, and stopped in the stage's first
+    // epoch and resumed on the real ones: the same weights.
+    let straight = run_dir(&tmp.path().join("straight"), &cfg);
     sweep::train::run(&cfg, &straight, &data2, Device::Cpu, &RunControl::silent(StopFlag::new())).unwrap();
-
-    let resumed = run_dir(&tmp.path().join("b"), &cfg);
-    let stop = StopFlag::new();
-    let fired = Arc::new(AtomicBool::new(false));
-    let (s2, f2) = (stop.clone(), fired.clone());
-    let ctl = RunControl::new(stop.clone(), move |p| {
-        if p.epoch == 2 && !f2.swap(true, Ordering::SeqCst) {
-            assert_eq!(p.step, 10, "first report of the stage mid-epoch");
-            s2.request();
-        }
-    });
-    assert_eq!(sweep::train::run(&cfg, &resumed, &data, Device::Cpu, &ctl), Err(RunFailure::Interrupted));
-    sweep::train::run(&cfg, &resumed, &data, Device::Cpu, &RunControl::silent(StopFlag::new())).unwrap();
+    let (_, resumed) = straight_and_resumed(&cfg, &data, tmp.path(), 2);
     assert_same_weights(&final_weights(&straight), &final_weights(&resumed));
 
     let records = resumed.read_metrics().unwrap();
