@@ -340,9 +340,6 @@ pub fn source(dataset: DatasetName) -> Option<Source> {
     catalogue().into_iter().find(|s| s.dataset == dataset)
 }
 
-/// A dataset name as typed on the command line: the `data.dataset` spelling
-/// (`fashion_mnist`, `cifar100_20`), with `-` accepted for `_` and `cifar100`
-/// for `cifar100_20`.
 /// What to tell a user who asks to fetch a dataset with no public download
 /// (the ImageNet subsets, method.md §6): the class list, the layout the
 /// class-folder reader expects, and the `data.root` to set. None for the others.

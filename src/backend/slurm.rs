@@ -539,31 +539,7 @@ pub fn submit(expanded: &Expanded, req: &Submit) -> anyhow::Result<SubmitOutcome
     if let Some(store) = store.as_ref().filter(|_| !req.dry_run) {
         crate::sweep::prepare_jobs(store, expanded)?;
     }
-    let slurm = submitted_states(&root)?;
-
-    let mut out = SubmitOutcome::default();
-    let mut runs = Vec::new();
-    for (entry, _) in &expanded.runs {
-        let view = match &store {
-            Some(s) => s.view(&entry.run_id)?,
-            None => RunView {
-                run_id: entry.run_id.clone(),
-                observed: Observed::New,
-                status: RunStatus::pending(),
-                epochs: None,
-            },
-        };
-        match pick(view.observed, slurm.get(&entry.run_id), req.retry_failed) {
-            Pick::Submit => {
-                runs.push(TaskRun { dir: root.join("runs").join(&entry.run_id), attempts: view.status.attempts })
-            }
-            Pick::Done => out.done += 1,
-            Pick::Running => out.running += 1,
-            Pick::Queued => out.queued += 1,
-            Pick::Failed => out.failed += 1,
-        }
-    }
-    out.submitted = runs.len();
+    let (runs, mut out) = runs_to_submit(expanded, store.as_ref(), &root, req.retry_failed)?;
     if runs.is_empty() {
         return Ok(out);
     }
@@ -591,16 +567,68 @@ pub fn submit(expanded: &Expanded, req: &Submit) -> anyhow::Result<SubmitOutcome
         println!("# {} (sbatch {})\n{report}", layout.report_script().display(), dependency(&ids));
         return Ok(out);
     }
+    let (ids, report_job) = write_and_sbatch(&layout, &req.opts, &manifest, &arrays, &report)?;
+    out.dir = Some(layout.dir);
+    out.arrays = ids;
+    out.report_job = Some(report_job);
+    Ok(out)
+}
 
+/// The runs of `expanded` that a submission sends (with their attempts so
+/// far), and the counts of those it leaves: done, running or queued in Slurm,
+/// failed and not retried. Without a store (a dry run before the first
+/// submission) every run is new.
+fn runs_to_submit(
+    expanded: &Expanded,
+    store: Option<&Store>,
+    root: &Path,
+    retry_failed: bool,
+) -> anyhow::Result<(Vec<TaskRun>, SubmitOutcome)> {
+    let slurm = submitted_states(root)?;
+    let mut out = SubmitOutcome::default();
+    let mut runs = Vec::new();
+    for (entry, _) in &expanded.runs {
+        let view = match store {
+            Some(s) => s.view(&entry.run_id)?,
+            None => RunView {
+                run_id: entry.run_id.clone(),
+                observed: Observed::New,
+                status: RunStatus::pending(),
+                epochs: None,
+            },
+        };
+        match pick(view.observed, slurm.get(&entry.run_id), retry_failed) {
+            Pick::Submit => {
+                runs.push(TaskRun { dir: root.join("runs").join(&entry.run_id), attempts: view.status.attempts })
+            }
+            Pick::Done => out.done += 1,
+            Pick::Running => out.running += 1,
+            Pick::Queued => out.queued += 1,
+            Pick::Failed => out.failed += 1,
+        }
+    }
+    out.submitted = runs.len();
+    Ok((runs, out))
+}
+
+/// Write the manifest and the array scripts, sbatch each array (recording the
+/// submission after each, so that `status` knows a partial one), then the
+/// report job depending on them all. Returns the array job ids and the report's.
+fn write_and_sbatch(
+    layout: &Layout,
+    opts: &SlurmOptions,
+    manifest: &str,
+    arrays: &[ArraySpec],
+    report: &str,
+) -> anyhow::Result<(Vec<String>, String)> {
     std::fs::create_dir_all(layout.logs()).with_context(|| format!("creating {}", layout.logs().display()))?;
     write_atomic(&layout.manifest(), manifest.as_bytes())?;
     let mut submitted = Vec::new();
     for (i, spec) in arrays.iter().enumerate() {
         let path = layout.array_script(i);
-        write_atomic(&path, array_script(&layout, &req.opts, *spec).as_bytes())?;
+        write_atomic(&path, array_script(layout, opts, *spec).as_bytes())?;
         let job_id = sbatch(&path, &[])?;
         submitted.push(SubmittedArray { job_id, offset: spec.offset, count: spec.count });
-        // Recorded after each array, so that `status` knows a partial submission.
         let record = SubmissionRecord {
             name: layout.dir.file_name().unwrap_or_default().to_string_lossy().into_owned(),
             manifest: layout.manifest(),
@@ -615,8 +643,5 @@ pub fn submit(expanded: &Expanded, req: &Submit) -> anyhow::Result<SubmitOutcome
     let mut record: SubmissionRecord = read_json(&layout.record())?;
     record.report_job = report_job.clone();
     write_json_atomic(&layout.record(), &record)?;
-    out.dir = Some(layout.dir);
-    out.arrays = ids;
-    out.report_job = Some(report_job);
-    Ok(out)
+    Ok((ids, report_job))
 }

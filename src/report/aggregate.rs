@@ -98,6 +98,12 @@ const BLOCK: &str = "__block";
 /// on [`Collected::frame`], exploded to one row per (run, block).
 pub fn aggregate(c: &Collected) -> anyhow::Result<Vec<Group>> {
     let keys: Vec<String> = c.swept_keys.iter().filter(|k| k.as_str() != "seed").cloned().collect();
+    let g = group_stats(explode_by_block(c)?, &keys)?;
+    groups_from(&g, c, &keys)
+}
+
+/// [`Collected::frame`] with one row per (run, block) and the block in column [`BLOCK`].
+fn explode_by_block(c: &Collected) -> anyhow::Result<DataFrame> {
     let (mut idx, mut blocks): (Vec<IdxSize>, Vec<String>) = (Vec::new(), Vec::new());
     for (i, r) in c.runs.iter().enumerate() {
         let bs: Vec<String> = if r.entry.blocks.is_empty() { vec![String::new()] } else { r.entry.blocks.clone() };
@@ -108,7 +114,12 @@ pub fn aggregate(c: &Collected) -> anyhow::Result<Vec<Group>> {
     }
     let mut rows = c.frame.take(&IdxCa::from_vec("idx".into(), idx)).context("exploding runs by block")?;
     rows.with_column(Column::new(BLOCK.into(), blocks)).context("adding the block column")?;
+    Ok(rows)
+}
 
+/// One row per (block, swept values but the seed), in first-seen order: the
+/// run ids, mean / sample std / count of each reported metric, done, failed and all runs.
+fn group_stats(rows: DataFrame, keys: &[String]) -> anyhow::Result<DataFrame> {
     let mut by: Vec<Expr> = vec![col(BLOCK)];
     by.extend(keys.iter().map(|k| col(k.as_str())));
     let mut aggs: Vec<Expr> = vec![col("run_id").alias("run_ids")];
@@ -122,8 +133,11 @@ pub fn aggregate(c: &Collected) -> anyhow::Result<Vec<Group>> {
     aggs.push(is("done").alias("done"));
     aggs.push(is("failed").alias("failed"));
     aggs.push(len().cast(DataType::Int64).alias("runs"));
-    let g = rows.lazy().group_by_stable(by).agg(aggs).collect().context("aggregating runs")?;
+    rows.lazy().group_by_stable(by).agg(aggs).collect().context("aggregating runs")
+}
 
+/// The [`Group`]s of [`group_stats`]'s rows.
+fn groups_from(g: &DataFrame, c: &Collected, keys: &[String]) -> anyhow::Result<Vec<Group>> {
     let by_id: BTreeMap<&str, &RunRecord> = c.runs.iter().map(|r| (r.entry.run_id.as_str(), r)).collect();
     let ints = |name: &str| -> anyhow::Result<Vec<i64>> {
         Ok(g.column(name)?.i64()?.into_iter().map(|v| v.unwrap_or(0)).collect())
@@ -144,7 +158,6 @@ pub fn aggregate(c: &Collected) -> anyhow::Result<Vec<Group>> {
         .collect::<anyhow::Result<_>>()?;
     let block_col = g.column(BLOCK)?.str()?.clone();
     let ids_col = g.column("run_ids")?.list()?.clone();
-
     let mut out = Vec::with_capacity(g.height());
     for row in 0..g.height() {
         let run_ids: Vec<String> = match ids_col.get_as_series(row) {

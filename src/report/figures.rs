@@ -11,6 +11,7 @@
 //!   ([`speed`]), with the raw-pixel k-means baseline;
 //! - [`scatter_plot`]: a 2-D embedding coloured by true class (Figure 2, t-SNE),
 //!   called by the trainer for each run.
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Once;
 
@@ -19,7 +20,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use super::aggregate::{epoch_curves, Group, Stat};
+use super::aggregate::{epoch_curves, Curve, Group, Stat};
 use super::collect::Collected;
 use super::{metric_source, speed};
 
@@ -265,8 +266,8 @@ pub struct ReportFigures {
 
 const LOSS_KEYS: [&str; 4] = ["loss", "l1", "l2", "l3"];
 
-/// Draw the training curves of every group and the diversity figure into `dir`;
-/// `rel` is `dir` as the report links it.
+/// Draw the training curves of every group, the diversity figure and the
+/// time-to-accuracy figure into `dir`; `rel` is `dir` as the report links it.
 pub fn report_figures(c: &Collected, groups: &[Group], dir: &Path, rel: &str) -> anyhow::Result<ReportFigures> {
     let mut wanted: Vec<String> = LOSS_KEYS.iter().map(|s| s.to_string()).collect();
     for src in ["codes", "kmeans_target"] {
@@ -283,82 +284,97 @@ pub fn report_figures(c: &Collected, groups: &[Group], dir: &Path, rel: &str) ->
         if cv.is_empty() {
             continue;
         }
-        let src = g.config.as_ref().map(|c| metric_source(&c.loss)).unwrap_or("codes");
-        let losses: Vec<Line> = LOSS_KEYS
-            .iter()
-            .enumerate()
-            .filter_map(|(j, k)| {
-                cv.get(*k).map(|p| Line { name: (*k).to_string(), colour: j, points: p.clone(), band: None })
-            })
-            .collect();
-        let metrics: Vec<Line> = ["acc", "nmi", "ari"]
-            .iter()
-            .enumerate()
-            .filter_map(|(j, m)| {
-                cv.get(&format!("{src}.{m}")).map(|p| Line {
-                    name: m.to_uppercase(),
-                    colour: j,
-                    points: p.clone(),
-                    band: None,
-                })
-            })
-            .collect();
-        let label = g.label();
-        let panels = [
-            Panel {
-                title: "training losses".into(),
-                x_desc: "epoch".into(),
-                y_desc: "loss".into(),
-                lines: losses,
-                y_range: None,
-                x_whole: true,
-                legend: SeriesLabelPosition::UpperRight,
-            },
-            Panel {
-                title: format!("clustering ({src})"),
-                x_desc: "epoch".into(),
-                y_desc: "score".into(),
-                lines: metrics,
-                y_range: Some((0.0, 1.0)),
-                x_whole: true,
-                legend: SeriesLabelPosition::LowerRight,
-            },
-        ];
         let stem = format!("curves-{}", i + 1);
-        save_panels(&panels, &dir.join(format!("{stem}.png")), &dir.join(format!("{stem}.svg")))?;
+        save_panels(&curve_panels(g, cv), &dir.join(format!("{stem}.png")), &dir.join(format!("{stem}.svg")))?;
         out.curves.push(FigureLink {
-            title: label.clone(),
+            title: g.label(),
             svg: format!("{rel}/{stem}.svg"),
             png: format!("{rel}/{stem}.png"),
         });
-        if let Some(mean) = cv.get("diversity.mean") {
-            let std = cv.get("diversity.std");
-            let band = std.map(|s| {
-                mean.iter().filter_map(|&(e, m)| s.iter().find(|q| q.0 == e).map(|q| (e, m - q.1, m + q.1))).collect()
-            });
-            diversity_lines.push(Line { name: label, colour: diversity_lines.len(), points: mean.clone(), band });
+        if let Some(line) = diversity_line(g, cv, diversity_lines.len()) {
+            diversity_lines.push(line);
         }
     }
-    if !diversity_lines.is_empty() {
-        let panel = Panel {
-            title: "ensemble diversity (pairwise NMI of the M members)".into(),
+    out.diversity = diversity_figure(diversity_lines, dir, rel)?;
+    out.speed = speed_figure(c, groups, dir, rel)?;
+    Ok(out)
+}
+
+/// One group's two panels: its losses per epoch, and the headline scores of
+/// its metric source ([`metric_source`]) per evaluation.
+fn curve_panels(g: &Group, cv: &BTreeMap<String, Curve>) -> [Panel; 2] {
+    let src = g.config.as_ref().map(|c| metric_source(&c.loss)).unwrap_or("codes");
+    let losses: Vec<Line> = LOSS_KEYS
+        .iter()
+        .enumerate()
+        .filter_map(|(j, k)| {
+            cv.get(*k).map(|p| Line { name: (*k).to_string(), colour: j, points: p.clone(), band: None })
+        })
+        .collect();
+    let metrics: Vec<Line> = ["acc", "nmi", "ari"]
+        .iter()
+        .enumerate()
+        .filter_map(|(j, m)| {
+            cv.get(&format!("{src}.{m}")).map(|p| Line {
+                name: m.to_uppercase(),
+                colour: j,
+                points: p.clone(),
+                band: None,
+            })
+        })
+        .collect();
+    [
+        Panel {
+            title: "training losses".into(),
             x_desc: "epoch".into(),
-            y_desc: "NMI".into(),
-            lines: diversity_lines,
+            y_desc: "loss".into(),
+            lines: losses,
+            y_range: None,
+            x_whole: true,
+            legend: SeriesLabelPosition::UpperRight,
+        },
+        Panel {
+            title: format!("clustering ({src})"),
+            x_desc: "epoch".into(),
+            y_desc: "score".into(),
+            lines: metrics,
             y_range: Some((0.0, 1.0)),
             x_whole: true,
             legend: SeriesLabelPosition::LowerRight,
-        };
-        let (png, svg) = (dir.join("diversity.png"), dir.join("diversity.svg"));
-        save_panels(std::slice::from_ref(&panel), &png, &svg)?;
-        out.diversity = Some(FigureLink {
-            title: "Ensemble diversity per epoch (Figure 1)".into(),
-            svg: format!("{rel}/diversity.svg"),
-            png: format!("{rel}/diversity.png"),
-        });
+        },
+    ]
+}
+
+/// One group's line of Figure 1: mean diversity per epoch with a ± std band.
+fn diversity_line(g: &Group, cv: &BTreeMap<String, Curve>, colour: usize) -> Option<Line> {
+    let mean = cv.get("diversity.mean")?;
+    let band = cv.get("diversity.std").map(|s| {
+        mean.iter().filter_map(|&(e, m)| s.iter().find(|q| q.0 == e).map(|q| (e, m - q.1, m + q.1))).collect()
+    });
+    Some(Line { name: g.label(), colour, points: mean.clone(), band })
+}
+
+/// Figure 1 (ensemble diversity per epoch), when any group logged it.
+fn diversity_figure(lines: Vec<Line>, dir: &Path, rel: &str) -> anyhow::Result<Option<FigureLink>> {
+    if lines.is_empty() {
+        return Ok(None);
     }
-    out.speed = speed_figure(c, groups, dir, rel)?;
-    Ok(out)
+    let panel = Panel {
+        title: "ensemble diversity (pairwise NMI of the M members)".into(),
+        x_desc: "epoch".into(),
+        y_desc: "NMI".into(),
+        lines,
+        y_range: Some((0.0, 1.0)),
+        x_whole: true,
+        legend: SeriesLabelPosition::LowerRight,
+    };
+    let (png, svg) = (dir.join("diversity.png"), dir.join("diversity.svg"));
+    save_panels(std::slice::from_ref(&panel), &png, &svg)?;
+    Ok(Some(FigureLink {
+        title: "Ensemble diversity per epoch (Figure 1)".into(),
+        svg: format!("{rel}/diversity.svg"),
+        png: format!("{rel}/diversity.png"),
+    }))
 }
 
 /// Colour of group `g` in the time-to-accuracy figure: grey (7) is kept for the

@@ -769,118 +769,25 @@ fn check_size(file: &SweepFile, max_runs: u64) -> Result<(), Problem> {
     ))
 }
 
+/// A checked sweep file -> its plan, in phases: the header (name, template), the
+/// keys and block names, one plan per block, then the runs those plans build
+/// (deduplicated by run id). Every problem found is pushed; None when any was.
 fn expand(file: &SweepFile, problems: &mut Vec<Problem>) -> Option<Expanded> {
     let top = Origin::file(&file.path);
-    let name = match &file.name {
-        Some(n) => {
-            if let Err(why) = plain_name(&n.value) {
-                problems.push(Problem::new(n.at.clone(), format!("name = {:?}: {why}", n.value)));
-            }
-            n.value.clone()
-        }
-        None => {
-            problems.push(Problem::new(top.clone(), "missing `name` (the store folder defaults to runs/<name>)"));
-            String::new()
-        }
-    };
-
-    if let Some(t) = &file.template {
-        if !crate::report::TEMPLATES.contains(&t.value.as_str()) {
-            let msg = format!(
-                "template = {:?}: no such report template (available: {})",
-                t.value,
-                crate::report::TEMPLATES.join(", ")
-            );
-            problems.push(Problem::new(t.at.clone(), msg));
-        }
-    }
-
+    let name = check_header(file, &top, problems);
     let mut checker = Checker::default();
     // A value already refused while parsing (a number out of range) builds no run.
     checker.bad.extend(problems.iter().filter(|p| p.origin.pos.is_some()).map(|p| p.origin.clone()));
-    checker.grid(&file.grid, problems);
-    checker.leaves(&file.pinned, problems);
-    let mut seen_blocks: HashSet<&str> = HashSet::new();
-    for b in &file.blocks {
-        checker.grid(&b.grid, problems);
-        if let Err(why) = plain_name(&b.name.value) {
-            problems.push(Problem::new(b.name.at.clone(), format!("block name {:?}: {why}", b.name.value)));
-        }
-        if !seen_blocks.insert(&b.name.value) {
-            problems.push(Problem::new(b.name.at.clone(), format!("block name `{}` is used twice", b.name.value)));
-        }
-    }
-
+    check_keys_and_blocks(file, &mut checker, problems);
     // With blocks, the top level's base, axes, zip, exclude and seeds are shared by
-    // every block (a block's own entries add to them and win on the same key);
-    // top-level includes are added once under `main`.
+    // every block (a block's own entries add to them and win on the same key).
     let merged: Vec<(String, Grid)> = file
         .blocks
         .iter()
         .map(|b| (b.name.value.clone(), merge_grid(file.grid.clone(), b.grid.clone(), false)))
         .collect();
-    let mut blocks: Vec<BlockPlan<'_>> = Vec::new();
-    if file.blocks.is_empty() {
-        blocks.push(plan_block(MAIN_BLOCK, &file.grid, &file.pinned, true, problems));
-    } else {
-        if !file.grid.include.is_empty() {
-            blocks.push(plan_block(MAIN_BLOCK, &file.grid, &file.pinned, false, problems));
-        }
-        for (n, g) in &merged {
-            blocks.push(plan_block(n, g, &file.pinned, true, problems));
-        }
-    }
-
-    let many_blocks = blocks.len() > 1 || !file.blocks.is_empty();
-    let mut runs: IndexMap<String, (PlanEntry, RunConfig)> = IndexMap::new();
-    for b in &blocks {
-        for c in &b.candidates {
-            if c.sets.iter().any(|s| checker.bad.contains(s.at)) {
-                continue;
-            }
-            let ctx = match (many_blocks, c.label.is_empty()) {
-                (true, true) => format!("block `{}`", b.name),
-                (true, false) => format!("block `{}`, run {}", b.name, c.label),
-                (false, false) => format!("run {}", c.label),
-                (false, true) => String::new(),
-            };
-            let with_ctx = |mut p: Problem| {
-                if !ctx.is_empty() {
-                    p.context = Some(ctx.clone());
-                }
-                p
-            };
-            let (cfg, prov) = match build(&c.sets, &top) {
-                Ok(x) => x,
-                Err(ps) => {
-                    problems.extend(ps.into_iter().map(with_ctx));
-                    continue;
-                }
-            };
-            let json = serde_json::to_value(&cfg).expect("RunConfig serialises to JSON");
-            if c.extra_swept.is_empty() && b.grid.exclude.iter().any(|ex| excluded(&json, &ex.leaves)) {
-                continue;
-            }
-            let invalid = located_validation(&cfg, &prov, &top);
-            if !invalid.is_empty() {
-                problems.extend(invalid.into_iter().map(with_ctx));
-                continue;
-            }
-            let id = run_id(&cfg);
-            let keys = b.swept.iter().chain(&c.extra_swept).copied();
-            let entry = runs
-                .entry(id.clone())
-                .or_insert_with(|| (PlanEntry { run_id: id, blocks: Vec::new(), swept: IndexMap::new() }, cfg));
-            if !entry.0.blocks.iter().any(|x| x == b.name) {
-                entry.0.blocks.push(b.name.to_string());
-            }
-            for k in keys {
-                if !entry.0.swept.contains_key(k) {
-                    entry.0.swept.insert(k.to_string(), json_at(&json, k).cloned().unwrap_or(Json::Null));
-                }
-            }
-        }
-    }
+    let blocks = block_plans(file, &merged, problems);
+    let runs = build_runs(&blocks, !file.blocks.is_empty(), &checker, &top, problems);
     if runs.is_empty() && problems.is_empty() {
         problems.push(Problem::new(top.clone(), "the sweep expands to no runs (everything excluded?)"));
     }
@@ -901,6 +808,151 @@ fn expand(file: &SweepFile, problems: &mut Vec<Problem>) -> Option<Expanded> {
         None => Path::new("runs").join(&name),
     };
     Some(Expanded { plan, runs, store })
+}
+
+/// The sweep's `name` (a plain folder name; required) and `template` (one of
+/// the report templates).
+fn check_header(file: &SweepFile, top: &Origin, problems: &mut Vec<Problem>) -> String {
+    let name = match &file.name {
+        Some(n) => {
+            if let Err(why) = plain_name(&n.value) {
+                problems.push(Problem::new(n.at.clone(), format!("name = {:?}: {why}", n.value)));
+            }
+            n.value.clone()
+        }
+        None => {
+            problems.push(Problem::new(top.clone(), "missing `name` (the store folder defaults to runs/<name>)"));
+            String::new()
+        }
+    };
+    if let Some(t) = &file.template {
+        if !crate::report::TEMPLATES.contains(&t.value.as_str()) {
+            let msg = format!(
+                "template = {:?}: no such report template (available: {})",
+                t.value,
+                crate::report::TEMPLATES.join(", ")
+            );
+            problems.push(Problem::new(t.at.clone(), msg));
+        }
+    }
+    name
+}
+
+/// Every key of the top level and of each block against the run config's
+/// schema, and the block names (plain, each used once).
+fn check_keys_and_blocks(file: &SweepFile, checker: &mut Checker, problems: &mut Vec<Problem>) {
+    checker.grid(&file.grid, problems);
+    checker.leaves(&file.pinned, problems);
+    let mut seen_blocks: HashSet<&str> = HashSet::new();
+    for b in &file.blocks {
+        checker.grid(&b.grid, problems);
+        if let Err(why) = plain_name(&b.name.value) {
+            problems.push(Problem::new(b.name.at.clone(), format!("block name {:?}: {why}", b.name.value)));
+        }
+        if !seen_blocks.insert(&b.name.value) {
+            problems.push(Problem::new(b.name.at.clone(), format!("block name `{}` is used twice", b.name.value)));
+        }
+    }
+}
+
+/// One plan per block: the whole file as block `main` when it has no blocks;
+/// else each block's merged grid, and the top-level includes once under `main`.
+fn block_plans<'a>(
+    file: &'a SweepFile,
+    merged: &'a [(String, Grid)],
+    problems: &mut Vec<Problem>,
+) -> Vec<BlockPlan<'a>> {
+    let mut blocks: Vec<BlockPlan<'a>> = Vec::new();
+    if file.blocks.is_empty() {
+        blocks.push(plan_block(MAIN_BLOCK, &file.grid, &file.pinned, true, problems));
+    } else {
+        if !file.grid.include.is_empty() {
+            blocks.push(plan_block(MAIN_BLOCK, &file.grid, &file.pinned, false, problems));
+        }
+        for (n, g) in merged {
+            blocks.push(plan_block(n, g, &file.pinned, true, problems));
+        }
+    }
+    blocks
+}
+
+/// One candidate's run config and its JSON form; None when its block's
+/// `exclude` drops it, or when it fails to build or validate (its problems
+/// pushed, with `ctx`, the block and values it chose, as their context).
+fn build_candidate(
+    b: &BlockPlan<'_>,
+    c: &Candidate<'_>,
+    ctx: &str,
+    top: &Origin,
+    problems: &mut Vec<Problem>,
+) -> Option<(RunConfig, Json)> {
+    let with_ctx = |mut p: Problem| {
+        if !ctx.is_empty() {
+            p.context = Some(ctx.to_string());
+        }
+        p
+    };
+    let (cfg, prov) = match build(&c.sets, top) {
+        Ok(x) => x,
+        Err(ps) => {
+            problems.extend(ps.into_iter().map(with_ctx));
+            return None;
+        }
+    };
+    let json = serde_json::to_value(&cfg).expect("RunConfig serialises to JSON");
+    if c.extra_swept.is_empty() && b.grid.exclude.iter().any(|ex| excluded(&json, &ex.leaves)) {
+        return None;
+    }
+    let invalid = located_validation(&cfg, &prov, top);
+    if !invalid.is_empty() {
+        problems.extend(invalid.into_iter().map(with_ctx));
+        return None;
+    }
+    Some((cfg, json))
+}
+
+/// The runs the blocks' candidates build, keyed by run id: a candidate using a
+/// value already found bad, or matching its block's `exclude`, builds none; one
+/// that fails to build or validate adds its problems (with the block and the
+/// values it chose as context). A run that two blocks build is listed once,
+/// under both blocks, with the swept keys of both.
+fn build_runs(
+    blocks: &[BlockPlan<'_>],
+    has_blocks: bool,
+    checker: &Checker,
+    top: &Origin,
+    problems: &mut Vec<Problem>,
+) -> IndexMap<String, (PlanEntry, RunConfig)> {
+    let many_blocks = blocks.len() > 1 || has_blocks;
+    let mut runs: IndexMap<String, (PlanEntry, RunConfig)> = IndexMap::new();
+    for b in blocks {
+        for c in &b.candidates {
+            if c.sets.iter().any(|s| checker.bad.contains(s.at)) {
+                continue;
+            }
+            let ctx = match (many_blocks, c.label.is_empty()) {
+                (true, true) => format!("block `{}`", b.name),
+                (true, false) => format!("block `{}`, run {}", b.name, c.label),
+                (false, false) => format!("run {}", c.label),
+                (false, true) => String::new(),
+            };
+            let Some((cfg, json)) = build_candidate(b, c, &ctx, top, problems) else { continue };
+            let id = run_id(&cfg);
+            let keys = b.swept.iter().chain(&c.extra_swept).copied();
+            let entry = runs
+                .entry(id.clone())
+                .or_insert_with(|| (PlanEntry { run_id: id, blocks: Vec::new(), swept: IndexMap::new() }, cfg));
+            if !entry.0.blocks.iter().any(|x| x == b.name) {
+                entry.0.blocks.push(b.name.to_string());
+            }
+            for k in keys {
+                if !entry.0.swept.contains_key(k) {
+                    entry.0.swept.insert(k.to_string(), json_at(&json, k).cloned().unwrap_or(Json::Null));
+                }
+            }
+        }
+    }
+    runs
 }
 
 /// A one-run "sweep" for `sweep train RUN.toml`: the run under block `main`,

@@ -384,6 +384,9 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// One job on one slot, in phases: claim it (skip it when done, or failed and
+/// not retried; take its lock; mark it running), run it through the executor
+/// (a panic becomes a failure), and record how it ended in status.json.
 fn run_one(
     job: &Job,
     slot: &Slot,
@@ -392,44 +395,11 @@ fn run_one(
     opts: &ScheduleOptions,
     reporter: &Reporter,
 ) -> JobEnd {
-    let skip = |state: RunState| match state {
-        RunState::Done => Some(JobEnd::SkippedDone),
-        RunState::Failed if !opts.retry_failed => Some(JobEnd::SkippedFailed),
-        _ => None,
+    let (_lock, status) = match claim(job, slot, opts) {
+        Ok(claimed) => claimed,
+        Err(end) => return end,
     };
-    let store_error = |e: anyhow::Error| JobEnd::Failed(format!("store: {e:#}"));
-    match job.dir.status() {
-        Ok(st) => {
-            if let Some(end) = skip(st.state) {
-                return end;
-            }
-        }
-        Err(e) => return store_error(e),
-    }
-    let _lock = match RunLock::try_acquire(&job.dir) {
-        Ok(Some(l)) => l,
-        Ok(None) => return JobEnd::Elsewhere,
-        Err(e) => return store_error(e),
-    };
-    // Read again under the lock: another process may have finished it meanwhile.
-    let mut status = match job.dir.status() {
-        Ok(st) => st,
-        Err(e) => return store_error(e),
-    };
-    if let Some(end) = skip(status.state) {
-        return end;
-    }
-    status.state = RunState::Running;
-    status.attempts += 1;
-    status.reason = None;
-    status.pid = Some(std::process::id());
-    status.host = Some(hostname());
-    status.device = Some(slot.device.to_string());
-    if let Err(e) = job.dir.set_status(&status) {
-        return store_error(e);
-    }
     reporter.started(job, slot);
-
     let ctl = {
         let (reporter, id) = (reporter.clone(), job.entry.run_id.clone());
         RunControl::new(stop.clone(), move |p| reporter.progress(&id, p))
@@ -437,34 +407,62 @@ fn run_one(
     let result = catch_unwind(AssertUnwindSafe(|| executor.execute(job, slot, &ctl))).unwrap_or_else(|payload| {
         Err(RunFailure::Failed { reason: format!("panicked: {}", panic_message(&*payload)) })
     });
+    record_end(job, status, result)
+}
 
-    // The executor may have recorded progress (epochs) in the status meanwhile.
+fn store_error(e: anyhow::Error) -> JobEnd {
+    JobEnd::Failed(format!("store: {e:#}"))
+}
+
+/// Take `job` for `slot`: its lock and its status marked running (one more
+/// attempt, this process and host, the slot's device). Err: how the job ends
+/// without running (done, failed and not retried, running elsewhere, or a store error).
+fn claim(job: &Job, slot: &Slot, opts: &ScheduleOptions) -> Result<(RunLock, crate::record::RunStatus), JobEnd> {
+    let skip = |state: RunState| match state {
+        RunState::Done => Err(JobEnd::SkippedDone),
+        RunState::Failed if !opts.retry_failed => Err(JobEnd::SkippedFailed),
+        _ => Ok(()),
+    };
+    skip(job.dir.status().map_err(store_error)?.state)?;
+    let lock = match RunLock::try_acquire(&job.dir) {
+        Ok(Some(l)) => l,
+        Ok(None) => return Err(JobEnd::Elsewhere),
+        Err(e) => return Err(store_error(e)),
+    };
+    // Read again under the lock: another process may have finished it meanwhile.
+    let mut status = job.dir.status().map_err(store_error)?;
+    skip(status.state)?;
+    status.state = RunState::Running;
+    status.attempts += 1;
+    status.reason = None;
+    status.pid = Some(std::process::id());
+    status.host = Some(hostname());
+    status.device = Some(slot.device.to_string());
+    job.dir.set_status(&status).map_err(store_error)?;
+    Ok((lock, status))
+}
+
+/// Write how the run ended into status.json (over what the executor recorded
+/// meanwhile, its epochs), and say it as a [`JobEnd`].
+fn record_end(job: &Job, status: crate::record::RunStatus, result: Result<(), RunFailure>) -> JobEnd {
     let mut fin = job.dir.status().unwrap_or(status);
     fin.pid = None;
-    let end = match result {
-        Ok(()) => {
-            fin.state = RunState::Done;
-            fin.reason = None;
-            JobEnd::Done
-        }
+    let (state, reason, end) = match result {
+        Ok(()) => (RunState::Done, None, JobEnd::Done),
         Err(RunFailure::Interrupted) => {
-            fin.state = RunState::Interrupted;
-            fin.reason = Some("stopped on request".to_string());
-            JobEnd::Interrupted(None)
+            (RunState::Interrupted, Some("stopped on request".to_string()), JobEnd::Interrupted(None))
         }
         Err(RunFailure::Suspended { reason }) => {
             let short = short_reason(&job.dir, &reason);
-            fin.state = RunState::Interrupted;
-            fin.reason = Some(short.clone());
-            JobEnd::Interrupted(Some(short))
+            (RunState::Interrupted, Some(short.clone()), JobEnd::Interrupted(Some(short)))
         }
         Err(RunFailure::Failed { reason }) => {
             let short = short_reason(&job.dir, &reason);
-            fin.state = RunState::Failed;
-            fin.reason = Some(short.clone());
-            JobEnd::Failed(short)
+            (RunState::Failed, Some(short.clone()), JobEnd::Failed(short))
         }
     };
+    fin.state = state;
+    fin.reason = reason;
     match job.dir.set_status(&fin) {
         Ok(()) => end,
         Err(e) => store_error(e),
@@ -710,51 +708,64 @@ impl Executor for IsolatedExecutor {
                     }
                 }
             });
-            let mut forwarded = false;
-            loop {
-                match child.try_wait() {
-                    Ok(Some(status)) => return Ok(status),
-                    Ok(None) => {}
-                    Err(e) => return Err(e),
-                }
-                if ctl.stop_requested() && !forwarded {
-                    forwarded = true;
-                    #[cfg(unix)]
-                    // SAFETY: kill with a pid we spawned and have not reaped.
-                    unsafe {
-                        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
-                    }
-                    #[cfg(not(unix))]
-                    let _ = child.kill();
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            wait_forwarding_stop(&mut child, ctl)
         })
         .with_context(|| format!("waiting for the child running {}", job.entry.run_id))?;
         let tail: Vec<String> = tail.into_inner().expect("readers have finished").into();
-        match status.code() {
-            Some(0) => Ok(()),
-            Some(EXIT_INTERRUPTED) => Err(match tail.iter().rev().find_map(|l| l.strip_prefix(SUSPENDED_PREFIX)) {
-                Some(reason) => RunFailure::Suspended { reason: reason.to_string() },
-                None => RunFailure::Interrupted,
-            }),
-            Some(code) => Err(RunFailure::Failed {
-                reason: if tail.is_empty() {
-                    format!("exit status {code}")
-                } else {
-                    format!("exit status {code}: {}", tail.join(" | "))
-                },
-            }),
-            None => {
-                #[cfg(unix)]
-                {
-                    use std::os::unix::process::ExitStatusExt;
-                    let sig = status.signal().unwrap_or(0);
-                    Err(RunFailure::Failed { reason: format!("killed by signal {sig}") })
-                }
-                #[cfg(not(unix))]
-                Err(RunFailure::Failed { reason: "killed".to_string() })
+        child_outcome(status, &tail)
+    }
+}
+
+/// Wait for `child`, forwarding a stop request to it once as SIGINT (one
+/// press: checkpoint and stop).
+fn wait_forwarding_stop(
+    child: &mut std::process::Child,
+    ctl: &RunControl,
+) -> std::io::Result<std::process::ExitStatus> {
+    let mut forwarded = false;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if ctl.stop_requested() && !forwarded {
+            forwarded = true;
+            #[cfg(unix)]
+            // SAFETY: kill with a pid we spawned and have not reaped.
+            unsafe {
+                libc::kill(child.id() as libc::pid_t, libc::SIGINT);
             }
+            #[cfg(not(unix))]
+            let _ = child.kill();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// How a child `sweep exec-run` ended, from its exit status and the last lines
+/// of its stderr (`tail`, libtorch's backtrace lines left out).
+fn child_outcome(status: std::process::ExitStatus, tail: &[String]) -> Result<(), RunFailure> {
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(EXIT_INTERRUPTED) => Err(match tail.iter().rev().find_map(|l| l.strip_prefix(SUSPENDED_PREFIX)) {
+            Some(reason) => RunFailure::Suspended { reason: reason.to_string() },
+            None => RunFailure::Interrupted,
+        }),
+        Some(code) => Err(RunFailure::Failed {
+            reason: if tail.is_empty() {
+                format!("exit status {code}")
+            } else {
+                format!("exit status {code}: {}", tail.join(" | "))
+            },
+        }),
+        None => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::process::ExitStatusExt;
+                let sig = status.signal().unwrap_or(0);
+                Err(RunFailure::Failed { reason: format!("killed by signal {sig}") })
+            }
+            #[cfg(not(unix))]
+            Err(RunFailure::Failed { reason: "killed".to_string() })
         }
     }
 }

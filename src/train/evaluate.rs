@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use tch::{Kind, Tensor};
 
-use crate::config::{ConsensusFn, Feature, LossConfig, Representation};
+use crate::config::{ConsensusFn, Feature, LossConfig, Representation, RunConfig};
 use crate::data::DeviceData;
 use crate::eval::{consensus, diversity, kmeans, metrics};
 use crate::loss;
@@ -114,14 +114,52 @@ pub fn assign(
     with_members: bool,
 ) -> anyhow::Result<Assigned> {
     let cfg = &engine.cfg;
-    let ev = &cfg.eval;
-    let device = engine.device;
-    let want = |f: Feature| ev.kmeans_features.contains(&f);
-    let want_members = with_members || !ev.consensus.is_empty();
+    let f = forward_features(engine, data, indices, with_members || !cfg.eval.consensus.is_empty());
+    let c = clusters(&f.z, &engine.nets.online.prototypes, &cfg.loss);
+    let km = kmeans_labels(cfg, &f, epoch)?;
+    // One host copy of the M x N member labels, shared by the consensus and diversity.
+    let members: Vec<Vec<i64>> = if f.members.is_empty() {
+        Vec::new()
+    } else {
+        let all = Tensor::cat(&f.members, 1);
+        let n = all.size()[1] as usize;
+        to_vec_i64(&all).chunks(n.max(1)).map(<[i64]>::to_vec).collect()
+    };
+    let consensus = consensus_partitions(engine, &members, &c.codes, epoch)?;
+    let assignments = Assignments {
+        indices: indices.to_vec(),
+        codes: c.codes,
+        codes_conf: c.codes_conf,
+        p: c.p,
+        p_conf: c.p_conf,
+        kmeans: km,
+        consensus,
+    };
+    let members = (with_members && !members.is_empty()).then_some(members);
+    Ok(Assigned { assignments, z: f.z.to_device(tch::Device::Cpu), members })
+}
+
+/// What one pass of the networks over the evaluated images yields, concatenated
+/// over the chunks: the cluster embeddings z, and where asked for the features
+/// k-means reads and the members' labels (M x chunk tensors, one per chunk).
+struct Features {
+    z: Tensor,
+    encoder: Option<Tensor>,
+    pixels: Option<Tensor>,
+    target: Option<Tensor>,
+    members: Vec<Tensor>,
+}
+
+/// The evaluation transform and the networks (no gradient, evaluation mode)
+/// over `indices`, chunk by chunk; only the k-means features that
+/// `eval.kmeans_features` names are kept, the members' labels when `want_members`.
+fn forward_features(engine: &Engine, data: &DeviceData, indices: &[i64], want_members: bool) -> Features {
+    let cfg = &engine.cfg;
+    let want = |f: Feature| cfg.eval.kmeans_features.contains(&f);
     let (mut zs, mut ys, mut vs, mut xs, mut members) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     tch::no_grad(|| {
-        for chunk in indices.chunks(ev.chunk) {
-            let idx = Tensor::from_slice(chunk).to_device(device);
+        for chunk in indices.chunks(cfg.eval.chunk) {
+            let idx = Tensor::from_slice(chunk).to_device(engine.device);
             let x = engine.augmenter.eval(&data.batch(&idx));
             let o = engine.nets.online.forward_t(&x, false);
             let z = o.z.to_kind(Kind::Float);
@@ -152,18 +190,24 @@ pub fn assign(
             zs.push(z);
         }
     });
-    let z = Tensor::cat(&zs, 0);
-    let c = clusters(&z, &engine.nets.online.prototypes, &cfg.loss);
+    let cat = |v: Vec<Tensor>| (!v.is_empty()).then(|| Tensor::cat(&v, 0));
+    Features { z: Tensor::cat(&zs, 0), encoder: cat(ys), pixels: cat(xs), target: cat(vs), members }
+}
+
+/// k-means labels on each of `eval.kmeans_features`, in their order.
+fn kmeans_labels(cfg: &RunConfig, f: &Features, epoch: usize) -> anyhow::Result<Vec<(Feature, Vec<i64>)>> {
+    let ev = &cfg.eval;
     let mut km = Vec::new();
-    for &f in &ev.kmeans_features {
-        let feats = match f {
-            Feature::TargetProjection => Tensor::cat(&vs, 0),
-            Feature::Encoder => Tensor::cat(&ys, 0),
-            Feature::ClusterEmbedding => z.shallow_clone(),
-            Feature::Pixels => Tensor::cat(&xs, 0),
-        };
+    for &feature in &ev.kmeans_features {
+        let feats = match feature {
+            Feature::TargetProjection => f.target.as_ref(),
+            Feature::Encoder => f.encoder.as_ref(),
+            Feature::ClusterEmbedding => Some(&f.z),
+            Feature::Pixels => f.pixels.as_ref(),
+        }
+        .expect("forward_features keeps every feature that eval.kmeans_features names");
         let res = kmeans::kmeans(
-            &feats,
+            feats,
             &kmeans::KMeansConfig {
                 k: cfg.clusters(),
                 n_init: ev.kmeans_restarts,
@@ -172,28 +216,9 @@ pub fn assign(
                 seed: mix_seed(cfg.seed, SALT_EVAL ^ ((epoch as u64) << 8)),
             },
         )?;
-        km.push((f, res.labels));
+        km.push((feature, res.labels));
     }
-    // One host copy of the M x N member labels, shared by the consensus and diversity.
-    let members: Vec<Vec<i64>> = if members.is_empty() {
-        Vec::new()
-    } else {
-        let all = Tensor::cat(&members, 1);
-        let n = all.size()[1] as usize;
-        to_vec_i64(&all).chunks(n.max(1)).map(<[i64]>::to_vec).collect()
-    };
-    let consensus = consensus_partitions(engine, &members, &c.codes, epoch)?;
-    let assignments = Assignments {
-        indices: indices.to_vec(),
-        codes: c.codes,
-        codes_conf: c.codes_conf,
-        p: c.p,
-        p_conf: c.p_conf,
-        kmeans: km,
-        consensus,
-    };
-    let members = (with_members && !members.is_empty()).then_some(members);
-    Ok(Assigned { assignments, z: z.to_device(tch::Device::Cpu), members })
+    Ok(km)
 }
 
 /// The consensus partitions `eval.consensus` asks for (method.md §11), over the

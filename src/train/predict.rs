@@ -6,7 +6,7 @@
 //! through the evaluation transform (`Augmenter::eval`), and every image gets a
 //! cluster by each method through [`evaluate::assign`], the code the trainer's
 //! evaluation runs: the table has the columns of `assignments.csv`. The Sinkhorn
-//! codes are computed over the whole predicted set at once (SPEC 7), so a code
+//! codes are computed over the whole predicted set at once (method.md §7), so a code
 //! depends on the other images predicted with it; `p` and its confidence do not.
 //!
 //! The k-means columns (the run's `eval.kmeans_features`) are left out when
