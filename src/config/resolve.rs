@@ -61,9 +61,33 @@ impl RunConfig {
         }
     }
 
-    /// Range checks; every problem is reported, not only the first.
+    /// Range checks; every problem is reported, not only the first. One
+    /// section per table of the config, in the order a sweep file lists them.
     pub fn validate(&self) -> Vec<String> {
         let mut e = Vec::new();
+        self.validate_data(&mut e);
+        self.validate_train(&mut e);
+        self.validate_loss(&mut e);
+        self.validate_transform(&mut e);
+        self.validate_model(&mut e);
+        self.validate_augment(&mut e);
+        self.validate_eval(&mut e);
+        self.check_maxima(&mut e);
+        if e.is_empty() {
+            let bytes = self.memory_estimate();
+            if bytes > MAX_RUN_BYTES {
+                e.push(format!(
+                    "model: this run needs at least {} of memory for its weights, optimiser state, transforms and one batch (more than the {} of any machine it could run on): lower the sizes (model.*, transform.m, transform.d_prime, train.batch_size, data.resolution)",
+                    human_bytes(bytes),
+                    human_bytes(MAX_RUN_BYTES)
+                ));
+            }
+        }
+        e
+    }
+
+    /// `[data]`: a root for file datasets, the synthetic set's sizes, K, resolution, limit.
+    fn validate_data(&self, e: &mut Vec<String>) {
         let d = &self.data;
         if !matches!(d.dataset, DatasetName::Synthetic) && d.root.is_none() {
             e.push(format!("data.root: dataset `{}` needs the folder that holds its files", d.dataset));
@@ -96,6 +120,10 @@ impl RunConfig {
         if d.limit == Some(0) {
             e.push("data.limit = 0: must be >= 1 (or absent for all)".into());
         }
+    }
+
+    /// `[train]` (and `[finetune]`): batch against BatchNorm and the dataset, epochs, optimiser, EMA, checkpoints.
+    fn validate_train(&self, e: &mut Vec<String>) {
         if let Some(b) = self.train.batch_size {
             if b < 2 {
                 e.push(format!("train.batch_size = {b}: BatchNorm needs at least 2"));
@@ -119,13 +147,17 @@ impl RunConfig {
         if !(0.0..=1.0).contains(&self.train.ema_tau) {
             e.push(format!("train.ema_tau = {}: must be in [0, 1]", self.train.ema_tau));
         }
-        self.validate_finetune(&mut e);
+        self.validate_finetune(e);
         if self.train.checkpoint_every == 0 {
             e.push("train.checkpoint_every must be >= 1".into());
         }
         if self.train.steps_per_epoch == Some(0) {
             e.push("train.steps_per_epoch must be >= 1".into());
         }
+    }
+
+    /// `[loss]`: weights, temperatures, Sinkhorn's epsilon; `eval.consensus` without repeats.
+    fn validate_loss(&self, e: &mut Vec<String>) {
         let l = &self.loss;
         for (name, w) in [("alpha", l.alpha), ("beta", l.beta), ("gamma", l.gamma)] {
             if !(w >= 0.0 && w.is_finite()) {
@@ -150,6 +182,10 @@ impl RunConfig {
                 e.push(format!("eval.consensus lists `{}` twice", f.name()));
             }
         }
+    }
+
+    /// `[transform]`: M and d' (a diagonal map keeps the head's dimension).
+    fn validate_transform(&self, e: &mut Vec<String>) {
         let t = &self.transform;
         if t.m == 0 {
             e.push("transform.m = 0: the consensus needs at least one transform".into());
@@ -164,6 +200,10 @@ impl RunConfig {
                 t.d_prime, self.model.head_dim, self.model.head_dim
             ));
         }
+    }
+
+    /// `[model]`: width, head sizes, Sobel on grayscale data.
+    fn validate_model(&self, e: &mut Vec<String>) {
         let m = &self.model;
         if !(m.width > 0.0 && m.width <= 4.0) {
             e.push(format!("model.width = {}: must be in (0, 4]", m.width));
@@ -178,9 +218,13 @@ impl RunConfig {
                 e.push(format!("model.{name} must be >= 1"));
             }
         }
-        if m.sobel != SobelMode::Off && d.dataset.channels() == 1 && m.sobel == SobelMode::RgbSobel {
+        if m.sobel != SobelMode::Off && self.data.dataset.channels() == 1 && m.sobel == SobelMode::RgbSobel {
             e.push("model.sobel = \"rgb_sobel\" on a grayscale dataset: use \"sobel\"".into());
         }
+    }
+
+    /// `[augment]`: probabilities, crop and blur ranges, normalisation, jitter strengths.
+    fn validate_augment(&self, e: &mut Vec<String>) {
         let a = &self.augment;
         for (name, p) in [
             ("flip_p", a.flip_p),
@@ -218,6 +262,10 @@ impl RunConfig {
                 e.push(format!("augment.{name} = {v}: must be >= 0"));
             }
         }
+    }
+
+    /// `[eval]`: k-means restarts and iterations, chunk, sample cap.
+    fn validate_eval(&self, e: &mut Vec<String>) {
         let ev = &self.eval;
         if ev.kmeans_restarts == 0 {
             e.push("eval.kmeans_restarts must be >= 1".into());
@@ -231,18 +279,6 @@ impl RunConfig {
         if ev.max_samples == Some(0) {
             e.push("eval.max_samples = 0: must be >= 1 (or absent for all)".into());
         }
-        self.check_maxima(&mut e);
-        if e.is_empty() {
-            let bytes = self.memory_estimate();
-            if bytes > MAX_RUN_BYTES {
-                e.push(format!(
-                    "model: this run needs at least {} of memory for its weights, optimiser state, transforms and one batch (more than the {} of any machine it could run on): lower the sizes (model.*, transform.m, transform.d_prime, train.batch_size, data.resolution)",
-                    human_bytes(bytes),
-                    human_bytes(MAX_RUN_BYTES)
-                ));
-            }
-        }
-        e
     }
 
     /// Upper bounds: values past these can only be typing mistakes, and each

@@ -583,6 +583,10 @@ struct BlockPlan<'a> {
     candidates: Vec<Candidate<'a>>,
 }
 
+/// One block's plan: its dimensions (seeds, axes, zips) and the candidate
+/// runs they span (the odometer over the dimensions, on top of `base`, with the
+/// pinned overrides last), plus one candidate per `[[include]]`. `with_grid`
+/// false: the includes only (the top level's, beside blocks).
 fn plan_block<'a>(
     name: &'a str,
     grid: &'a Grid,
@@ -590,56 +594,14 @@ fn plan_block<'a>(
     with_grid: bool,
     problems: &mut Vec<Problem>,
 ) -> BlockPlan<'a> {
-    let pinned: Vec<Set<'a>> = pinned.iter().map(|(k, l)| Set { key: k, value: &l.value, at: &l.value_at }).collect();
-    let mut dims: Vec<Dim<'a>> = Vec::new();
-    let mut swept: Vec<&'a str> = Vec::new();
-    let mut owner: HashMap<&str, &Origin> = HashMap::new();
-    let mut claim = |key: &'a str, at: &'a Origin, problems: &mut Vec<Problem>| {
-        if owner.insert(key, at).is_some() {
-            problems.push(Problem::new(at.clone(), format!("`{key}` is swept twice (in axes, seeds or [[zip]])")));
-        }
+    let sets_of = |leaves: &'a Leaves| -> Vec<Set<'a>> {
+        leaves.iter().map(|(k, l)| Set { key: k, value: &l.value, at: &l.value_at }).collect()
     };
-    if with_grid {
-        if let Some(seeds) = &grid.seeds {
-            claim("seed", &seeds.key_at, problems);
-            if seeds.values.len() > 1 {
-                swept.push("seed");
-            }
-            dims.push(axis_dim("seed", seeds));
-        }
-        for (k, a) in &grid.axes {
-            claim(k, &a.key_at, problems);
-            swept.push(k);
-            dims.push(axis_dim(k, a));
-        }
-        for z in &grid.zip {
-            let lens: Vec<(&String, usize)> = z.axes.iter().map(|(k, a)| (k, a.values.len())).collect();
-            if let Some((k0, n0)) = lens.first() {
-                if let Some((k, n)) = lens.iter().find(|(_, n)| n != n0) {
-                    let msg =
-                        format!("[[zip]] lists must have equal lengths: `{k0}` has {n0} values but `{k}` has {n}");
-                    problems.push(Problem::new(z.axes[*k].key_at.clone(), msg));
-                    continue;
-                }
-            }
-            for (k, a) in &z.axes {
-                claim(k, &a.key_at, problems);
-                swept.push(k);
-            }
-            let n = lens.first().map(|x| x.1).unwrap_or(0);
-            dims.push(
-                (0..n)
-                    .map(|i| {
-                        z.axes.iter().map(|(k, a)| Set { key: k, value: &a.values[i].0, at: &a.values[i].1 }).collect()
-                    })
-                    .collect(),
-            );
-        }
-    }
+    let pinned: Vec<Set<'a>> = sets_of(pinned);
+    let (dims, swept) = if with_grid { block_dims(grid, problems) } else { (Vec::new(), Vec::new()) };
     let mut candidates = Vec::new();
     if with_grid {
-        let base: Vec<Set<'a>> =
-            grid.base.iter().map(|(k, l)| Set { key: k, value: &l.value, at: &l.value_at }).collect();
+        let base = sets_of(&grid.base);
         let total: usize = dims.iter().map(Vec::len).product();
         for mut i in 0..total {
             // Odometer: the last dimension moves fastest.
@@ -655,10 +617,8 @@ fn plan_block<'a>(
         }
     }
     for inc in &grid.include {
-        let mut sets: Vec<Set<'a>> =
-            grid.base.iter().map(|(k, l)| Set { key: k, value: &l.value, at: &l.value_at }).collect();
-        let own: Vec<Set<'a>> =
-            inc.leaves.iter().map(|(k, l)| Set { key: k, value: &l.value, at: &l.value_at }).collect();
+        let mut sets = sets_of(&grid.base);
+        let own = sets_of(&inc.leaves);
         sets.extend(own.iter().copied());
         sets.extend(pinned.iter().copied());
         candidates.push(Candidate {
@@ -668,6 +628,55 @@ fn plan_block<'a>(
         });
     }
     BlockPlan { name, grid, swept, candidates }
+}
+
+/// A grid's dimensions in order (seeds, then each axis, then each `[[zip]]`
+/// group moving as one) and the keys they sweep (`seed` only when more than
+/// one). A key swept twice, or a zip of unequal lists, is a problem.
+fn block_dims<'a>(grid: &'a Grid, problems: &mut Vec<Problem>) -> (Vec<Dim<'a>>, Vec<&'a str>) {
+    let mut dims: Vec<Dim<'a>> = Vec::new();
+    let mut swept: Vec<&'a str> = Vec::new();
+    let mut owner: HashMap<&str, &Origin> = HashMap::new();
+    let mut claim = |key: &'a str, at: &'a Origin, problems: &mut Vec<Problem>| {
+        if owner.insert(key, at).is_some() {
+            problems.push(Problem::new(at.clone(), format!("`{key}` is swept twice (in axes, seeds or [[zip]])")));
+        }
+    };
+    if let Some(seeds) = &grid.seeds {
+        claim("seed", &seeds.key_at, problems);
+        if seeds.values.len() > 1 {
+            swept.push("seed");
+        }
+        dims.push(axis_dim("seed", seeds));
+    }
+    for (k, a) in &grid.axes {
+        claim(k, &a.key_at, problems);
+        swept.push(k);
+        dims.push(axis_dim(k, a));
+    }
+    for z in &grid.zip {
+        let lens: Vec<(&String, usize)> = z.axes.iter().map(|(k, a)| (k, a.values.len())).collect();
+        if let Some((k0, n0)) = lens.first() {
+            if let Some((k, n)) = lens.iter().find(|(_, n)| n != n0) {
+                let msg = format!("[[zip]] lists must have equal lengths: `{k0}` has {n0} values but `{k}` has {n}");
+                problems.push(Problem::new(z.axes[*k].key_at.clone(), msg));
+                continue;
+            }
+        }
+        for (k, a) in &z.axes {
+            claim(k, &a.key_at, problems);
+            swept.push(k);
+        }
+        let n = lens.first().map(|x| x.1).unwrap_or(0);
+        dims.push(
+            (0..n)
+                .map(|i| {
+                    z.axes.iter().map(|(k, a)| Set { key: k, value: &a.values[i].0, at: &a.values[i].1 }).collect()
+                })
+                .collect(),
+        );
+    }
+    (dims, swept)
 }
 
 /// Does the resolved config match every key of an `[[exclude]]`?

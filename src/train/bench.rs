@@ -259,55 +259,18 @@ pub fn pack(
     anyhow::ensure!(runs >= 1, "--pack needs at least one run");
     let b = cfg.batch_size() as i64;
     let gpu_before = gpu_baseline(device);
-    let engine = |i: usize| {
-        let mut c = cfg.clone();
-        c.seed = i as u64;
-        Engine::new(&c, data.channels(), device)
-    };
-    let drive = |engine: &mut Engine, pool: &BenchData, from: usize, n: usize| {
-        let mut last = Tensor::zeros([4], (Kind::Float, device));
-        for i in from..from + n {
-            last = engine.step(&pool.batch(i, b), i, warmup + steps, None);
-        }
-        synchronize(device);
-        last
-    };
-
-    let engines = (0..runs).map(engine).collect::<anyhow::Result<Vec<_>>>()?;
+    let engines = (0..runs).map(|i| seeded_engine(cfg, data, device, i)).collect::<anyhow::Result<Vec<_>>>()?;
     // Built on this thread's stream; each packed thread launches on its own.
     synchronize(device);
-    let barrier = std::sync::Barrier::new(runs + 1);
-    let packed = std::thread::scope(|s| -> anyhow::Result<f64> {
-        let handles: Vec<_> = engines
-            .into_iter()
-            .map(|mut e| {
-                let (pool, barrier) = (data.share(), &barrier);
-                s.spawn(move || {
-                    if let Device::Cuda(i) = device {
-                        super::device::use_own_cuda_stream(i);
-                    }
-                    let _ = drive(&mut e, &pool, 0, warmup);
-                    barrier.wait();
-                    drive(&mut e, &pool, warmup, steps).double_value(&[0])
-                })
-            })
-            .collect();
-        barrier.wait();
-        let t0 = Instant::now();
-        for h in handles {
-            let loss = h.join().map_err(|_| anyhow::anyhow!("a packed benchmark run panicked"))?;
-            anyhow::ensure!(loss.is_finite(), "benchmark loss is not finite ({loss})");
-        }
-        Ok(t0.elapsed().as_secs_f64())
-    })?;
+    let packed = time_packed(engines, data, b, warmup, steps)?;
     let gpu_mib_per_run = gpu_growth_mib(device, gpu_before).map(|m| m / runs as f64);
 
     let mut sequential = 0.0;
     for i in 0..runs {
-        let mut e = engine(i)?;
-        let _ = drive(&mut e, data, 0, warmup);
+        let mut e = seeded_engine(cfg, data, device, i)?;
+        let _ = drive(&mut e, data, b, 0, warmup, warmup + steps);
         let t0 = Instant::now();
-        let loss = drive(&mut e, data, warmup, steps).double_value(&[0]);
+        let loss = drive(&mut e, data, b, warmup, steps, warmup + steps).double_value(&[0]);
         sequential += t0.elapsed().as_secs_f64();
         anyhow::ensure!(loss.is_finite(), "benchmark loss is not finite ({loss})");
     }
@@ -321,6 +284,55 @@ pub fn pack(
         packed_seconds: packed,
         gpu_mib_per_run,
         peak_rss_mib: peak_rss_mib(),
+    })
+}
+
+/// The engine of run `i` of a pack: `cfg` with seed `i`.
+fn seeded_engine(cfg: &RunConfig, data: &BenchData, device: Device, i: usize) -> anyhow::Result<Engine> {
+    let mut c = cfg.clone();
+    c.seed = i as u64;
+    Engine::new(&c, data.channels(), device)
+}
+
+/// Steps `from..from + n` of `engine` on batches of `b` from `pool` (of a
+/// schedule of `total` steps), then the device synchronised; the last step's terms.
+fn drive(engine: &mut Engine, pool: &BenchData, b: i64, from: usize, n: usize, total: usize) -> Tensor {
+    let device = engine.device;
+    let mut last = Tensor::zeros([4], (Kind::Float, device));
+    for i in from..from + n {
+        last = engine.step(&pool.batch(i, b), i, total, None);
+    }
+    synchronize(device);
+    last
+}
+
+/// Seconds for every engine's `steps` timed steps, all at once, one thread
+/// (and on CUDA one stream) each, after `warmup` untimed steps each; a barrier
+/// starts the clock when every thread has warmed up.
+fn time_packed(engines: Vec<Engine>, data: &BenchData, b: i64, warmup: usize, steps: usize) -> anyhow::Result<f64> {
+    let barrier = std::sync::Barrier::new(engines.len() + 1);
+    std::thread::scope(|s| -> anyhow::Result<f64> {
+        let handles: Vec<_> = engines
+            .into_iter()
+            .map(|mut e| {
+                let (pool, barrier) = (data.share(), &barrier);
+                s.spawn(move || {
+                    if let Device::Cuda(i) = e.device {
+                        super::device::use_own_cuda_stream(i);
+                    }
+                    let _ = drive(&mut e, &pool, b, 0, warmup, warmup + steps);
+                    barrier.wait();
+                    drive(&mut e, &pool, b, warmup, steps, warmup + steps).double_value(&[0])
+                })
+            })
+            .collect();
+        barrier.wait();
+        let t0 = Instant::now();
+        for h in handles {
+            let loss = h.join().map_err(|_| anyhow::anyhow!("a packed benchmark run panicked"))?;
+            anyhow::ensure!(loss.is_finite(), "benchmark loss is not finite ({loss})");
+        }
+        Ok(t0.elapsed().as_secs_f64())
     })
 }
 
