@@ -99,15 +99,20 @@ fn resumed_run_ends_with_the_same_weights() {
     assert_eq!(ma[1].eval["codes.acc"], mb[1].eval["codes.acc"]);
 }
 
+/// `data` with every label moved (to (l + 1) mod 3, in reverse order): what
+/// training must not notice.
+fn with_shuffled_labels(data: &LoadedData) -> LoadedData {
+    let mut shuffled = (*data.dataset).clone();
+    shuffled.labels = shuffled.labels.iter().map(|l| (l + 1) % 3).rev().collect();
+    LoadedData { on_device: sweep::data::DeviceData::new(&shuffled, Device::Cpu), dataset: Arc::new(shuffled) }
+}
+
 #[test]
 fn labels_never_reach_training() {
     let _rng = crate::common::torch_rng();
     let cfg = tiny_config(16, 1);
     let data = load(&cfg);
-    let mut shuffled = (*data.dataset).clone();
-    shuffled.labels = shuffled.labels.iter().map(|l| (l + 1) % 3).rev().collect();
-    let data2 =
-        LoadedData { on_device: sweep::data::DeviceData::new(&shuffled, Device::Cpu), dataset: Arc::new(shuffled) };
+    let data2 = with_shuffled_labels(&data);
     let tmp = tempfile::tempdir().unwrap();
     let a = run_dir(&tmp.path().join("a"), &cfg);
     let b = run_dir(&tmp.path().join("b"), &cfg);
@@ -249,10 +254,7 @@ fn self_labelling_resumes_exactly_never_reads_labels_and_is_scored_before_and_af
     cfg.finetune.confidence = 0.4; // a 12-step model is not confident yet; K = 3
     assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
     let data = load(&cfg);
-    let mut shuffled = (*data.dataset).clone();
-    shuffled.labels = shuffled.labels.iter().map(|l| (l + 1) % 3).rev().collect();
-    let data2 =
-        LoadedData { on_device: sweep::data::DeviceData::new(&shuffled, Device::Cpu), dataset: Arc::new(shuffled) };
+    let data2 = with_shuffled_labels(&data);
     let tmp = tempfile::tempdir().unwrap();
     // Trained straight on shuffled labels, and stopped in the stage's first
     // epoch and resumed on the real ones: the same weights.
