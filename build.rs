@@ -54,18 +54,18 @@ fn main() {
     }
 }
 
-/// src/train/aten_shim.cpp: a few extern "C" functions over ATen/c10's C++ API
+/// src/runtime/aten_shim.cpp: a few extern "C" functions over ATen/c10's C++ API
 /// (bf16 autocast, per-thread CUDA streams), compiled against the headers of the
 /// libtorch being linked, with its C++ ABI setting (torch-sys's variable).
 fn compile_aten_shim(lib: &std::path::Path) {
-    println!("cargo:rerun-if-changed=src/train/aten_shim.cpp");
+    println!("cargo:rerun-if-changed=src/runtime/aten_shim.cpp");
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     let torch = lib.parent().expect("torch lib folder has a parent");
     let include = torch.join("include");
     let cxx11_abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".into());
     cc::Build::new()
         .cpp(true)
-        .file("src/train/aten_shim.cpp")
+        .file("src/runtime/aten_shim.cpp")
         .include(&include)
         .include(include.join("torch/csrc/api/include"))
         .flag("-std=c++17")

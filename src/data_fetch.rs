@@ -151,7 +151,7 @@ pub fn data_needs<'a>(configs: impl IntoIterator<Item = &'a crate::config::RunCo
     let mut out: Vec<DataNeed> = Vec::new();
     for cfg in configs {
         let (dataset, root) = (cfg.data.dataset, cfg.data.root.clone());
-        let split = cfg.data.split.unwrap_or_else(|| dataset.default_split());
+        let split = cfg.data.split;
         if let Some(n) = out.iter_mut().find(|n| n.dataset == dataset && n.root == root) {
             // Another split of a dataset already listed: present only if both are.
             n.present &= present_at(dataset, root.as_deref(), split);

@@ -3,8 +3,9 @@
 //! declarative experiment sweeps, reported as the paper's tables.
 //!
 //! Data flows one way (see DESIGN.md):
-//! sweep file -> [`config`] -> [`sweep::expand`] -> `Vec<RunConfig>` -> scheduler ->
-//! `train::run` -> run directory ([`record`]) -> [`report`].
+//! sweep file -> [`config`] ([`config::expand`]) -> `Vec<RunConfig>` ->
+//! [`schedule`] -> `train::run` -> run directory ([`store`], [`record`]) ->
+//! [`report`]. docs/architecture.md has the whole map.
 //!
 //! Only the modules behind the `torch` feature touch libtorch; configuration,
 //! expansion, the store, reports and the Slurm backend build and test without it.
@@ -16,16 +17,21 @@ pub mod eval;
 pub mod ops;
 pub mod record;
 pub mod report;
-pub mod sweep;
+pub mod schedule;
+pub mod store;
 pub mod util;
 
 #[cfg(feature = "torch")]
 pub mod augment;
+#[cfg(feature = "torch")]
+pub mod bench;
 #[cfg(feature = "torch")]
 pub mod data;
 #[cfg(feature = "torch")]
 pub mod loss;
 #[cfg(feature = "torch")]
 pub mod model;
+#[cfg(feature = "torch")]
+pub mod runtime;
 #[cfg(feature = "torch")]
 pub mod train;

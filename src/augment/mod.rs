@@ -57,7 +57,7 @@ impl Augmenter {
                 scale: a.crop_scale,
                 ratio: a.crop_ratio,
                 flip_p: a.flip_p,
-                out: cfg.resolution() as i64,
+                out: cfg.data.resolution as i64,
             },
             jitter: JitterConfig {
                 p: a.jitter_p,
@@ -67,7 +67,7 @@ impl Augmenter {
                 hue: a.hue,
             },
             grayscale_p: a.grayscale_p,
-            blur: BlurConfig { kernel: cfg.blur_kernel() as i64, sigma: a.blur_sigma },
+            blur: BlurConfig { kernel: cfg.augment.blur_kernel as i64, sigma: a.blur_sigma },
             blur_p: a.blur_p,
             sobel: cfg.model.sobel,
             sobel_filters: sobel::Sobel::new(device),

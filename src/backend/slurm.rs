@@ -24,8 +24,9 @@ use std::process::Command;
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
+use crate::config::Expanded;
 use crate::record::{RunState, RunStatus};
-use crate::sweep::{Expanded, Observed, RunView, Store};
+use crate::store::{Observed, RunView, Store};
 use crate::util::{read_json, write_atomic, write_json_atomic};
 
 /// Slurm's default MaxArraySize (the largest array index is one less).
@@ -537,7 +538,7 @@ pub fn submit(expanded: &Expanded, req: &Submit) -> anyhow::Result<SubmitOutcome
     // The store must exist for the tasks; a dry run only reads what is there.
     let store = if req.dry_run { Store::existing(&root).ok() } else { Some(Store::open(&root)?) };
     if let Some(store) = store.as_ref().filter(|_| !req.dry_run) {
-        crate::sweep::prepare_jobs(store, expanded)?;
+        crate::schedule::prepare_jobs(store, expanded)?;
     }
     let (runs, mut out) = runs_to_submit(expanded, store.as_ref(), &root, req.retry_failed)?;
     if runs.is_empty() {

@@ -11,7 +11,7 @@ pub struct BenchArgs {
     pub name: String,
     /// Device: cpu or cuda:N.
     #[arg(long, default_value = "cpu")]
-    pub device: String,
+    pub device: crate::schedule::DeviceSpec,
     /// Untimed warm-up steps.
     #[arg(long, default_value_t = 3)]
     pub warmup: usize,
@@ -27,7 +27,7 @@ pub struct BenchArgs {
     /// Train on this dataset (e.g. cifar10) instead of random images, loaded as
     /// `sweep run` loads it, so that the peak RSS is that of a real run.
     #[arg(long, requires = "data_root")]
-    pub dataset: Option<String>,
+    pub dataset: Option<crate::config::DatasetName>,
     /// Folder holding --dataset's files (as `data.root` in a sweep file).
     #[arg(long)]
     pub data_root: Option<PathBuf>,
@@ -81,11 +81,9 @@ fn python(given: &Option<PathBuf>) -> PathBuf {
 
 #[cfg(feature = "torch")]
 pub fn exec(a: &BenchArgs) -> anyhow::Result<i32> {
-    use crate::config::DatasetName;
-    use crate::sweep::schedule::DeviceSpec;
-    use crate::train::bench::{self, BenchData, CompareOptions};
-    let spec: DeviceSpec = a.device.parse().map_err(|e| anyhow::anyhow!("--device {}: {e}", a.device))?;
-    let device = crate::train::device::to_tch(spec);
+    use crate::bench::{self, BenchData, CompareOptions};
+    let spec = a.device;
+    let device = crate::runtime::device::to_tch(spec);
     if a.name == "kmeans" {
         let (secs, inertia) = crate::eval::kmeans::bench_kmeans(device, a.rows, 256, 10, a.n_init)?;
         println!(
@@ -95,15 +93,12 @@ pub fn exec(a: &BenchArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let data = match (&a.dataset, &a.data_root) {
-        (Some(name), Some(root)) => {
-            let ds = DatasetName::parse_cli(name).map_err(|e| anyhow::anyhow!("--dataset: {e}"))?;
-            Some((ds, root.clone()))
-        }
+        (Some(ds), Some(root)) => Some((*ds, root.clone())),
         _ => None,
     };
     let mut cfg = bench::named_config(&a.name, data)?;
     if let Some(b) = a.batch {
-        cfg.train.batch_size = Some(b);
+        cfg.train.batch_size = b;
     }
     cfg.train.channels_last = !a.nchw;
     cfg.train.bf16 = a.bf16;

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
+use crate::cli::table::text_table;
 use crate::config::DatasetName;
 use crate::data_fetch::{self, FetchOptions, FileOutcome, MIRROR_ENV};
-use crate::sweep::table::text_table;
 
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
@@ -28,7 +28,7 @@ pub struct FetchArgs {
     /// Datasets, spelled as data.dataset: mnist, fashion_mnist, cifar10, cifar100_20, stl10
     /// (imagenet10 and imagenet_dogs print how to build them from your ImageNet copy).
     #[arg(required = true)]
-    pub names: Vec<String>,
+    pub names: Vec<DatasetName>,
     /// Folder the datasets go to (default: $SWEEP_DATA, else ~/.cache/sweep/datasets).
     #[arg(long)]
     pub dir: Option<PathBuf>,
@@ -59,10 +59,6 @@ fn data_dir(given: &Option<PathBuf>) -> Option<PathBuf> {
     Some(given.clone().unwrap_or_else(crate::config::dataset::data_home))
 }
 
-fn parse(name: &str) -> anyhow::Result<DatasetName> {
-    DatasetName::parse_cli(name).map_err(anyhow::Error::msg)
-}
-
 /// How to write `data.root` in a sweep file for `path`, with and without $SWEEP_DATA.
 fn root_lines(dir: &Path, root: &Path) -> String {
     let mut s = format!("  data.root = \"{}\"", root.display());
@@ -77,7 +73,7 @@ fn root_lines(dir: &Path, root: &Path) -> String {
 }
 
 fn fetch(args: &FetchArgs) -> anyhow::Result<i32> {
-    let names = args.names.iter().map(|n| parse(n)).collect::<anyhow::Result<Vec<_>>>()?;
+    let names = args.names.clone();
     let dir = data_dir(&args.dir).context("give the folder to download into with --dir DIR (or set SWEEP_DATA)")?;
     let dir = std::path::absolute(&dir).with_context(|| format!("resolving {}", dir.display()))?;
     let mirror = args.mirror.clone().or_else(|| std::env::var(MIRROR_ENV).ok().filter(|m| !m.is_empty()));

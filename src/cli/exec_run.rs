@@ -12,7 +12,7 @@ pub struct ExecRunArgs {
     pub run_dir: PathBuf,
     /// Device: cpu or cuda:N.
     #[arg(long, default_value = "cpu")]
-    pub device: String,
+    pub device: crate::schedule::DeviceSpec,
 }
 
 #[cfg(not(feature = "torch"))]
@@ -22,15 +22,13 @@ pub fn exec(_: &ExecRunArgs) -> anyhow::Result<i32> {
 
 #[cfg(feature = "torch")]
 pub fn exec(a: &ExecRunArgs) -> anyhow::Result<i32> {
-    use crate::sweep::schedule::{
-        DeviceSpec, Executor, Job, RunControl, RunFailure, Slot, StopFlag, EXIT_INTERRUPTED, SUSPENDED_PREFIX,
-    };
-    use crate::sweep::RunDir;
+    use crate::schedule::{Executor, Job, RunControl, RunFailure, Slot, StopFlag, EXIT_INTERRUPTED, SUSPENDED_PREFIX};
+    use crate::store::RunDir;
 
     let dir = RunDir::open(&a.run_dir)?;
-    let device: DeviceSpec = a.device.parse()?;
+    let device = a.device;
     let stop = StopFlag::new();
-    crate::sweep::install_ctrlc(&stop)?;
+    crate::schedule::install_ctrlc(&stop)?;
     let job = Job::from_dir(dir)?;
     let exe = crate::train::executor::TorchExecutor::default();
     let ctl = RunControl::stdout_protocol(stop);

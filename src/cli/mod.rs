@@ -15,15 +15,16 @@ pub mod report;
 pub mod run;
 pub mod status;
 pub mod submit;
+pub mod table;
 pub mod train;
 
 /// How a command reads its sweep file: the options shared by `plan`, `run` and
-/// `submit`, turned into [`crate::sweep::expand::LoadOptions`].
+/// `submit`, turned into [`crate::config::expand::LoadOptions`].
 #[derive(Debug, Clone, clap::Args)]
 pub struct SweepLoadArgs {
     /// Refuse sweeps that expand to more runs than this (counted before any run
     /// is built).
-    #[arg(long, value_name = "N", default_value_t = crate::sweep::expand::DEFAULT_MAX_RUNS)]
+    #[arg(long, value_name = "N", default_value_t = crate::config::expand::DEFAULT_MAX_RUNS)]
     pub max_runs: u64,
     /// Override a setting without editing the file (repeatable): the dotted keys,
     /// types and checks of `[base]`; a list sweeps the key (`--set
@@ -34,14 +35,14 @@ pub struct SweepLoadArgs {
 
 impl Default for SweepLoadArgs {
     fn default() -> Self {
-        Self { max_runs: crate::sweep::expand::DEFAULT_MAX_RUNS, set: Vec::new() }
+        Self { max_runs: crate::config::expand::DEFAULT_MAX_RUNS, set: Vec::new() }
     }
 }
 
 impl SweepLoadArgs {
-    pub fn options(&self) -> crate::sweep::expand::LoadOptions {
+    pub fn options(&self) -> crate::config::expand::LoadOptions {
         let Self { max_runs, set } = self;
-        crate::sweep::expand::LoadOptions { max_runs: *max_runs, overrides: set.clone() }
+        crate::config::expand::LoadOptions { max_runs: *max_runs, overrides: set.clone() }
     }
 }
 
@@ -115,7 +116,7 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     #[cfg(feature = "torch")]
-    crate::train::device::tune_host_allocator();
+    crate::runtime::device::tune_host_allocator();
     let result = match cli.command {
         Command::Doctor(a) => doctor::exec(&a),
         Command::Plan(a) => plan::exec(&a),

@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::sweep::expand::load_sweep_with;
-use crate::sweep::schedule::swept_label;
-use crate::sweep::table::text_table;
-use crate::sweep::{Observed, StateCounts, Store};
+use crate::cli::table::text_table;
+use crate::config::expand::load_sweep_with;
+use crate::schedule::swept_label;
+use crate::store::{Observed, StateCounts, Store};
 
 #[derive(Debug, Clone, Args)]
 pub struct PlanArgs {

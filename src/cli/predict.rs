@@ -15,7 +15,7 @@ pub struct PredictArgs {
     #[arg(long, conflicts_with = "dataset", required_unless_present = "dataset")]
     pub data: Option<PathBuf>,
     /// The dataset, instead of --data FILE (e.g. --dataset mnist --root DIR --split test).
-    #[arg(long, value_parser = DatasetName::parse_cli)]
+    #[arg(long)]
     pub dataset: Option<DatasetName>,
     /// Folder of the dataset's files (with --dataset).
     #[arg(long, requires = "dataset")]
@@ -28,7 +28,7 @@ pub struct PredictArgs {
     pub out: Option<PathBuf>,
     /// Device: cpu or cuda:N.
     #[arg(long, default_value = "cpu")]
-    pub device: String,
+    pub device: crate::schedule::DeviceSpec,
 }
 
 fn parse_split(s: &str) -> Result<Split, String> {
@@ -44,18 +44,18 @@ pub fn exec(_: &PredictArgs) -> anyhow::Result<i32> {
 
 #[cfg(feature = "torch")]
 pub fn exec(a: &PredictArgs) -> anyhow::Result<i32> {
-    use crate::config::DataConfig;
+    use crate::config::DataSpec;
     use crate::train::predict::{predict, read_data_spec, PredictData};
 
     let data = match (&a.data, a.dataset) {
         (Some(p), _) if p.is_dir() => PredictData::Images(p.clone()),
         (Some(p), _) => PredictData::Spec(read_data_spec(p)?),
         (None, Some(dataset)) => {
-            PredictData::Spec(DataConfig { dataset, root: a.root.clone(), split: a.split, ..DataConfig::default() })
+            PredictData::Spec(DataSpec { dataset, root: a.root.clone(), split: a.split, ..DataSpec::default() })
         }
         (None, None) => anyhow::bail!("give --data FILE|FOLDER or --dataset NAME"),
     };
-    let device = crate::train::device::to_tch(a.device.parse()?);
+    let device = crate::runtime::device::to_tch(a.device);
     let pred = predict(&a.run_dir, &data, device)?;
     let out = a.out.clone().unwrap_or_else(|| a.run_dir.join("predictions.csv"));
     pred.write_csv(&out)?;

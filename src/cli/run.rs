@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::ops;
-use crate::sweep::ProgressMode;
+use crate::schedule::ProgressMode;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -47,7 +47,7 @@ pub struct RunArgs {
 pub fn exec(a: &RunArgs) -> anyhow::Result<i32> {
     let RunArgs { file, load, store, devices, per_device, retry_failed, isolate, no_report, threads, plain, offline } =
         a;
-    let expanded = crate::sweep::expand::load_sweep_with(file, &load.options())?;
+    let expanded = crate::config::expand::load_sweep_with(file, &load.options())?;
     let settings = ops::RunSettings {
         store: store.clone().unwrap_or_else(|| expanded.store.clone()),
         devices: devices.clone(),

@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use crate::sweep::table::text_table;
-use crate::sweep::{load_sweep, StateCounts, Store};
+use crate::cli::table::text_table;
+use crate::config::load_sweep;
+use crate::store::{StateCounts, Store};
 
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {

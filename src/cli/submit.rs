@@ -7,7 +7,6 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use crate::backend::slurm::{self, SlurmOptions};
-use crate::sweep;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Backend {
@@ -66,7 +65,7 @@ pub fn exec(a: &SubmitArgs) -> anyhow::Result<i32> {
     match a.backend {
         Backend::Slurm => {}
     }
-    let expanded = sweep::expand::load_sweep_with(&a.file, &a.load.options())?;
+    let expanded = crate::config::expand::load_sweep_with(&a.file, &a.load.options())?;
     let req = slurm::Submit {
         store: a.store.clone().unwrap_or_else(|| expanded.store.clone()),
         opts: SlurmOptions {

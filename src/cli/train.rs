@@ -24,8 +24,8 @@ pub struct TrainArgs {
 pub fn exec(a: &TrainArgs) -> anyhow::Result<i32> {
     let stem = a.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
     let store = a.store.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("train-{stem}")));
-    let config = crate::sweep::expand::load_run_config_with(&a.file, &a.set)?;
-    let expanded = crate::sweep::expand::single(&format!("train-{stem}"), config, &a.file, store.clone());
+    let config = crate::config::expand::load_run_config_with(&a.file, &a.set)?;
+    let expanded = crate::config::expand::single(&format!("train-{stem}"), config, &a.file, store.clone());
     let settings = crate::ops::RunSettings {
         store,
         devices: a.device.clone().unwrap_or_else(|| "auto".into()),
@@ -34,7 +34,7 @@ pub fn exec(a: &TrainArgs) -> anyhow::Result<i32> {
         isolate: false,
         report_dir: None,
         threads: None,
-        progress: crate::sweep::ProgressMode::Auto,
+        progress: crate::schedule::ProgressMode::Auto,
         offline: a.offline,
     };
     let run = crate::ops::run_sweep(expanded, &settings)?;

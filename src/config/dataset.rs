@@ -317,3 +317,11 @@ impl DatasetName {
         })
     }
 }
+
+/// The command line's dataset names ([`DatasetName::parse_cli`]), for clap.
+impl std::str::FromStr for DatasetName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::parse_cli(s)
+    }
+}

@@ -1,10 +1,18 @@
-//! Configuration: the typed run config (no tch), the dataset facts it needs, and
-//! the raw sweep-file structures that expand into run configs.
+//! Configuration: a run as a file writes it ([`RunSpec`], the low type with the
+//! dataset-dependent keys open), resolved once into [`RunConfig`] (no hole
+//! left) and range-checked; the dataset facts both need; the strict sweep-file
+//! reader ([`sweepfile`]) and the expansion of a sweep file into its runs and
+//! their ids ([`expand`]). No tch here.
 pub mod dataset;
-mod resolve;
-pub use resolve::{human_bytes, MAX_RUN_BYTES};
+pub mod expand;
 pub mod run;
+pub mod spec;
+pub mod sweepfile;
+mod validate;
 
 pub use dataset::{DatasetName, Split};
+pub use expand::{load_run_config, load_sweep, run_id, Expanded};
 pub use run::*;
-pub mod sweepfile;
+pub use spec::{AugmentSpec, DataSpec, ModelSpec, RunSpec, TrainSpec};
+pub use sweepfile::{Problem, SweepError};
+pub use validate::{human_bytes, MAX_RUN_BYTES};

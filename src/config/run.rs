@@ -1,20 +1,20 @@
-//! The run configuration: one training run, fully described.
+//! The resolved run configuration: one training run, fully described, with no
+//! value left open.
 //!
-//! Every number of method.md §2 to §7 is a default here and every choice an
-//! option. A sweep file's `base` table and axis values are merged into a TOML
-//! table and deserialised into [`RunConfig`] (unknown keys are errors), then
-//! [`RunConfig::resolve`] fills the dataset-dependent defaults (split, resolution,
-//! epochs, batch size, K, stem) and [`RunConfig::validate`] checks ranges. The
-//! run id is the hash of the resolved config (see `sweep::run_id`), so
-//! everything that changes a result must live here and nothing else may.
+//! Every number of method.md §2 to §7 is a default (in [`RunSpec`](super::RunSpec),
+//! the type a file is read into) and every choice an option. [`RunSpec::resolve`](super::RunSpec::resolve)
+//! fills the dataset-dependent defaults (split, resolution, K, stem, epochs,
+//! batch size, blur kernel) and returns a [`RunConfig`]; [`RunConfig::validate`]
+//! checks ranges. Everything downstream takes `&RunConfig`. The run id is the
+//! hash of its serialised form (see `config::expand::run_id`), so everything that changes
+//! a result must live here and nothing else may.
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use super::dataset::{DatasetName, Split};
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunConfig {
     /// One seed drives data order, augmentation, initialisation and the M transforms.
     pub seed: u64,
@@ -31,39 +31,23 @@ pub struct RunConfig {
     pub eval: EvalConfig,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DataConfig {
     pub dataset: DatasetName,
     /// Folder holding the dataset's files (not used by `synthetic`). Relative
     /// paths are taken from the sweep file's folder. `$SWEEP_DATA` expands.
     pub root: Option<PathBuf>,
-    /// None: the paper's split for this dataset (Table II).
-    pub split: Option<Split>,
-    /// Side length the images are trained at. None: the dataset's native size.
-    pub resolution: Option<u32>,
+    /// Default: the paper's split for this dataset (Table II).
+    pub split: Split,
+    /// Side length the images are trained at. Default: the dataset's native size.
+    pub resolution: u32,
     /// Train on a seeded random subset of this many images (None: all).
     pub limit: Option<usize>,
-    /// K, the number of clusters. None: the number of classes.
-    pub clusters: Option<usize>,
+    /// K, the number of clusters. Default: the number of classes.
+    pub clusters: usize,
     /// Class folders to use for `folder` datasets (None: all, sorted).
     pub classes: Option<Vec<String>>,
     pub synthetic: SyntheticConfig,
-}
-
-impl Default for DataConfig {
-    fn default() -> Self {
-        Self {
-            dataset: DatasetName::Synthetic,
-            root: None,
-            split: None,
-            resolution: None,
-            limit: None,
-            clusters: None,
-            classes: None,
-            synthetic: SyntheticConfig::default(),
-        }
-    }
 }
 
 /// The built-in dataset: K classes of small colour images whose class is a
@@ -110,12 +94,11 @@ pub enum SobelMode {
     RgbSobel,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelConfig {
     pub backbone: Backbone,
-    /// None: `cifar` below 64 px, `imagenet` otherwise (method.md §2).
-    pub stem: Option<Stem>,
+    /// Default: `cifar` below 64 px, `imagenet` otherwise (method.md §2).
+    pub stem: Stem,
     /// Channel width multiplier: 1.0 is the standard ResNet (64..512 channels,
     /// 512-d feature); 0.25 gives 16..128 channels for CPU runs.
     pub width: f64,
@@ -134,29 +117,12 @@ pub struct ModelConfig {
     pub overcluster: usize,
 }
 
-fn is_zero(v: &usize) -> bool {
+pub(super) fn is_zero(v: &usize) -> bool {
     *v == 0
 }
 
-impl Default for ModelConfig {
-    fn default() -> Self {
-        Self {
-            backbone: Backbone::Resnet34,
-            stem: None,
-            width: 1.0,
-            sobel: SobelMode::Off,
-            proj_hidden: 4096,
-            proj_dim: 256,
-            head_hidden: 2048,
-            head_dim: 256,
-            overcluster: 0,
-        }
-    }
-}
-
 /// method.md §5. Probabilities and strengths per run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AugmentConfig {
     pub crop_scale: [f64; 2],
     pub crop_ratio: [f64; 2],
@@ -170,31 +136,10 @@ pub struct AugmentConfig {
     /// Blur probability for view 1 and view 2.
     pub blur_p: [f64; 2],
     pub blur_sigma: [f64; 2],
-    /// Odd kernel size; None: about a tenth of the side, odd (23 at 224 px).
-    pub blur_kernel: Option<u32>,
+    /// Odd kernel size; default: about a tenth of the side, odd (23 at 224 px).
+    pub blur_kernel: u32,
     pub mean: [f64; 3],
     pub std: [f64; 3],
-}
-
-impl Default for AugmentConfig {
-    fn default() -> Self {
-        Self {
-            crop_scale: [0.08, 1.0],
-            crop_ratio: [3.0 / 4.0, 4.0 / 3.0],
-            flip_p: 0.5,
-            jitter_p: 0.8,
-            brightness: 0.4,
-            contrast: 0.4,
-            saturation: 0.2,
-            hue: 0.1,
-            grayscale_p: 0.2,
-            blur_p: [1.0, 0.5],
-            blur_sigma: [0.1, 2.0],
-            blur_kernel: None,
-            mean: [0.485, 0.456, 0.406],
-            std: [0.229, 0.224, 0.225],
-        }
-    }
 }
 
 /// method.md §3: L = alpha L1 + beta L2 + gamma L3.
@@ -308,13 +253,12 @@ impl Default for TransformConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrainConfig {
-    /// None: method.md §4 (1000 for STL10, 500 otherwise).
-    pub epochs: Option<usize>,
-    /// None: 256 for CIFAR, 128 otherwise.
-    pub batch_size: Option<usize>,
+    /// Default: method.md §4 (1000 for STL10, 500 otherwise).
+    pub epochs: usize,
+    /// Default: 256 for CIFAR, 128 otherwise.
+    pub batch_size: usize,
     pub lr: f64,
     pub weight_decay: f64,
     /// EMA rate of the target network, tau_B.
@@ -337,23 +281,6 @@ pub struct TrainConfig {
     pub steps_per_epoch: Option<usize>,
     /// Write a checkpoint every this many epochs (and always at the end).
     pub checkpoint_every: usize,
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        Self {
-            epochs: None,
-            batch_size: None,
-            lr: 5e-4,
-            weight_decay: 0.0,
-            ema_tau: 0.99,
-            ema_cosine: false,
-            bf16: false,
-            channels_last: true,
-            steps_per_epoch: None,
-            checkpoint_every: 10,
-        }
-    }
 }
 
 /// Self-labelling (SCAN's third step, SPICE's reliable pseudo-labels; method.md

@@ -6,7 +6,7 @@
 //! Parsing uses toml's spanned document tree ([`toml::de::DeTable`]) instead of
 //! serde structs: serde stops at the first error, and the sweep tool promises to
 //! report *all* problems before anything runs. The format itself is documented in
-//! the README (section "Sweep files"); the expansion into runs lives in `sweep::expand`.
+//! the README (section "Sweep files"); the expansion into runs lives in `config::expand`.
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};

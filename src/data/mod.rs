@@ -82,13 +82,13 @@ impl Dataset {
     }
 }
 
-/// Read the dataset `cfg` describes (`cfg` resolved, see `RunConfig::resolve`):
+/// Read the dataset `cfg` describes:
 /// the configured split, the seeded `data.limit` subset, resized to
-/// `cfg.resolution()` if that differs from the native size.
+/// `cfg.data.resolution` if that differs from the native size.
 pub fn load(cfg: &RunConfig) -> Result<Dataset, DataError> {
     let d = &cfg.data;
-    let split = d.split.unwrap_or(d.dataset.default_split());
-    let resolution = cfg.resolution();
+    let split = d.split;
+    let resolution = cfg.data.resolution;
     let root = || -> Result<&Path, DataError> {
         d.root.as_deref().ok_or_else(|| DataError::Missing {
             path: PathBuf::from("data.root"),

@@ -79,7 +79,7 @@ impl Online {
         let predictor = Mlp::new(&(p / "predictor"), pd, ph, pd);
         let head = Mlp::new(&(p / "head"), feat, hh, hd);
         // Random directions: only c/||c|| is ever used, so the scale is immaterial.
-        let k = cfg.clusters() as i64;
+        let k = cfg.data.clusters as i64;
         let prototypes = p.var("prototypes", &[k, hd], nn::Init::Randn { mean: 0.0, stdev: 1.0 });
         // Built last, so that the other weights draw the same values with or without it.
         let over = (m.overcluster > 0).then(|| OverHead::new(&(p / "over"), feat, hh, hd, k * m.overcluster as i64));

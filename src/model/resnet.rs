@@ -31,7 +31,7 @@ pub struct EncoderConfig {
 
 impl EncoderConfig {
     /// Reads backbone, stem and width from a resolved `cfg` (the stem default
-    /// depends on the resolution, filled by `RunConfig::resolve`).
+    /// depends on the resolution, filled by `RunSpec::resolve`).
     pub fn from_run(cfg: &RunConfig, in_channels: i64) -> Self {
         let blocks = match cfg.model.backbone {
             Backbone::Resnet18 => [2, 2, 2, 2],
@@ -39,7 +39,7 @@ impl EncoderConfig {
         };
         let w = cfg.model.width;
         let widths = BASE_WIDTHS.map(|c| ((c * w).round() as i64).max(MIN_CHANNELS));
-        Self { blocks, stem: cfg.stem(), widths, in_channels, channels_last: cfg.train.channels_last }
+        Self { blocks, stem: cfg.model.stem, widths, in_channels, channels_last: cfg.train.channels_last }
     }
 }
 

@@ -4,7 +4,8 @@
 //! and the executor (in-process, or one child process per run).
 use std::path::{Path, PathBuf};
 
-use crate::sweep::{Expanded, ProgressMode, SweepOutcome};
+use crate::config::Expanded;
+use crate::schedule::{ProgressMode, SweepOutcome};
 
 /// How a sweep's runs are run (`sweep run`, `sweep train`), resolved from the
 /// command line and the sweep file.
@@ -51,12 +52,13 @@ pub fn run_slurm_task(_: &Path, _: usize, _: &str) -> anyhow::Result<SweepOutcom
 /// sweep's report when `s.report_dir` asks for one.
 #[cfg(feature = "torch")]
 pub fn run_sweep(expanded: Expanded, s: &RunSettings) -> anyhow::Result<SweepRun> {
-    use crate::sweep::{self, ScheduleOptions, Store};
+    use crate::schedule::ScheduleOptions;
+    use crate::store::Store;
     anyhow::ensure!(s.per_device >= 1, "--per-device must be at least 1");
     let store = Store::open(&s.store)?;
-    let jobs = sweep::prepare_jobs(&store, &expanded)?;
+    let jobs = crate::schedule::prepare_jobs(&store, &expanded)?;
     ensure_data(&jobs, s.offline)?;
-    let devices = crate::train::device::resolve(&s.devices)?;
+    let devices = crate::runtime::device::resolve(&s.devices)?;
     if let Some(t) = s.threads {
         tch::set_num_threads(t);
     }
@@ -86,7 +88,8 @@ pub fn run_sweep(expanded: Expanded, s: &RunSettings) -> anyhow::Result<SweepRun
 #[cfg(feature = "torch")]
 pub fn run_slurm_task(manifest: &Path, index: usize, devices: &str) -> anyhow::Result<SweepOutcome> {
     use crate::backend::slurm::{read_task, task_decision, TaskDecision};
-    use crate::sweep::{Job, RunDir, ScheduleOptions};
+    use crate::schedule::{Job, ScheduleOptions};
+    use crate::store::RunDir;
 
     let mut jobs = Vec::new();
     for run in read_task(manifest, index)? {
@@ -107,7 +110,7 @@ pub fn run_slurm_task(manifest: &Path, index: usize, devices: &str) -> anyhow::R
     if jobs.is_empty() {
         return Ok(SweepOutcome::default());
     }
-    let devices = crate::train::device::resolve(devices)?;
+    let devices = crate::runtime::device::resolve(devices)?;
     // The task's runs were chosen at submission; a failed one among them is
     // deliberately retried (`submit --retry-failed`), once: see task_decision.
     let opts = ScheduleOptions { retry_failed: true, progress: ProgressMode::Lines };
@@ -118,7 +121,7 @@ pub fn run_slurm_task(manifest: &Path, index: usize, devices: &str) -> anyhow::R
 
 /// Every dataset an unfinished run reads is there (or fetched) before any run starts.
 #[cfg(feature = "torch")]
-fn ensure_data(jobs: &[crate::sweep::Job], offline: bool) -> anyhow::Result<()> {
+fn ensure_data(jobs: &[crate::schedule::Job], offline: bool) -> anyhow::Result<()> {
     use crate::data_fetch::{data_needs, ensure_present, MIRROR_ENV};
     let pending =
         jobs.iter().filter(|j| j.dir.status().map(|s| s.state != crate::record::RunState::Done).unwrap_or(true));
@@ -131,21 +134,21 @@ fn ensure_data(jobs: &[crate::sweep::Job], offline: bool) -> anyhow::Result<()> 
 /// (Ctrl-C, SIGTERM) checkpoints them.
 #[cfg(feature = "torch")]
 fn execute(
-    jobs: &[crate::sweep::Job],
-    devices: &[crate::sweep::DeviceSpec],
+    jobs: &[crate::schedule::Job],
+    devices: &[crate::schedule::DeviceSpec],
     per_device: usize,
-    opts: &crate::sweep::ScheduleOptions,
+    opts: &crate::schedule::ScheduleOptions,
     isolate: bool,
 ) -> anyhow::Result<SweepOutcome> {
-    use crate::sweep::{self, StopFlag};
-    let slots = sweep::make_slots(devices, per_device);
+    use crate::schedule::{self, StopFlag};
+    let slots = schedule::make_slots(devices, per_device);
     let stop = StopFlag::new();
-    sweep::install_ctrlc(&stop)?;
+    schedule::install_ctrlc(&stop)?;
     Ok(if isolate {
-        let exe = sweep::IsolatedExecutor::current()?;
-        sweep::run_jobs(jobs, &slots, &exe, &stop, opts)
+        let exe = schedule::IsolatedExecutor::current()?;
+        schedule::run_jobs(jobs, &slots, &exe, &stop, opts)
     } else {
         let exe = crate::train::executor::TorchExecutor::default();
-        sweep::run_jobs(jobs, &slots, &exe, &stop, opts)
+        schedule::run_jobs(jobs, &slots, &exe, &stop, opts)
     })
 }

@@ -104,12 +104,7 @@ pub fn read_run(store: &Path, entry: &PlanEntry) -> anyhow::Result<RunRecord> {
     let status: Option<RunStatus> = read_opt_json(&dir.join("status.json"))?;
     let summary: Option<Summary> = read_opt_json(&dir.join("summary.json"))?;
     let cfg_path = dir.join("config.toml");
-    let config = if cfg_path.is_file() {
-        let s = std::fs::read_to_string(&cfg_path).with_context(|| format!("reading {}", cfg_path.display()))?;
-        Some(toml::from_str::<RunConfig>(&s).with_context(|| format!("parsing {}", cfg_path.display()))?)
-    } else {
-        None
-    };
+    let config = if cfg_path.is_file() { Some(crate::store::read_run_config(&cfg_path)?) } else { None };
     let epochs = read_metrics(&dir.join("metrics.jsonl"))?;
     let state = match (&status, &summary) {
         (Some(st), _) => st.state.to_string(),

@@ -209,7 +209,7 @@ fn kmeans_labels(cfg: &RunConfig, f: &Features, epoch: usize) -> anyhow::Result<
         let res = kmeans::kmeans(
             feats,
             &kmeans::KMeansConfig {
-                k: cfg.clusters(),
+                k: cfg.data.clusters,
                 n_init: ev.kmeans_restarts,
                 max_iter: ev.kmeans_iters,
                 tol: ev.kmeans_tol,
@@ -238,7 +238,7 @@ fn consensus_partitions(
     parts.push(codes);
     let ensemble = consensus::Ensemble::new(&parts)?;
     let seed = mix_seed(cfg.seed, SALT_EVAL ^ ((epoch as u64) << 8) ^ 0xc0);
-    cfg.eval.consensus.iter().map(|&f| Ok((f, consensus::consensus(f, &ensemble, cfg.clusters(), seed)?))).collect()
+    cfg.eval.consensus.iter().map(|&f| Ok((f, consensus::consensus(f, &ensemble, cfg.data.clusters, seed)?))).collect()
 }
 
 /// Evaluates `engine` on the images `indices` of `data`; `labels` are the
@@ -251,7 +251,7 @@ pub fn evaluate(
     epoch: usize,
 ) -> anyhow::Result<EvalOutput> {
     let t0 = std::time::Instant::now();
-    let k = engine.cfg.clusters();
+    let k = engine.cfg.data.clusters;
     let Assigned { assignments: a, z, members } = assign(engine, data, indices, epoch, engine.cfg.eval.diversity)?;
     let mut m = BTreeMap::new();
     metrics::score(labels, &a.codes).insert_into("codes", &mut m);

@@ -5,9 +5,10 @@ use std::sync::{Arc, Mutex};
 
 use crate::config::{DataConfig, RunConfig};
 use crate::data::{self, Dataset, DeviceData};
-use crate::sweep::schedule::{DeviceSpec, Executor, Job, RunControl, RunFailure, Slot};
+use crate::schedule::{DeviceSpec, Executor, Job, RunControl, RunFailure, Slot};
 
-use super::{device::to_tch, LoadedData};
+use super::LoadedData;
+use crate::runtime::device::to_tch;
 
 /// Datasets shared by all runs of the process: the uint8 images are held once on
 /// the host and once per device, however many runs use them.
@@ -47,7 +48,7 @@ impl DataCache {
         let on_device = DeviceData::new(&ds, to_tch(device));
         // The copy ran on the loading run's stream; the other runs read the
         // images from theirs, so it must be complete before anyone uses it.
-        super::device::synchronize(to_tch(device));
+        crate::runtime::device::synchronize(to_tch(device));
         let loaded = Arc::new(LoadedData { dataset: ds, on_device });
         dev.insert(dkey, loaded.clone());
         Ok(loaded)
@@ -64,7 +65,7 @@ impl Executor for TorchExecutor {
         if let DeviceSpec::Cuda(i) = slot.device {
             // Each worker thread launches on a stream of its own, so runs packed
             // on one GPU overlap (the dataset copy is synchronised in `get`).
-            super::device::use_own_cuda_stream(i);
+            crate::runtime::device::use_own_cuda_stream(i);
         }
         let data = self
             .cache

@@ -111,10 +111,10 @@ impl ModelCard {
             version: CARD_VERSION,
             run_id: run_id.to_string(),
             weights: WEIGHTS_FILE.into(),
-            clusters: cfg.clusters(),
+            clusters: cfg.data.clusters,
             image_channels,
             input_channels: enc.in_channels,
-            resolution: cfg.resolution(),
+            resolution: cfg.data.resolution,
             eval_transform: EvalTransform { mean: cfg.augment.mean, std: cfg.augment.std, sobel: cfg.model.sobel },
             encoder: EncoderSpec {
                 backbone: cfg.model.backbone,

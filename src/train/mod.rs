@@ -6,15 +6,11 @@
 //! runs share a process ([`rng`]). Tested on the CPU; on a GPU, cuDNN's
 //! non-deterministic kernels can add rounding differences.
 pub mod adam;
-pub mod autocast;
-pub mod bench;
 pub mod checkpoint;
-pub mod device;
 pub mod evaluate;
 pub mod executor;
 pub mod export;
 pub mod predict;
-pub mod rng;
 pub mod selflabel;
 pub mod step;
 
@@ -30,8 +26,8 @@ use tch::{Device, Kind, Tensor};
 use crate::config::RunConfig;
 use crate::data::{Dataset, DeviceData};
 use crate::record::{EpochRecord, Summary, BEFORE_FINETUNE};
-use crate::sweep::schedule::{RunControl, RunFailure};
-use crate::sweep::store::{LossLog, RunDir};
+use crate::schedule::{RunControl, RunFailure};
+use crate::store::{LossLog, RunDir};
 use crate::util::mix_seed;
 
 use checkpoint::CheckpointMeta;
@@ -119,7 +115,7 @@ struct Schedule {
 
 impl Schedule {
     fn of(cfg: &RunConfig, n: usize) -> Result<Self, RunFailure> {
-        let batch = cfg.batch_size();
+        let batch = cfg.train.batch_size;
         if batch > n {
             return Err(fail(format!(
                 "batch size {batch} is larger than the dataset ({n} images): lower train.batch_size"
@@ -127,7 +123,7 @@ impl Schedule {
         }
         let full = n / batch;
         let steps_per_epoch = cfg.train.steps_per_epoch.map_or(full, |s| s.min(full));
-        Ok(Self { n, batch, steps_per_epoch, epochs: cfg.total_epochs(), train_epochs: cfg.epochs() })
+        Ok(Self { n, batch, steps_per_epoch, epochs: cfg.total_epochs(), train_epochs: cfg.train.epochs })
     }
 
     /// Steps of training proper (the EMA schedule's length).
@@ -394,7 +390,7 @@ fn flush(
 /// Collapse (method.md §3): L2 stuck at ln K, or one cluster taking nearly everything.
 fn collapse_warnings(cfg: &RunConfig, train: &BTreeMap<String, f64>, metrics: &BTreeMap<String, f64>) -> Vec<String> {
     let mut w = Vec::new();
-    let ln_k = (cfg.clusters() as f64).ln();
+    let ln_k = (cfg.data.clusters as f64).ln();
     if cfg.loss.beta > 0.0 {
         if let Some(l2) = train.get("l2") {
             if (l2 - ln_k).abs() < 0.02 * ln_k {
@@ -403,7 +399,7 @@ fn collapse_warnings(cfg: &RunConfig, train: &BTreeMap<String, f64>, metrics: &B
         }
     }
     if let Some(f) = metrics.get("largest_cluster_frac") {
-        let k = cfg.clusters() as f64;
+        let k = cfg.data.clusters as f64;
         // Balanced data puts 1/K in each cluster; past 90% one cluster has taken nearly everything.
         if *f > 0.9 && k > 1.0 {
             w.push(format!("collapsed: one cluster holds {:.1}% of the images", f * 100.0));

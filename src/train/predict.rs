@@ -21,9 +21,9 @@ use std::path::{Path, PathBuf};
 
 use tch::Device;
 
-use crate::config::{DataConfig, RunConfig};
+use crate::config::{DataConfig, DataSpec, RunConfig};
 use crate::data::DeviceData;
-use crate::sweep::RunDir;
+use crate::store::RunDir;
 
 use super::evaluate::{self, Assignments};
 use super::step::Engine;
@@ -59,7 +59,7 @@ pub enum PredictError {
 pub enum PredictData {
     /// A dataset as a run config's `[data]` table describes it (its `resolution`
     /// and `clusters` are the run's; `limit` takes the run's seeded subset).
-    Spec(DataConfig),
+    Spec(DataSpec),
     /// Every `.jpg`/`.jpeg`/`.png` directly inside a folder, sorted by name,
     /// unlabelled; decoded as the class-folder reader does.
     Images(PathBuf),
@@ -147,13 +147,13 @@ pub fn predict(run_dir: &Path, data: &PredictData, device: Device) -> anyhow::Re
                 return Err(refuse(*c, format!("image {}", p.display())).into());
             }
             let paths: Vec<PathBuf> = files.into_iter().map(|(p, _)| p).collect();
-            let images = crate::data::decode_images(&paths, cfg.resolution(), expected)?;
+            let images = crate::data::decode_images(&paths, cfg.data.resolution, expected)?;
             (images, Some(paths), None)
         }
     };
     let (mut engine, _) = restore(&dir, device)?;
     let n = images.size()[0];
-    let k = cfg.clusters() as i64;
+    let k = cfg.data.clusters as i64;
     if n < k && !engine.cfg.eval.kmeans_features.is_empty() {
         // K-means into K clusters needs K images; codes and p do not.
         tracing::warn!(run = %run, "{n} images for K = {k} clusters: no k-means columns");
@@ -162,27 +162,25 @@ pub fn predict(run_dir: &Path, data: &PredictData, device: Device) -> anyhow::Re
     let on_device = DeviceData { images: images.to_device(device), n };
     let indices: Vec<i64> = (0..n).collect();
     // k-means is seeded as the run's final evaluation (after its last epoch).
-    let out = evaluate::assign(&engine, &on_device, &indices, cfg.epochs(), false)?;
+    let out = evaluate::assign(&engine, &on_device, &indices, cfg.train.epochs, false)?;
     Ok(Prediction { run_id: run, assignments: out.assignments, paths, labels })
 }
 
 /// The run's config with its `[data]` replaced by `spec`, at the run's
-/// resolution and K, resolved (the spec's own split default etc.).
-fn spec_config(run: &RunConfig, spec: &DataConfig) -> RunConfig {
-    let mut c = run.clone();
-    c.data = spec.clone();
-    c.data.resolution = Some(run.resolution());
-    c.data.clusters = run.data.clusters;
-    c.data.split = spec.split.or(Some(spec.dataset.default_split()));
-    c.resolve();
-    c
+/// resolution and K (the spec's own split default).
+fn spec_config(run: &RunConfig, spec: &DataSpec) -> RunConfig {
+    let DataSpec { dataset, root, split, resolution: _, limit, clusters: _, classes, synthetic } = spec.clone();
+    let split = split.unwrap_or(dataset.default_split());
+    let (resolution, clusters) = (run.data.resolution, run.data.clusters);
+    let data = DataConfig { dataset, root, split, resolution, limit, clusters, classes, synthetic };
+    RunConfig { data, ..run.clone() }
 }
 
 /// A dataset spec from a TOML file: its `[data]` table (a run-config file's, the
 /// other tables ignored: nothing is trained), or the file's top level when it
-/// has no such table. The keys are `DataConfig`'s, strictly; `data.root` is
+/// has no such table. The keys are `DataSpec`'s, strictly; `data.root` is
 /// resolved as in run files (`$SWEEP_DATA`, relative to the file's folder).
-pub fn read_data_spec(path: &Path) -> anyhow::Result<DataConfig> {
+pub fn read_data_spec(path: &Path) -> anyhow::Result<DataSpec> {
     use anyhow::Context;
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut top: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
@@ -191,11 +189,11 @@ pub fn read_data_spec(path: &Path) -> anyhow::Result<DataConfig> {
         Some(_) => anyhow::bail!("{}: `data` must be a table of dataset keys", path.display()),
         None => top,
     };
-    let mut spec: DataConfig = toml::Value::Table(table)
+    let mut spec: DataSpec = toml::Value::Table(table)
         .try_into()
         .with_context(|| format!("{}: not a data spec (the keys of a run config's [data] table)", path.display()))?;
     if let Some(raw) = spec.root.take() {
-        let root = crate::sweep::expand::resolve_data_root(&raw, path)
+        let root = crate::config::expand::resolve_data_root(&raw, path)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         spec.root = Some(root);
     }

@@ -9,8 +9,8 @@ use tch::{Kind, Tensor};
 use crate::loss;
 use crate::util::mix_seed;
 
-use super::autocast;
 use super::step::{Engine, SALT_STEP};
+use crate::runtime::autocast;
 
 impl Engine {
     /// One optimisation step of the stage on a uint8 batch already on the
@@ -22,7 +22,7 @@ impl Engine {
         let (bf16, device) = (self.cfg.train.bf16, self.device);
         // Every draw a function of (seed, step), as in training: exact resume.
         let seed = mix_seed(self.cfg.seed, SALT_STEP ^ ((global_step as u64) << 8));
-        let strong = super::rng::seeded(seed, || self.augmenter.strong_view(batch, f.strength, f.cutout));
+        let strong = crate::runtime::rng::seeded(seed, || self.augmenter.strong_view(batch, f.strength, f.cutout));
         let weak = self.augmenter.eval(batch);
         let online = &self.nets.online;
         let lc = &self.cfg.loss;

@@ -10,7 +10,7 @@ use crate::model::{ema, Networks};
 use crate::util::mix_seed;
 
 use super::adam::FlatAdam;
-use super::autocast;
+use crate::runtime::autocast;
 
 /// Salts for the seeds derived from the run's one seed.
 pub const SALT_INIT: u64 = 1;
@@ -73,7 +73,7 @@ struct Clock {
 
 impl Clock {
     fn lap(&mut self) -> f64 {
-        super::device::synchronize(self.device);
+        crate::runtime::device::synchronize(self.device);
         let now = Instant::now();
         let dt = now.duration_since(self.last).as_secs_f64();
         self.last = now;
@@ -102,7 +102,7 @@ impl Engine {
     pub fn new(cfg: &RunConfig, stored_channels: i64, device: Device) -> anyhow::Result<Self> {
         let augmenter = Augmenter::new(cfg, stored_channels, device);
         let in_ch = augmenter.out_channels();
-        let nets = super::rng::seeded(mix_seed(cfg.seed, SALT_INIT), || Networks::new(cfg, in_ch, device));
+        let nets = crate::runtime::rng::seeded(mix_seed(cfg.seed, SALT_INIT), || Networks::new(cfg, in_ch, device));
         let transforms = Transforms::new(
             cfg.transform.kind,
             cfg.transform.m,
@@ -145,7 +145,7 @@ impl Engine {
         // exact resume from any checkpoint needs no RNG state. The augmentations
         // are the step's only draws.
         let seed = mix_seed(self.cfg.seed, SALT_STEP ^ ((global_step as u64) << 8));
-        let (x1, x2) = super::rng::seeded(seed, || self.augmenter.two_views(batch));
+        let (x1, x2) = crate::runtime::rng::seeded(seed, || self.augmenter.two_views(batch));
         pt.augment += lap(&mut clock);
 
         let nets = &self.nets;

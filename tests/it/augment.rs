@@ -3,7 +3,7 @@
 //! maths pinned to independent references (Python's `colorsys`, torchvision's
 //! kernel formula, a plain index flip).
 use sweep::augment::{blur, color, Augmenter};
-use sweep::config::{RunConfig, SobelMode};
+use sweep::config::{RunConfig, RunSpec, SobelMode};
 use tch::{Device, Kind, Tensor};
 
 /// torch's generator is global to the process and the test harness runs tests on
@@ -13,10 +13,9 @@ use tch::{Device, Kind, Tensor};
 pub(crate) use crate::common::TORCH_RNG as RNG;
 
 fn cfg(res: u32) -> RunConfig {
-    let mut c = RunConfig::default();
+    let mut c = RunSpec::default();
     c.data.synthetic.size = res;
-    c.resolve();
-    c
+    c.resolve().unwrap()
 }
 
 /// A cfg with every random augmentation off and the crop the whole image.

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
+use sweep::config::{load_run_config, load_sweep, run_id, Expanded, Problem, SweepError};
 use sweep::config::{Backbone, DatasetName, TransformKind};
-use sweep::sweep::{load_run_config, load_sweep, run_id, Expanded, Problem, SweepError};
 
 use crate::common::SWEEP_FILE_BASE as BASE;
 
@@ -53,8 +53,8 @@ fn cartesian_product_in_plan_order() {
     // Base values and resolved defaults reach every run.
     for (_, c) in &e.runs {
         assert_eq!(c.data.synthetic.per_class, 16);
-        assert_eq!(c.train.epochs, Some(2));
-        assert_eq!(c.data.clusters, Some(4), "resolve() fills K from the synthetic classes");
+        assert_eq!(c.train.epochs, 2);
+        assert_eq!(c.data.clusters, 4, "resolve() fills K from the synthetic classes");
     }
 }
 
@@ -270,7 +270,7 @@ name = "c"
     assert_eq!(e.plan.runs[1].blocks, ["c"]);
     for (_, c) in &e.runs {
         assert_eq!(c.transform.m, 30);
-        assert_eq!(c.train.epochs, Some(3));
+        assert_eq!(c.train.epochs, 3);
         assert_eq!(c.data.synthetic.per_class, 16);
         // A relative data.root is taken from the folder of the file that wrote it.
         let root = c.data.root.as_ref().unwrap();
@@ -338,7 +338,7 @@ fn single_run_files_are_strict_too() {
     let cfg = load_run_config(&ok).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cfg.seed, 3);
     assert_eq!(cfg.model.backbone, Backbone::Resnet18);
-    assert_eq!(cfg.train.batch_size, Some(64), "resolved");
+    assert_eq!(cfg.train.batch_size, 64, "resolved");
 
     let bad = write(dir.path(), "bad.toml", "seed = 3\n[model]\nbackbone = \"vgg\"\nwidht = 0.5\n[transform]\nm = 0\n");
     let err = load_run_config(&bad).unwrap_err();
@@ -481,11 +481,11 @@ name = "ok"
 fn load_with(text: &str, sets: &[&str]) -> Result<Expanded, SweepError> {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "s.toml", text);
-    let opts = sweep::sweep::expand::LoadOptions {
+    let opts = sweep::config::expand::LoadOptions {
         overrides: sets.iter().map(|s| s.to_string()).collect(),
         ..Default::default()
     };
-    sweep::sweep::expand::load_sweep_with(&p, &opts)
+    sweep::config::expand::load_sweep_with(&p, &opts)
 }
 
 fn ids(e: &Expanded) -> Vec<String> {
@@ -501,7 +501,7 @@ fn set_pins_a_value_and_gives_the_ids_the_file_would() {
             .replace("train.epochs = 2", "train.epochs = 5\nmodel.backbone = \"resnet18\"")
             .replace("[base]", "name = \"o\"\n[base]"),
     );
-    assert_eq!(over.runs[0].1.train.epochs, Some(5));
+    assert_eq!(over.runs[0].1.train.epochs, 5);
     assert_eq!(over.runs[0].1.model.backbone, Backbone::Resnet18, "an unquoted word is a string");
     assert_eq!(ids(&over), ids(&said));
     assert_eq!(over.plan.overrides, ["train.epochs=5", "model.backbone=resnet18"]);
@@ -556,9 +556,9 @@ fn bad_overrides_are_refused_naming_the_override() {
 fn a_single_run_file_takes_values_but_no_axes() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "r.toml", "seed = 3\n[data]\ndataset = \"synthetic\"\n[train]\nepochs = 2\n");
-    let c = sweep::sweep::expand::load_run_config_with(&p, &["train.epochs=4".into()]).unwrap();
-    assert_eq!(c.train.epochs, Some(4));
-    let err = sweep::sweep::expand::load_run_config_with(&p, &["transform.m=[1,2]".into()]).unwrap_err();
+    let c = sweep::config::expand::load_run_config_with(&p, &["train.epochs=4".into()]).unwrap();
+    assert_eq!(c.train.epochs, 4);
+    let err = sweep::config::expand::load_run_config_with(&p, &["transform.m=[1,2]".into()]).unwrap_err();
     assert!(err.to_string().contains("a single run has no axes"), "{err}");
 }
 
@@ -570,6 +570,28 @@ fn run_ids_are_pinned() {
     let got = ids(&e);
     assert!(got.contains(&"406ec29a69b0".to_string()), "{got:?}");
     assert_eq!(got, ["850857c09b80", "4871359b02ad", "9e0606e96958", "ce4ecf1bc858", "406ec29a69b0", "a114e199e1f0"]);
+    // The folders of finished runs behind committed reports (the options beyond
+    // the paper, bf16 and the CIFAR stem, Table V's M axis), as sorted sets.
+    for (file, want) in [
+        (
+            "cpu/beyond-mnist.toml",
+            "052797327555 0c03f9ad7c47 286d7c3aed9b 29a1bda69e34 2af7f10bf866 2c2b989d8a1d 398bfb4dacdd \
+             3bf5d4012763 411c3231038a 5ac7c7b7701b 6ac4ffbeefe4 73cbb1693123 7411deb67946 79c7600bfffb \
+             93051baccf1c 975bdcaf0db9 bf35e8bfe986 d71cc5145101 f2a3a646de52 ff5aea5d42c5",
+        ),
+        (
+            "cpu/table5-mnist.toml",
+            "1efd36ce5125 2034c03607b8 2c2b989d8a1d 5d93cbc9c109 5e0b001fb198 64d08195511a 79c7600bfffb \
+             810ff6f6f4b4 b0d2948c11b0 c368301a567c e60361b46cc8 ff5aea5d42c5",
+        ),
+        ("gpu/cifar10.toml", "3f8702cfa312 4537bc695f58 4d2e7dabe8be 8e2c3182eb71 e2df4b7aebd5 f32deb3319e7"),
+        ("cpu/tune-fashion-mnist.toml", "10074d442639 132daa2208de 3309e8eb902d"),
+    ] {
+        let e = load_sweep(&crate::common::root().join("sweeps").join(file)).unwrap();
+        let mut got = ids(&e);
+        got.sort();
+        assert_eq!(got.join(" "), want.split_whitespace().collect::<Vec<_>>().join(" "), "{file}");
+    }
 }
 
 /// The options beyond the paper (method.md §11) are left out of a run's

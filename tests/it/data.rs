@@ -4,26 +4,27 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use sweep::config::{DatasetName, RunConfig, Split, SyntheticConfig};
+use sweep::config::{DatasetName, RunConfig, RunSpec, Split, SyntheticConfig};
 use sweep::data::{self, DataError, DeviceData};
 use tch::{Device, Kind, Tensor};
 
 use crate::common::shared_data;
 
 fn cfg(ds: DatasetName, root: &Path, split: Split) -> RunConfig {
-    let mut c = RunConfig::default();
+    let mut c = RunSpec::default();
     c.data.dataset = ds;
     c.data.root = Some(root.to_path_buf());
     c.data.split = Some(split);
-    c.resolve();
-    c
+    if ds == DatasetName::Folder {
+        c.data.clusters = Some(3); // a class-folder set has no K of its own
+    }
+    c.resolve().unwrap()
 }
 
 fn synthetic_cfg(classes: usize, per_class: usize, size: u32, seed: u64) -> RunConfig {
-    let mut c = RunConfig::default();
+    let mut c = RunSpec::default();
     c.data.synthetic = SyntheticConfig { classes, per_class, size, seed };
-    c.resolve();
-    c
+    c.resolve().unwrap()
 }
 
 fn gz(bytes: &[u8]) -> Vec<u8> {
@@ -349,7 +350,7 @@ fn class_folders_resize_crop_and_label_by_folder() {
         std::fs::write(d.join("notes.txt"), "ignored").unwrap();
     }
     let mut c = cfg(DatasetName::Folder, tmp.path(), Split::Train);
-    c.data.resolution = Some(16);
+    c.data.resolution = 16;
     let ds = data::load(&c).unwrap();
     assert_eq!(ds.images.size(), [6, 3, 16, 16]);
     assert_eq!(ds.class_names, ["a_dog", "b_cat", "c_fox"]);
@@ -378,7 +379,7 @@ fn class_folders_resize_crop_and_label_by_folder() {
         e => panic!("expected Image, got {e}"),
     }
     // No test split folder.
-    c.data.split = Some(Split::Test);
+    c.data.split = Split::Test;
     assert!(matches!(data::load(&c).unwrap_err(), DataError::Missing { .. }));
 }
 
@@ -392,7 +393,7 @@ fn imagenet10_uses_the_builtin_wordnet_ids() {
         write_png(&d.join("x.png"), 10, 10, [1, 2, 3]);
     }
     let mut c = cfg(DatasetName::Imagenet10, tmp.path(), Split::Train);
-    c.data.resolution = Some(8);
+    c.data.resolution = 8;
     c.data.limit = Some(4);
     let ds = data::load(&c).unwrap();
     assert_eq!(ds.class_names, ids);
@@ -530,7 +531,7 @@ fn limit_is_a_reproducible_seeded_subset() {
 #[test]
 fn resolution_resizes_once_at_load() {
     let mut c = synthetic_cfg(2, 4, 32, 3);
-    c.data.resolution = Some(16);
+    c.data.resolution = 16;
     let ds = data::load(&c).unwrap();
     assert_eq!(ds.images.size(), [8, 3, 16, 16]);
     assert_eq!(ds.images.kind(), Kind::Uint8);

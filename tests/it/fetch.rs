@@ -429,16 +429,16 @@ fn real_catalogue_digests_match_the_real_datasets() {
 #[cfg(feature = "torch")]
 #[test]
 fn fetched_mnist_loads_through_the_reader() {
-    use sweep::config::{RunConfig, Split};
+    use sweep::config::Split;
     let server = Server::start(mirror_dir(), HashMap::new());
     let tmp = tempfile::tempdir().unwrap();
     let source = mnist_source();
     fetch(&source, &opts(tmp.path(), &server)).unwrap();
-    let mut c = RunConfig::default();
+    let mut c = sweep::config::RunSpec::default();
     c.data.dataset = DatasetName::Mnist;
     c.data.root = Some(source.data_root(tmp.path()));
     c.data.split = Some(Split::TrainTest);
-    c.resolve();
+    let c = c.resolve().unwrap();
     let ds = sweep::data::load(&c).unwrap();
     // gen_fetch.py: labels 3, 1, 4 (train) then 1, 5 (test); pixel (r, c) of
     // image i of its file is (7 i + 3 r + c) mod 256.
@@ -453,11 +453,10 @@ fn fetched_mnist_loads_through_the_reader() {
 // ------------------------------------------------- datasets on first use
 
 fn mnist_config(root: &Path) -> sweep::config::RunConfig {
-    let mut c = sweep::config::RunConfig::default();
+    let mut c = sweep::config::RunSpec::default();
     c.data.dataset = DatasetName::Mnist;
     c.data.root = Some(root.to_path_buf());
-    c.resolve();
-    c
+    c.resolve().unwrap()
 }
 
 #[test]
@@ -511,12 +510,11 @@ fn presence_before_a_run_asks_for_the_files_of_the_split_that_is_read() {
     use sweep::data_fetch::data_needs;
     let tmp = tempfile::tempdir().unwrap();
     let with = |ds: DatasetName, root: &Path, split: Split| {
-        let mut c = sweep::config::RunConfig::default();
+        let mut c = sweep::config::RunSpec::default();
         c.data.dataset = ds;
         c.data.root = Some(root.to_path_buf());
         c.data.split = Some(split);
-        c.resolve();
-        c
+        c.resolve().unwrap()
     };
     let mnist = tmp.path().join("mnist");
     std::fs::create_dir_all(&mnist).unwrap();
@@ -546,7 +544,7 @@ fn presence_before_a_run_asks_for_the_files_of_the_split_that_is_read() {
 #[cfg(feature = "torch")]
 #[test]
 fn the_cifar10_test_batch_alone_loads_for_the_test_split() {
-    use sweep::config::{RunConfig, Split};
+    use sweep::config::Split;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cifar-10-batches-bin");
     std::fs::create_dir_all(&dir).unwrap();
@@ -556,11 +554,11 @@ fn the_cifar10_test_batch_alone_loads_for_the_test_split() {
         bytes.extend(std::iter::repeat_n(value, 3072));
     }
     std::fs::write(dir.join("test_batch.bin"), &bytes).unwrap();
-    let mut c = RunConfig::default();
+    let mut c = sweep::config::RunSpec::default();
     c.data.dataset = DatasetName::Cifar10;
     c.data.root = Some(tmp.path().to_path_buf());
     c.data.split = Some(Split::Test);
-    c.resolve();
+    let c = c.resolve().unwrap();
     assert!(sweep::data_fetch::data_needs([&c])[0].present);
     let ds = sweep::data::load(&c).unwrap();
     assert_eq!(ds.labels, vec![7, 2]);

@@ -6,8 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
-use sweep::sweep::expand::{load_sweep_with, LoadOptions};
-use sweep::sweep::{load_sweep, Store, SweepError};
+use sweep::config::expand::{load_sweep_with, LoadOptions};
+use sweep::config::{load_sweep, SweepError};
+use sweep::store::Store;
 
 use crate::common::SWEEP_FILE_BASE as BASE;
 

@@ -6,12 +6,13 @@ use tch::nn::{self, ModuleT, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
 use sweep::config::run::{Backbone, LossConfig, RunConfig, SobelMode, Stem, TransformKind};
+use sweep::config::RunSpec;
 use sweep::loss::{concurl_loss, Transforms, ViewOutputs};
 use sweep::model::{cosine_tau, ema_update, input_channels, is_packed, pack_contiguous, Encoder, Networks, Online};
 
 /// A resolved config with small heads (CPU-sized).
 fn small_config(backbone: Backbone, stem: Stem, width: f64) -> RunConfig {
-    let mut cfg = RunConfig::default();
+    let mut cfg = RunSpec::default();
     cfg.model.backbone = backbone;
     cfg.model.stem = Some(stem);
     cfg.model.width = width;
@@ -19,7 +20,7 @@ fn small_config(backbone: Backbone, stem: Stem, width: f64) -> RunConfig {
     cfg.model.proj_dim = 16;
     cfg.model.head_hidden = 32;
     cfg.model.head_dim = 16;
-    cfg.resolve();
+    let cfg = cfg.resolve().unwrap();
     assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
     cfg
 }
@@ -295,7 +296,7 @@ fn concurl_loss_falls_over_thirty_adam_steps() {
     one_thread();
     tch::manual_seed(7);
     let mut cfg = small_config(Backbone::Resnet18, Stem::Cifar, 0.125);
-    cfg.data.clusters = Some(4);
+    cfg.data.clusters = 4;
     let nets = Networks::new(&cfg, 3, Device::Cpu);
     let tr = Transforms::new(TransformKind::Projection, 10, 8, 16, cfg.seed, Device::Cpu);
     let mut opt = nn::Adam::default().build(&nets.online_vs, 1e-3).unwrap();

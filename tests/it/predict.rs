@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use sweep::augment::Augmenter;
+use sweep::config::run_id;
 use sweep::eval::metrics;
 use sweep::model::Networks;
 use sweep::record::PlanEntry;
-use sweep::sweep::{run_id, RunControl, RunDir, StopFlag, Store};
+use sweep::schedule::{RunControl, StopFlag};
+use sweep::store::{RunDir, Store};
 use sweep::train::evaluate;
 use sweep::train::export::{self, ModelCard};
 use sweep::train::predict::{predict, PredictData, PredictError};
@@ -74,7 +76,7 @@ fn predict_on_the_same_data_reproduces_assignments_csv() {
     let (cfg, dir) = finished_run(tmp.path());
     let expected = std::fs::read_to_string(dir.assignments_path()).unwrap();
 
-    let pred = predict(dir.path(), &PredictData::Spec(cfg.data.clone()), Device::Cpu).unwrap();
+    let pred = predict(dir.path(), &PredictData::Spec(cfg.data.clone().into()), Device::Cpu).unwrap();
     let out = tmp.path().join("lib.csv");
     pred.write_csv(&out).unwrap();
     assert_eq!(std::fs::read_to_string(&out).unwrap(), expected, "library predict differs from assignments.csv");
@@ -209,13 +211,13 @@ fn unfinished_runs_and_wrong_channel_images_are_refused() {
 
     // A run that was created but never trained.
     let unfinished = new_run_dir(&tmp.path().join("u"), &tiny_config(16, 2));
-    let (e, msg) = predict_error(unfinished.path(), &PredictData::Spec(tiny_config(16, 2).data));
+    let (e, msg) = predict_error(unfinished.path(), &PredictData::Spec(tiny_config(16, 2).data.into()));
     assert!(matches!(e, PredictError::NotFinished { .. }), "{e:?}");
     assert!(msg.contains(&format!("run {} never finished", unfinished.run_id())), "{msg}");
 
     let (_, dir) = finished_run(&tmp.path().join("f"));
     // MNIST is grey (1 channel); the run was trained on colour: refused before any file is read.
-    let mnist = sweep::config::DataConfig {
+    let mnist = sweep::config::DataSpec {
         dataset: sweep::config::DatasetName::Mnist,
         root: Some(tmp.path().join("nowhere")),
         ..Default::default()

@@ -6,11 +6,12 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use sweep::config::run_id;
 use sweep::record::{PlanEntry, RunState};
-use sweep::sweep::{
-    make_slots, run_id, run_jobs, DeviceSpec, Job, ProgressMode, RunControl, RunDir, RunFailure, ScheduleOptions,
-    StopFlag, Store,
+use sweep::schedule::{
+    make_slots, run_jobs, DeviceSpec, Job, ProgressMode, RunControl, RunFailure, ScheduleOptions, StopFlag,
 };
+use sweep::store::{RunDir, Store};
 use sweep::train::executor::TorchExecutor;
 use tch::{Device, Tensor};
 

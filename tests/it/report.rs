@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use polars::prelude::*;
 use serde_json::json;
-use sweep::config::{DatasetName, RunConfig, TransformKind};
+use sweep::config::{DatasetName, RunSpec, TransformKind};
 use sweep::record::{EpochRecord, Plan, PlanEntry, RunState, RunStatus, Summary};
 use sweep::report::{self, aggregate, collect, metric_source, ReportError};
 use sweep::util::write_json_atomic;
@@ -23,7 +23,7 @@ struct FakeRun<'a> {
     id: String,
     blocks: &'a [&'a str],
     swept: Vec<(&'a str, serde_json::Value)>,
-    config: RunConfig,
+    config: RunSpec,
     /// None: the run folder is never created (missing).
     state: Option<RunState>,
     reason: Option<&'a str>,
@@ -35,7 +35,7 @@ struct FakeRun<'a> {
 }
 
 impl<'a> FakeRun<'a> {
-    fn new(id: impl Into<String>, config: RunConfig) -> Self {
+    fn new(id: impl Into<String>, config: RunSpec) -> Self {
         Self {
             id: id.into(),
             blocks: &[],
@@ -78,8 +78,7 @@ impl FakeStore {
         let Some(state) = run.state else { return };
         let dir = self.store().join("runs").join(&run.id);
         std::fs::create_dir_all(&dir).unwrap();
-        let mut cfg = run.config.clone();
-        cfg.resolve();
+        let cfg = run.config.clone().resolve().unwrap();
         std::fs::write(dir.join("config.toml"), toml::to_string(&cfg).unwrap()).unwrap();
         let mut status = RunStatus::pending();
         status.state = state;
@@ -91,7 +90,7 @@ impl FakeStore {
         if state == RunState::Done {
             let summary = Summary {
                 run_id: run.id.clone(),
-                epochs: cfg.epochs(),
+                epochs: cfg.train.epochs,
                 steps: 100,
                 metrics: run.metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
                 train: BTreeMap::from([("images_per_sec".to_string(), 250.0), ("loss".to_string(), 1.5)]),
@@ -111,8 +110,8 @@ impl FakeStore {
     }
 }
 
-fn cfg(dataset: DatasetName, alpha: f64, beta: f64, gamma: f64) -> RunConfig {
-    let mut c = RunConfig::default();
+fn cfg(dataset: DatasetName, alpha: f64, beta: f64, gamma: f64) -> RunSpec {
+    let mut c = RunSpec::default();
     c.data.dataset = dataset;
     if dataset != DatasetName::Synthetic {
         c.data.root = Some(PathBuf::from("/data"));
@@ -528,9 +527,9 @@ fn sweep_file_notes_reach_the_report() {
     let child = dir.path().join("child.toml");
     std::fs::write(&child, "name = \"child\"\nextends = \"parent.toml\"\nnotes = \"\"\"\n**Budget**: tiny.\n\"\"\"\n")
         .unwrap();
-    let expanded = sweep::sweep::expand::load_sweep(&child).unwrap();
+    let expanded = sweep::config::expand::load_sweep(&child).unwrap();
     assert_eq!(expanded.plan.notes.as_deref(), Some("**Budget**: tiny.\n"));
-    let parent = sweep::sweep::expand::load_sweep(&dir.path().join("parent.toml")).unwrap();
+    let parent = sweep::config::expand::load_sweep(&dir.path().join("parent.toml")).unwrap();
     assert_eq!(parent.plan.notes.as_deref(), Some("parent notes"));
 
     let mut s = FakeStore::new("noted", "generic");

@@ -11,7 +11,7 @@ use sweep::backend::slurm::{
     SubmissionRecord, SubmittedArray, TaskDecision, TaskRun,
 };
 use sweep::record::{RunState, RunStatus};
-use sweep::sweep::{Observed, RunView};
+use sweep::store::{Observed, RunView};
 
 fn sweep_bin() -> &'static str {
     env!("CARGO_BIN_EXE_sweep")

@@ -7,19 +7,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use sweep::config::RunConfig;
+use sweep::config::{load_sweep, run_id};
+use sweep::config::{RunConfig, RunSpec};
 use sweep::record::{EpochRecord, PlanEntry, RunState, RunStatus, Summary};
-use sweep::sweep::schedule::{parse_devices, Progress};
-use sweep::sweep::{
-    load_sweep, make_slots, prepare_jobs, run_id, run_jobs, DeviceSpec, Executor, IsolatedExecutor, Job, Observed,
-    ProgressMode, RunControl, RunDir, RunFailure, RunLock, ScheduleOptions, Slot, StopFlag, Store,
+use sweep::schedule::{
+    make_slots, prepare_jobs, run_jobs, DeviceSpec, Executor, IsolatedExecutor, Job, ProgressMode, RunControl,
+    RunFailure, ScheduleOptions, Slot, StopFlag,
 };
+use sweep::schedule::{parse_devices, Progress};
+use sweep::store::{Observed, RunDir, RunLock, Store};
 
 fn config(seed: u64) -> RunConfig {
-    let mut c = RunConfig { seed, ..RunConfig::default() };
+    let mut c = RunSpec { seed, ..RunSpec::default() };
     c.train.epochs = Some(2);
-    c.resolve();
-    c
+    c.resolve().unwrap()
 }
 
 fn entry(cfg: &RunConfig) -> PlanEntry {
@@ -463,7 +464,7 @@ fn example_sweeps_expand() {
             assert!(!ex.runs.is_empty());
             for (_, c) in &ex.runs {
                 assert_eq!(c.data.dataset, sweep::config::DatasetName::Synthetic, "{}", p.display());
-                assert!(c.epochs() <= 3, "examples are tiny: {}", p.display());
+                assert!(c.train.epochs <= 3, "examples are tiny: {}", p.display());
             }
             n += 1;
         }
@@ -490,7 +491,7 @@ fn plan_and_status_commands_run_on_a_store() {
     let out = run_jobs(&js, &make_slots(&[DeviceSpec::Cpu], 1), &Fake::new(&[], 1), &StopFlag::new(), &quiet(false));
     assert!(out.all_done());
     let views = js.iter().map(|j| store.view(&j.entry.run_id).unwrap()).collect::<Vec<_>>();
-    assert_eq!(sweep::sweep::StateCounts::of(&views).done, js.len());
+    assert_eq!(sweep::store::StateCounts::of(&views).done, js.len());
     assert_eq!(plan::exec(&args).unwrap(), 0);
     let st = status::StatusArgs { target: Some(store_path.clone()), store: None, watch: None };
     assert_eq!(status::exec(&st).unwrap(), 0);
@@ -500,7 +501,7 @@ fn plan_and_status_commands_run_on_a_store() {
 
 #[test]
 fn text_table_aligns_columns() {
-    let t = sweep::sweep::table::text_table(
+    let t = sweep::cli::table::text_table(
         &["run", "state"],
         &[vec!["abc".into(), "done".into()], vec!["a".into(), "interrupted (stale)".into()]],
     );
@@ -522,8 +523,11 @@ fn paper_sweeps_carry_the_papers_settings() {
     assert_eq!(t5.plan.template, "table5");
     assert_eq!(t5.runs.len(), 12, "4 diagonal + 4 projection M + 3 new projection d' + BYOL");
     for (_, c) in &t5.runs {
-        assert_eq!((c.data.dataset, c.data.split), (DatasetName::Stl10, Some(Split::TrainTest)));
-        assert_eq!((c.model.backbone, c.epochs(), c.batch_size(), c.resolution()), (Backbone::Resnet34, 1000, 128, 96));
+        assert_eq!((c.data.dataset, c.data.split), (DatasetName::Stl10, Split::TrainTest));
+        assert_eq!(
+            (c.model.backbone, c.train.epochs, c.train.batch_size, c.data.resolution),
+            (Backbone::Resnet34, 1000, 128, 96)
+        );
         assert_eq!(c.train.lr, 5e-4);
     }
     let diag: Vec<usize> = t5
@@ -556,8 +560,8 @@ fn paper_sweeps_carry_the_papers_settings() {
             other => panic!("table3 has {other}"),
         };
         assert_eq!(
-            (c.epochs(), c.batch_size(), c.data.split, c.resolution()),
-            (epochs, batch, Some(split), res),
+            (c.train.epochs, c.train.batch_size, c.data.split, c.data.resolution),
+            (epochs, batch, split, res),
             "{}",
             c.data.dataset
         );

@@ -4,14 +4,16 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use sweep::config::{Backbone, DatasetName, RunConfig, SyntheticConfig};
+use sweep::config::run_id;
+use sweep::config::{Backbone, DatasetName, RunConfig, RunSpec, SyntheticConfig};
 use sweep::record::PlanEntry;
-use sweep::sweep::{run_id, RunControl, RunDir, RunFailure, StopFlag, Store};
+use sweep::schedule::{RunControl, RunFailure, StopFlag};
+use sweep::store::{RunDir, Store};
 use sweep::train::LoadedData;
 use tch::{Device, Tensor};
 
 pub fn tiny_config(per_class: usize, epochs: usize) -> RunConfig {
-    let mut c = RunConfig { seed: 3, ..Default::default() };
+    let mut c = RunSpec { seed: 3, ..Default::default() };
     c.data.dataset = DatasetName::Synthetic;
     c.data.synthetic = SyntheticConfig { classes: 3, per_class, size: 16, seed: 7 };
     c.model.backbone = Backbone::Resnet18;
@@ -28,7 +30,7 @@ pub fn tiny_config(per_class: usize, epochs: usize) -> RunConfig {
     c.eval.every = 1;
     c.eval.kmeans_restarts = 2;
     c.eval.tsne = false;
-    c.resolve();
+    let c = c.resolve().unwrap();
     assert!(c.validate().is_empty(), "{:?}", c.validate());
     c
 }
@@ -203,7 +205,7 @@ fn simclr_overclustering_and_consensus_train_and_score() {
 /// the same losses as the float32 step up to bf16 rounding.
 #[test]
 fn bf16_autocast_is_bfloat16_and_close_to_float32() {
-    use sweep::train::autocast;
+    use sweep::runtime::autocast;
     use sweep::train::step::Engine;
     use tch::Kind;
     let _rng = crate::common::torch_rng();
@@ -239,7 +241,7 @@ fn bf16_autocast_is_bfloat16_and_close_to_float32() {
 /// none.
 #[test]
 fn own_cuda_stream_is_taken_exactly_when_there_is_a_gpu() {
-    assert_eq!(sweep::train::device::use_own_cuda_stream(0), tch::Cuda::is_available());
+    assert_eq!(sweep::runtime::device::use_own_cuda_stream(0), tch::Cuda::is_available());
 }
 
 /// The self-labelling stage (method.md §11): one training epoch, then two of

@@ -1,5 +1,6 @@
-//! Filling dataset-dependent defaults and checking ranges: done once, before any
-//! run starts, so everything downstream can take `&RunConfig` as settled.
+//! Range checks of a resolved run config, and what they need (the memory
+//! estimate, the dataset's length): done once, before any run starts, so
+//! everything downstream can take `&RunConfig` as settled.
 use super::dataset::DatasetName;
 use super::run::{RunConfig, SobelMode, Stem, TransformKind};
 
@@ -23,44 +24,6 @@ pub fn human_bytes(b: u64) -> String {
 }
 
 impl RunConfig {
-    /// Replace every `None` that has a paper default by that default. Idempotent.
-    pub fn resolve(&mut self) {
-        let ds = self.data.dataset;
-        if self.data.split.is_none() {
-            self.data.split = Some(ds.default_split());
-        }
-        if self.data.resolution.is_none() {
-            self.data.resolution = match ds {
-                DatasetName::Synthetic => Some(self.data.synthetic.size),
-                DatasetName::Folder => Some(224),
-                _ => ds.native_resolution(),
-            };
-        }
-        if self.data.clusters.is_none() {
-            self.data.clusters = match ds {
-                DatasetName::Synthetic => Some(self.data.synthetic.classes),
-                DatasetName::Folder => self.data.classes.as_ref().map(|c| c.len()),
-                _ => ds.num_classes(),
-            };
-        }
-        if self.model.stem.is_none() {
-            let res = self.data.resolution.unwrap_or(224);
-            self.model.stem = Some(if res < 64 { Stem::Cifar } else { Stem::Imagenet });
-        }
-        if self.train.epochs.is_none() {
-            self.train.epochs = Some(ds.default_epochs());
-        }
-        if self.train.batch_size.is_none() {
-            self.train.batch_size = Some(ds.default_batch_size());
-        }
-        if self.augment.blur_kernel.is_none() {
-            // method.md §5: 23 at 224 px, about a tenth of the side, odd.
-            let side = self.data.resolution.unwrap_or(224);
-            let k = ((side as f64) / 10.0).round() as u32;
-            self.augment.blur_kernel = Some((k.max(3)) | 1);
-        }
-    }
-
     /// Range checks; every problem is reported, not only the first. One
     /// section per table of the config, in the order a sweep file lists them.
     pub fn validate(&self) -> Vec<String> {
@@ -104,18 +67,11 @@ impl RunConfig {
                 e.push(format!("data.synthetic.size = {}: must be 8..=256", s.size));
             }
         }
-        if d.dataset == DatasetName::Folder && d.clusters.is_none() {
-            e.push("data.clusters: `folder` datasets need K (or data.classes)".into());
+        if !(8..=1024).contains(&d.resolution) {
+            e.push(format!("data.resolution = {}: must be 8..=1024", d.resolution));
         }
-        if let Some(r) = d.resolution {
-            if !(8..=1024).contains(&r) {
-                e.push(format!("data.resolution = {r}: must be 8..=1024"));
-            }
-        }
-        if let Some(k) = d.clusters {
-            if k < 2 {
-                e.push(format!("data.clusters = {k}: need at least 2 clusters"));
-            }
+        if d.clusters < 2 {
+            e.push(format!("data.clusters = {}: need at least 2 clusters", d.clusters));
         }
         if d.limit == Some(0) {
             e.push("data.limit = 0: must be >= 1 (or absent for all)".into());
@@ -124,18 +80,16 @@ impl RunConfig {
 
     /// `[train]` (and `[finetune]`): batch against BatchNorm and the dataset, epochs, optimiser, EMA, checkpoints.
     fn validate_train(&self, e: &mut Vec<String>) {
-        if let Some(b) = self.train.batch_size {
-            if b < 2 {
-                e.push(format!("train.batch_size = {b}: BatchNorm needs at least 2"));
-            }
-            let n = self.dataset_len();
-            if let Some(n) = n {
-                if b > n {
-                    e.push(format!("train.batch_size = {b} is larger than the dataset ({n} images)"));
-                }
+        let b = self.train.batch_size;
+        if b < 2 {
+            e.push(format!("train.batch_size = {b}: BatchNorm needs at least 2"));
+        }
+        if let Some(n) = self.dataset_len() {
+            if b > n {
+                e.push(format!("train.batch_size = {b} is larger than the dataset ({n} images)"));
             }
         }
-        if self.train.epochs == Some(0) {
+        if self.train.epochs == 0 {
             e.push("train.epochs must be >= 1".into());
         }
         if !(self.train.lr > 0.0 && self.train.lr.is_finite()) {
@@ -246,10 +200,8 @@ impl RunConfig {
         if !(a.blur_sigma[0] > 0.0 && a.blur_sigma[0] <= a.blur_sigma[1]) {
             e.push(format!("augment.blur_sigma = {:?}: need 0 < min <= max", a.blur_sigma));
         }
-        if let Some(k) = a.blur_kernel {
-            if k % 2 == 0 || k < 3 {
-                e.push(format!("augment.blur_kernel = {k}: must be odd and >= 3"));
-            }
+        if a.blur_kernel % 2 == 0 || a.blur_kernel < 3 {
+            e.push(format!("augment.blur_kernel = {}: must be odd and >= 3", a.blur_kernel));
         }
         if a.std.iter().any(|s| *s <= 0.0) {
             e.push("augment.std: every entry must be > 0".into());
@@ -287,12 +239,7 @@ impl RunConfig {
         let d = &self.data;
         let checks: [(&str, u64, u64, &str); 20] = [
             ("data.synthetic.per_class", d.synthetic.per_class as u64, 1_000_000, "images generated in memory"),
-            (
-                "data.clusters",
-                d.clusters.unwrap_or(2) as u64,
-                10_000,
-                "K prototypes, a K-way Sinkhorn over every batch",
-            ),
+            ("data.clusters", d.clusters as u64, 10_000, "K prototypes, a K-way Sinkhorn over every batch"),
             ("model.proj_hidden", self.model.proj_hidden as u64, 65_536, "a layer width (the paper uses 4096)"),
             ("model.proj_dim", self.model.proj_dim as u64, 65_536, "a layer width (the paper uses 256)"),
             ("model.head_hidden", self.model.head_hidden as u64, 65_536, "a layer width (the paper uses 2048)"),
@@ -309,8 +256,8 @@ impl RunConfig {
                 65_536,
                 "a projection dimension (the paper uses at most 512)",
             ),
-            ("train.batch_size", self.train.batch_size.unwrap_or(2) as u64, 65_536, "images per step"),
-            ("train.epochs", self.train.epochs.unwrap_or(1) as u64, 1_000_000, "epochs (the paper uses at most 1000)"),
+            ("train.batch_size", self.train.batch_size as u64, 65_536, "images per step"),
+            ("train.epochs", self.train.epochs as u64, 1_000_000, "epochs (the paper uses at most 1000)"),
             ("train.steps_per_epoch", self.train.steps_per_epoch.unwrap_or(1) as u64, 10_000_000, "steps per epoch"),
             ("train.checkpoint_every", self.train.checkpoint_every as u64, 1_000_000, "epochs between checkpoints"),
             ("finetune.epochs", self.finetune.epochs as u64, 1_000_000, "self-labelling epochs"),
@@ -362,7 +309,7 @@ impl RunConfig {
         let (ph, pd, hh, hd) = (m.proj_hidden as f64, m.proj_dim as f64, m.head_hidden as f64, m.head_dim as f64);
         let projector = feat * ph + ph * pd;
         let predictor = pd * ph + ph * pd;
-        let k = self.data.clusters.unwrap_or(10) as f64;
+        let k = self.data.clusters as f64;
         let head = feat * hh + hh * hd + k * hd;
         let online = encoder + projector + predictor + head;
         let target = encoder + projector;
@@ -372,10 +319,10 @@ impl RunConfig {
             TransformKind::Diagonal => t.m as f64 * hd,
             _ => t.m as f64 * t.d_prime as f64 * hd,
         };
-        let b = self.train.batch_size.unwrap_or(128) as f64;
-        let r = self.data.resolution.unwrap_or(224) as f64;
+        let b = self.train.batch_size as f64;
+        let r = self.data.resolution as f64;
         let views = 2.0 * b * 3.0 * r * r;
-        let stride = if self.model.stem == Some(Stem::Imagenet) { 4.0 } else { 1.0 };
+        let stride = if self.model.stem == Stem::Imagenet { 4.0 } else { 1.0 };
         let first_act = 2.0 * b * (64.0 * w).max(1.0) * (r / stride) * (r / stride);
         let consensus = b * t.m as f64 * (t.d_prime as f64 + k);
         let total = (params + transforms + views + first_act + consensus) * F32;
@@ -391,7 +338,7 @@ impl RunConfig {
         let d = &self.data;
         let full = match d.dataset {
             DatasetName::Synthetic => Some(d.synthetic.classes * d.synthetic.per_class),
-            ds => ds.split_len(d.split.unwrap_or(ds.default_split())),
+            ds => ds.split_len(d.split),
         };
         match (full, d.limit) {
             (Some(n), Some(l)) => Some(n.min(l)),
@@ -400,7 +347,6 @@ impl RunConfig {
         }
     }
 
-    /// Epochs of the ConCURL phase (`train.epochs`).
     /// The method's name in reports: the loss weights' name (`LossConfig::method_name`),
     /// with " + self-labelling" when the stage follows.
     pub fn method_name(&self) -> String {
@@ -412,28 +358,9 @@ impl RunConfig {
         }
     }
 
-    /// Epochs of training proper (`train.epochs`).
-    pub fn epochs(&self) -> usize {
-        self.train.epochs.expect("RunConfig::resolve fills train.epochs")
-    }
     /// Epochs of the whole run: training, then the self-labelling stage.
     pub fn total_epochs(&self) -> usize {
-        self.epochs() + self.finetune.epochs
-    }
-    pub fn batch_size(&self) -> usize {
-        self.train.batch_size.expect("RunConfig::resolve fills train.batch_size")
-    }
-    pub fn resolution(&self) -> u32 {
-        self.data.resolution.expect("RunConfig::resolve fills data.resolution")
-    }
-    pub fn clusters(&self) -> usize {
-        self.data.clusters.expect("RunConfig::resolve fills data.clusters")
-    }
-    pub fn stem(&self) -> super::run::Stem {
-        self.model.stem.expect("RunConfig::resolve fills model.stem")
-    }
-    pub fn blur_kernel(&self) -> u32 {
-        self.augment.blur_kernel.expect("RunConfig::resolve fills augment.blur_kernel")
+        self.train.epochs + self.finetune.epochs
     }
 
     /// method.md §11's self-labelling stage; nothing to check when it is off.

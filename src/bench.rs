@@ -4,10 +4,10 @@ use std::time::Instant;
 
 use tch::{Device, Kind, Tensor};
 
-use crate::config::{Backbone, DatasetName, RunConfig, Stem};
+use crate::config::{Backbone, DatasetName, RunConfig, RunSpec, Stem};
 
-use super::device::synchronize;
-use super::step::{Engine, PhaseTimes};
+use crate::runtime::device::synchronize;
+use crate::train::step::{Engine, PhaseTimes};
 
 /// The named configurations (issue: at least cpu-small and cifar-r18).
 pub const NAMES: [&str; 3] = ["cpu-small", "cifar-r18", "cifar-r34"];
@@ -15,7 +15,7 @@ pub const NAMES: [&str; 3] = ["cpu-small", "cifar-r18", "cifar-r34"];
 /// The configuration `name` (synthetic data), or trained on `data` (a dataset
 /// and the folder holding it) instead, at the same 32 px resolution.
 pub fn named_config(name: &str, data: Option<(DatasetName, std::path::PathBuf)>) -> anyhow::Result<RunConfig> {
-    let mut cfg = RunConfig::default();
+    let mut cfg = RunSpec::default();
     cfg.data.dataset = DatasetName::Synthetic;
     if let Some((dataset, root)) = data {
         cfg.data.dataset = dataset;
@@ -45,8 +45,7 @@ pub fn named_config(name: &str, data: Option<(DatasetName, std::path::PathBuf)>)
         other => anyhow::bail!("unknown benchmark configuration `{other}`; known: {}", NAMES.join(", ")),
     }
     cfg.data.clusters = Some(10);
-    cfg.resolve();
-    Ok(cfg)
+    cfg.resolve().map_err(anyhow::Error::msg)
 }
 
 pub struct BenchResult {
@@ -70,23 +69,25 @@ pub enum BenchData {
     /// Four batches of random images: throughput does not depend on content.
     Random(Tensor),
     /// A real dataset (loaded once per process through the executors'
-    /// [`super::executor::DataCache`], as `sweep run` holds it) and a fixed
+    /// [`crate::train::executor::DataCache`], as `sweep run` holds it) and a fixed
     /// pseudo-random order to gather batches from, as training does.
-    Loaded { data: std::sync::Arc<super::LoadedData>, order: Tensor },
+    Loaded { data: std::sync::Arc<crate::train::LoadedData>, order: Tensor },
 }
 
 impl BenchData {
     pub fn random(cfg: &RunConfig, device: Device) -> Self {
-        let (b, r) = (cfg.batch_size() as i64, cfg.resolution() as i64);
-        BenchData::Random(super::rng::seeded(0, || Tensor::randint(256, [4 * b, 3, r, r], (Kind::Uint8, device))))
+        let (b, r) = (cfg.train.batch_size as i64, cfg.data.resolution as i64);
+        BenchData::Random(crate::runtime::rng::seeded(0, || {
+            Tensor::randint(256, [4 * b, 3, r, r], (Kind::Uint8, device))
+        }))
     }
 
     /// Four batches' worth of indices drawn (seeded) from the whole dataset.
-    pub fn loaded(cfg: &RunConfig, data: std::sync::Arc<super::LoadedData>) -> anyhow::Result<Self> {
+    pub fn loaded(cfg: &RunConfig, data: std::sync::Arc<crate::train::LoadedData>) -> anyhow::Result<Self> {
         use rand::seq::index::sample;
         use rand::SeedableRng;
         let n = data.on_device.n as usize;
-        let want = 4 * cfg.batch_size();
+        let want = 4 * cfg.train.batch_size;
         anyhow::ensure!(n >= want, "the dataset has {n} images, the benchmark needs {want} (4 batches)");
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
         let idx: Vec<i64> = sample(&mut rng, n, want).into_iter().map(|i| i as i64).collect();
@@ -148,7 +149,7 @@ pub fn run(
     steps: usize,
     breakdown: bool,
 ) -> anyhow::Result<BenchResult> {
-    let b = cfg.batch_size() as i64;
+    let b = cfg.train.batch_size as i64;
     let gpu_before = gpu_baseline(device);
     let mut engine = Engine::new(cfg, data.channels(), device)?;
     let batch_at = |i: usize| data.batch(i, b);
@@ -202,13 +203,13 @@ fn gpu_baseline(device: Device) -> Option<u64> {
         return None;
     }
     let _ = Tensor::zeros([1], (Kind::Float, device));
-    super::device::gpu_used_bytes()
+    crate::runtime::device::gpu_used_bytes()
 }
 
 fn gpu_growth_mib(device: Device, before: Option<u64>) -> Option<f64> {
     let before = before?;
     synchronize(device);
-    let after = super::device::gpu_used_bytes()?;
+    let after = crate::runtime::device::gpu_used_bytes()?;
     Some(after.saturating_sub(before) as f64 / (1024.0 * 1024.0))
 }
 
@@ -257,7 +258,7 @@ pub fn pack(
     steps: usize,
 ) -> anyhow::Result<PackResult> {
     anyhow::ensure!(runs >= 1, "--pack needs at least one run");
-    let b = cfg.batch_size() as i64;
+    let b = cfg.train.batch_size as i64;
     let gpu_before = gpu_baseline(device);
     let engines = (0..runs).map(|i| seeded_engine(cfg, data, device, i)).collect::<anyhow::Result<Vec<_>>>()?;
     // Built on this thread's stream; each packed thread launches on its own.
@@ -318,7 +319,7 @@ fn time_packed(engines: Vec<Engine>, data: &BenchData, b: i64, warmup: usize, st
                 let (pool, barrier) = (data.share(), &barrier);
                 s.spawn(move || {
                     if let Device::Cuda(i) = e.device {
-                        super::device::use_own_cuda_stream(i);
+                        crate::runtime::device::use_own_cuda_stream(i);
                     }
                     let _ = drive(&mut e, &pool, b, 0, warmup, warmup + steps);
                     barrier.wait();
@@ -368,7 +369,7 @@ impl std::fmt::Display for PackResult {
 
 /// `benches/concurl_torch.py`, embedded so that `sweep bench --compare` works
 /// from any directory with any Python that has torch and kornia.
-pub const TORCH_SCRIPT: &str = include_str!("../../benches/concurl_torch.py");
+pub const TORCH_SCRIPT: &str = include_str!("../benches/concurl_torch.py");
 
 /// How `sweep bench --compare` runs the PyTorch side.
 pub struct CompareOptions {
@@ -438,7 +439,7 @@ pub fn compare(
         for (flag, v) in [
             ("--steps", steps.to_string()),
             ("--warmup", warmup.to_string()),
-            ("--batch", cfg.batch_size().to_string()),
+            ("--batch", cfg.train.batch_size.to_string()),
             ("--m", cfg.transform.m.to_string()),
             ("--d-prime", cfg.transform.d_prime.to_string()),
             ("--device", dev.clone()),

@@ -2,18 +2,20 @@
 //! documented at the top of [`crate::record`]. Everything a process needs to
 //! resume a sweep after a crash lives here, so every write is atomic (a reader
 //! sees the old file or the new one) or an fsynced append.
+pub mod lock;
+
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use crate::config::RunConfig;
+use crate::config::expand::{identity, run_id};
+use crate::config::{RunConfig, RunSpec};
 use crate::record::{EpochRecord, Plan, PlanEntry, RunState, RunStatus, Summary};
 use crate::util::{read_json, write_atomic, write_json_atomic};
 
-use super::expand::{identity, run_id};
-use super::lock::RunLock;
+pub use lock::RunLock;
 
 /// A sweep's store folder.
 #[derive(Debug, Clone)]
@@ -297,23 +299,9 @@ impl RunDir {
         self.path.join("losses.csv")
     }
 
-    /// The run's config as stored, through the same resolve and validate as a
-    /// sweep file's runs (a config written resolved resolves to itself), so a
-    /// hand-edited or damaged `config.toml` is refused here with what is wrong.
+    /// The run's config as stored ([`read_run_config`]).
     pub fn read_config(&self) -> anyhow::Result<RunConfig> {
-        let p = self.config_path();
-        let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-        let mut cfg: RunConfig = toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
-        cfg.resolve();
-        let problems = cfg.validate();
-        if !problems.is_empty() {
-            bail!(
-                "{}: {}; the file was edited by hand or damaged: restore it, or move the run folder away to train the run afresh",
-                p.display(),
-                problems.join("; ")
-            );
-        }
-        Ok(cfg)
+        read_run_config(&self.config_path())
     }
 
     /// The recorded status (`pending` when none has been written).
@@ -491,4 +479,24 @@ fn cut_torn_tail(f: &mut File) -> std::io::Result<()> {
     }
     f.set_len(keep)?;
     Ok(())
+}
+
+/// A run folder's `config.toml`, through the same resolve and validate as a
+/// sweep file's runs (a config written resolved resolves to itself), so a
+/// hand-edited or damaged file is refused with what is wrong and its path.
+pub fn read_run_config(p: &Path) -> anyhow::Result<RunConfig> {
+    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    let spec: RunSpec = toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
+    let problems = match spec.resolve() {
+        Ok(cfg) => match cfg.validate() {
+            problems if problems.is_empty() => return Ok(cfg),
+            problems => problems,
+        },
+        Err(msg) => vec![msg],
+    };
+    bail!(
+        "{}: {}; the file was edited by hand or damaged: restore it, or move the run folder away to train the run afresh",
+        p.display(),
+        problems.join("; ")
+    )
 }

@@ -8,7 +8,7 @@ use std::io::{Seek, SeekFrom, Write};
 use anyhow::Context;
 use fs4::fs_std::FileExt;
 
-use super::store::RunDir;
+use super::RunDir;
 
 /// A held run lock; dropping it releases the lock.
 #[derive(Debug)]

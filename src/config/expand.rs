@@ -2,8 +2,8 @@
 //!
 //! Each run is built the same way: the base table, then one combination of axis
 //! values, set at their dotted keys into one TOML table -> deserialised into
-//! [`RunConfig`] (unknown keys are errors) -> [`RunConfig::resolve`] ->
-//! [`RunConfig::validate`]. Problems are collected for every run, located at the
+//! [`RunSpec`] (unknown keys are errors) -> [`RunSpec::resolve`] -> a
+//! [`RunConfig`] -> [`RunConfig::validate`]. Problems are collected for every run, located at the
 //! `FILE:LINE:COL` of the value that caused them, and reported together.
 //!
 //! The order of runs is the plan order the scheduler follows: blocks in file
@@ -22,7 +22,7 @@ use crate::config::sweepfile::{
     parse_override, parse_run_text, parse_sweep_text, Axis, Grid, Leaves, Origin, Override, Problem, Setting,
     SweepError, SweepFile,
 };
-use crate::config::RunConfig;
+use crate::config::{RunConfig, RunSpec};
 use crate::record::{Plan, PlanEntry};
 
 /// The block name of runs from a sweep file's top level.
@@ -351,7 +351,7 @@ impl Checker {
         }
         let mut t = toml::Table::new();
         set_dotted(&mut t, key, v.clone());
-        if let Err(e) = toml::Value::Table(t).try_into::<RunConfig>() {
+        if let Err(e) = toml::Value::Table(t).try_into::<RunSpec>() {
             problems.push(Problem::new(at.clone(), format!("`{key}`: {}", clean_de_error(&e.to_string()))));
             self.bad.insert(at.clone());
         }
@@ -362,13 +362,13 @@ impl Checker {
 /// serialisation while off (so that runs from before them keep their ids) are
 /// switched on here, so that the schema has them too.
 fn schema() -> Json {
-    let mut c = RunConfig::default();
+    let mut c = RunSpec::default();
     c.model.overcluster = 1;
     c.loss.representation = crate::config::Representation::Simclr;
     c.loss.simclr_temperature = 0.1;
     c.eval.consensus = vec![crate::config::ConsensusFn::Cspa];
     c.finetune.epochs = 1;
-    serde_json::to_value(c).expect("RunConfig serialises to JSON")
+    serde_json::to_value(c).expect("RunSpec serialises to JSON")
 }
 
 /// Is `key` a field of `RunConfig` (walking nested structs by the dotted segments)?
@@ -471,15 +471,18 @@ fn build(sets: &[Set<'_>], fallback: &Origin) -> Result<(RunConfig, Provenance),
     if !problems.is_empty() {
         return Err(problems);
     }
-    match toml::Value::Table(table).try_into::<RunConfig>() {
-        Ok(mut cfg) => {
+    match toml::Value::Table(table).try_into::<RunSpec>() {
+        Ok(mut spec) => {
             // No data.root: the dataset's standard folder in the data folder
             // (where `sweep data fetch` puts it). Not part of the run's identity.
-            if cfg.data.root.is_none() {
-                cfg.data.root = cfg.data.dataset.standard_folder().map(|f| crate::config::dataset::data_home().join(f));
+            if spec.data.root.is_none() {
+                spec.data.root =
+                    spec.data.dataset.standard_folder().map(|f| crate::config::dataset::data_home().join(f));
             }
-            cfg.resolve();
-            Ok((cfg, prov))
+            match spec.resolve() {
+                Ok(cfg) => Ok((cfg, prov)),
+                Err(msg) => Err(vec![Problem::new(prov.locate(message_key(&msg)).unwrap_or(fallback).clone(), msg)]),
+            }
         }
         // Single keys were checked already; this is a combination that only fails
         // as a whole (e.g. a table and a value written at the same key).

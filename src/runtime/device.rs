@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use tch::Device;
 
-use crate::sweep::schedule::DeviceSpec;
+use crate::schedule::DeviceSpec;
 
 pub fn to_tch(d: DeviceSpec) -> Device {
     match d {
@@ -76,7 +76,7 @@ pub fn resolve(spec: &str) -> anyhow::Result<Vec<DeviceSpec>> {
     if spec == "auto" {
         return Ok(available());
     }
-    crate::sweep::schedule::parse_devices(spec).with_context(|| format!("--devices {spec}"))
+    crate::schedule::parse_devices(spec).with_context(|| format!("--devices {spec}"))
 }
 
 pub struct GpuInfo {
