@@ -12,7 +12,7 @@
 pub mod backend;
 pub mod cli;
 pub mod config;
-pub mod data_fetch;
+pub mod data;
 pub mod eval;
 pub mod ops;
 pub mod record;
@@ -25,8 +25,6 @@ pub mod util;
 pub mod augment;
 #[cfg(feature = "torch")]
 pub mod bench;
-#[cfg(feature = "torch")]
-pub mod data;
 #[cfg(feature = "torch")]
 pub mod loss;
 #[cfg(feature = "torch")]

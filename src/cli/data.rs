@@ -1,5 +1,5 @@
 //! `sweep data fetch NAME... --dir DIR` and `sweep data list [--dir DIR]`: get the
-//! public datasets into the layout the readers expect (see `crate::data_fetch`).
+//! public datasets into the layout the readers expect (see `crate::data::fetch`).
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 
 use crate::cli::table::text_table;
 use crate::config::DatasetName;
-use crate::data_fetch::{self, FetchOptions, FileOutcome, MIRROR_ENV};
+use crate::data::fetch::{self, FetchOptions, FileOutcome, MIRROR_ENV};
 
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
@@ -80,16 +80,16 @@ fn fetch(args: &FetchArgs) -> anyhow::Result<i32> {
     let opts = FetchOptions { dir: dir.clone(), mirror, force: args.force, progress: true };
     let mut code = 0;
     for name in names {
-        if let Some(text) = data_fetch::manual_instructions(name, &dir) {
+        if let Some(text) = fetch::manual_instructions(name, &dir) {
             println!("{text}\n");
             code = 1;
             continue;
         }
-        let Some(source) = data_fetch::source(name) else {
+        let Some(source) = fetch::source(name) else {
             println!("`{name}` has no files to download: {}\n", no_download_reason(name));
             continue;
         };
-        let outcomes = data_fetch::fetch(&source, &opts).with_context(|| format!("fetching {name}"))?;
+        let outcomes = fetch::fetch(&source, &opts).with_context(|| format!("fetching {name}"))?;
         for o in &outcomes {
             match o {
                 FileOutcome::AlreadyPresent(p) => println!("present     {} (--force downloads it again)", p.display()),
@@ -119,7 +119,7 @@ fn list(args: &ListArgs) -> anyhow::Result<i32> {
     let rows: Vec<Vec<String>> = DatasetName::ALL
         .iter()
         .map(|&name| {
-            let (how, present, root) = match (data_fetch::source(name), name) {
+            let (how, present, root) = match (fetch::source(name), name) {
                 (Some(s), _) => {
                     let present = match &dir {
                         Some(d) if s.is_present(d) => "yes",

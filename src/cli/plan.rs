@@ -38,7 +38,7 @@ pub fn exec(args: &PlanArgs) -> anyhow::Result<i32> {
         views.extend(view);
     }
     print!("{}", text_table(&["run", "blocks", "swept", "state"], &rows));
-    for need in crate::data_fetch::data_needs(expanded.runs.iter().map(|(_, c)| c)) {
+    for need in crate::data::fetch::data_needs(expanded.runs.iter().map(|(_, c)| c)) {
         let Some(root) = &need.root else { continue };
         let state = match (need.present, need.fetchable) {
             (true, _) => "present".to_string(),

@@ -237,7 +237,7 @@ pub fn data_home() -> std::path::PathBuf {
 /// files its reader (src/data/) opens, the sub-folders they may sit in besides
 /// the root itself (where the download's archive unpacks to), whether each may
 /// be gzipped, and the archive the reader also reads in place. The one table the
-/// readers and the presence check before a run (`data_fetch::data_needs`) share,
+/// readers and the presence check before a run (`data::fetch::data_needs`) share,
 /// so that a split on disk is "present" exactly when its reader can read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SplitLayout {

@@ -122,7 +122,7 @@ pub fn run_slurm_task(manifest: &Path, index: usize, devices: &str) -> anyhow::R
 /// Every dataset an unfinished run reads is there (or fetched) before any run starts.
 #[cfg(feature = "torch")]
 fn ensure_data(jobs: &[crate::schedule::Job], offline: bool) -> anyhow::Result<()> {
-    use crate::data_fetch::{data_needs, ensure_present, MIRROR_ENV};
+    use crate::data::fetch::{data_needs, ensure_present, MIRROR_ENV};
     let pending =
         jobs.iter().filter(|j| j.dir.status().map(|s| s.state != crate::record::RunState::Done).unwrap_or(true));
     let needs = data_needs(pending.map(|j| &j.config));

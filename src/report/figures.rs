@@ -16,6 +16,7 @@ use std::path::Path;
 use std::sync::Once;
 
 use anyhow::anyhow;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -102,104 +103,130 @@ fn draw_panels<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, panels: &[Panel
     root.fill(&WHITE).map_err(plot_err)?;
     let areas = root.split_evenly((1, panels.len().max(1)));
     for (area, p) in areas.iter().zip(panels) {
-        let xs = p.lines.iter().flat_map(|l| l.points.iter().map(|q| q.0));
-        let (x0, x1) = padded(xs.clone().fold(f64::INFINITY, f64::min), xs.fold(f64::NEG_INFINITY, f64::max));
-        let (y0, y1) = p.y_range.unwrap_or_else(|| {
-            let ys = p
-                .lines
-                .iter()
-                .flat_map(|l| l.points.iter().map(|q| q.1).chain(l.band.iter().flatten().flat_map(|b| [b.1, b.2])));
-            padded(ys.clone().fold(f64::INFINITY, f64::min), ys.fold(f64::NEG_INFINITY, f64::max))
-        });
-        let mut chart = ChartBuilder::on(area)
-            .caption(&p.title, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(50)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(plot_err)?;
-        // Epochs are integers: label only whole ticks, and keep the mesh light.
-        let whole = |x: &f64| {
-            if x.fract().abs() < 1e-9 {
-                format!("{x:.0}")
-            } else if p.x_whole {
-                String::new()
-            } else {
-                format!("{x:.1}")
-            }
-        };
-        chart
-            .configure_mesh()
-            .x_desc(&p.x_desc)
-            .y_desc(&p.y_desc)
-            .x_label_formatter(&whole)
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(plot_err)?;
-        for l in &p.lines {
-            let c = colour(l.colour);
-            if let Some(band) = &l.band {
-                let poly: Vec<(f64, f64)> =
-                    band.iter().map(|b| (b.0, b.2)).chain(band.iter().rev().map(|b| (b.0, b.1))).collect();
-                chart.draw_series(std::iter::once(Polygon::new(poly, c.mix(0.2).filled()))).map_err(plot_err)?;
-            }
-            let series =
-                chart.draw_series(LineSeries::new(l.points.iter().copied(), c.stroke_width(2))).map_err(plot_err)?;
-            if !l.name.is_empty() {
-                series
-                    .label(l.name.clone())
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-            }
-            if l.points.len() == 1 {
-                // A single evaluation draws no line: mark it.
-                chart.draw_series(l.points.iter().map(|&q| Circle::new(q, 3, c.filled()))).map_err(plot_err)?;
-            }
-        }
-        if p.lines.iter().any(|l| !l.name.is_empty()) {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .position(p.legend.clone())
-                .draw()
-                .map_err(plot_err)?;
-        }
+        draw_panel(area, p)?;
     }
     root.present().map_err(plot_err)?;
     Ok(())
 }
 
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// One panel: axes fitted to its lines (or its fixed y range), the lines with
+/// their bands, and the legend when a line has a name.
+fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> anyhow::Result<()> {
+    let xs = p.lines.iter().flat_map(|l| l.points.iter().map(|q| q.0));
+    let (x0, x1) = padded(xs.clone().fold(f64::INFINITY, f64::min), xs.fold(f64::NEG_INFINITY, f64::max));
+    let (y0, y1) = p.y_range.unwrap_or_else(|| {
+        let ys = p
+            .lines
+            .iter()
+            .flat_map(|l| l.points.iter().map(|q| q.1).chain(l.band.iter().flatten().flat_map(|b| [b.1, b.2])));
+        padded(ys.clone().fold(f64::INFINITY, f64::min), ys.fold(f64::NEG_INFINITY, f64::max))
+    });
+    let mut chart = ChartBuilder::on(area)
+        .caption(&p.title, ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(50)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(plot_err)?;
+    // Epochs are integers: label only whole ticks, and keep the mesh light.
+    let whole = |x: &f64| {
+        if x.fract().abs() < 1e-9 {
+            format!("{x:.0}")
+        } else if p.x_whole {
+            String::new()
+        } else {
+            format!("{x:.1}")
+        }
+    };
+    chart
+        .configure_mesh()
+        .x_desc(&p.x_desc)
+        .y_desc(&p.y_desc)
+        .x_label_formatter(&whole)
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(plot_err)?;
+    for l in &p.lines {
+        draw_line(&mut chart, l)?;
+    }
+    if p.lines.iter().any(|l| !l.name.is_empty()) {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(p.legend.clone())
+            .draw()
+            .map_err(plot_err)?;
+    }
+    Ok(())
+}
+
+/// A line, its band (mean ± std) shaded under it, its legend entry; a dot when
+/// it has a single point (which draws no line).
+fn draw_line<DB: DrawingBackend>(chart: &mut Chart<'_, DB>, l: &Line) -> anyhow::Result<()> {
+    let c = colour(l.colour);
+    if let Some(band) = &l.band {
+        let poly: Vec<(f64, f64)> =
+            band.iter().map(|b| (b.0, b.2)).chain(band.iter().rev().map(|b| (b.0, b.1))).collect();
+        chart.draw_series(std::iter::once(Polygon::new(poly, c.mix(0.2).filled()))).map_err(plot_err)?;
+    }
+    let series = chart.draw_series(LineSeries::new(l.points.iter().copied(), c.stroke_width(2))).map_err(plot_err)?;
+    if !l.name.is_empty() {
+        series
+            .label(l.name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+    }
+    if l.points.len() == 1 {
+        chart.draw_series(l.points.iter().map(|&q| Circle::new(q, 3, c.filled()))).map_err(plot_err)?;
+    }
+    Ok(())
+}
+
 /// Write the panels side by side as `png` and `svg`.
 fn save_panels(panels: &[Panel], png: &Path, svg: &Path) -> anyhow::Result<()> {
-    ensure_font();
-    for p in [png, svg] {
-        if let Some(d) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(d).map_err(|e| anyhow!("creating {}: {e}", d.display()))?;
-        }
-    }
     let size = (560 * panels.len().max(1) as u32, 420);
+    create_parents(&[png, svg])?;
     draw_panels(SVGBackend::new(svg, size).into_drawing_area(), panels)
         .map_err(|e| e.context(format!("writing {}", svg.display())))?;
-    draw_panels(BitMapBackend::new(png, size).into_drawing_area(), panels)
-        .map_err(|e| e.context(format!("writing {}", png.display())))?;
-    Ok(())
+    write_png(png, size, |area| draw_panels(area, panels))
 }
 
 /// Figure 2: `points[i]` coloured by `labels[i]` (one colour and legend entry per
 /// class, classes ascending), written as `png` and `svg`.
 pub fn scatter_plot(points: &[[f64; 2]], labels: &[i64], title: &str, png: &Path, svg: &Path) -> anyhow::Result<()> {
     anyhow::ensure!(points.len() == labels.len(), "scatter_plot: {} points but {} labels", points.len(), labels.len());
+    create_parents(&[png, svg])?;
+    draw_scatter(SVGBackend::new(svg, (640, 600)).into_drawing_area(), points, labels, title)
+        .map_err(|e| e.context(format!("writing {}", svg.display())))?;
+    write_png(png, (640, 600), |area| draw_scatter(area, points, labels, title))
+}
+
+/// The font is loaded and the figure's folders exist before anything is drawn.
+fn create_parents(paths: &[&Path]) -> anyhow::Result<()> {
     ensure_font();
-    for p in [png, svg] {
+    for p in paths {
         if let Some(d) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(d).map_err(|e| anyhow!("creating {}: {e}", d.display()))?;
         }
     }
-    draw_scatter(SVGBackend::new(svg, (640, 600)).into_drawing_area(), points, labels, title)
-        .map_err(|e| e.context(format!("writing {}", svg.display())))?;
-    draw_scatter(BitMapBackend::new(png, (640, 600)).into_drawing_area(), points, labels, title)
-        .map_err(|e| e.context(format!("writing {}", png.display())))?;
     Ok(())
+}
+
+/// Draw into an RGB buffer with plotters' bitmap backend and encode it with the
+/// `image` crate the dataset readers use (plotters' own encoder would build a
+/// second, older `image` and `png`).
+fn write_png(
+    path: &Path,
+    (w, h): (u32, u32),
+    draw: impl FnOnce(DrawingArea<BitMapBackend<'_>, Shift>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut buf = vec![0u8; w as usize * h as usize * 3];
+    draw(BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area())
+        .map_err(|e| e.context(format!("drawing {}", path.display())))?;
+    let img = image::RgbImage::from_raw(w, h, buf).expect("the buffer holds w x h RGB pixels");
+    img.save_with_format(path, image::ImageFormat::Png).map_err(|e| anyhow!("writing {}: {e}", path.display()))
 }
 
 fn draw_scatter<DB: DrawingBackend>(

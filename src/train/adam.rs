@@ -23,6 +23,9 @@ pub struct FlatAdam {
     pub beta2: f64,
     pub eps: f64,
     pub weight_decay: f64,
+    /// Parameters left out of the step, weights and moments alike (one flag per
+    /// parameter; empty: none). See [`FlatAdam::set_frozen`].
+    frozen: Vec<bool>,
 }
 
 impl FlatAdam {
@@ -53,7 +56,40 @@ impl FlatAdam {
             beta2: 0.999,
             eps: 1e-8,
             weight_decay,
+            frozen: Vec::new(),
         }
+    }
+
+    /// Leave the parameters flagged in `frozen` (in parameter order) out of the
+    /// following steps: their weights and both moments stay as they are. Without
+    /// this, Adam's momentum would go on moving weights that get no gradient
+    /// (`finetune.freeze_encoder`). Adam being element-wise, the other weights
+    /// step exactly as they would with nothing frozen. An empty list unfreezes.
+    pub fn set_frozen(&mut self, frozen: Vec<bool>) {
+        assert!(frozen.is_empty() || frozen.len() == self.params.len(), "one flag per parameter");
+        self.frozen = frozen;
+    }
+
+    fn is_frozen(&self, i: usize) -> bool {
+        self.frozen.get(i).copied().unwrap_or(false)
+    }
+
+    /// The (offset, length) ranges of the flat buffer that a step updates:
+    /// consecutive trained parameters merged.
+    fn trained_ranges(&self) -> Vec<(i64, i64)> {
+        let mut out: Vec<(i64, i64)> = Vec::new();
+        let mut offset = 0i64;
+        for (i, p) in self.params.iter().enumerate() {
+            let n = p.numel() as i64;
+            if !self.is_frozen(i) {
+                match out.last_mut() {
+                    Some((at, len)) if *at + *len == offset => *len += n,
+                    _ => out.push((offset, n)),
+                }
+            }
+            offset += n;
+        }
+        out
     }
 
     /// Gradients of `loss` with respect to every parameter, in parameter order, as
@@ -92,17 +128,22 @@ impl FlatAdam {
     pub fn step_unfused(&mut self, grads: &[Tensor]) {
         let (step_size, bc2_sqrt) = self.coefficients();
         tch::no_grad(|| {
-            let mut g = self.flat_grad(grads);
-            if self.weight_decay != 0.0 {
-                g += &self.flat * self.weight_decay;
+            let g_all = self.flat_grad(grads);
+            for (at, n) in self.trained_ranges() {
+                let mut w = self.flat.narrow(0, at, n);
+                let (mut m, mut v) = (self.exp_avg.narrow(0, at, n), self.exp_avg_sq.narrow(0, at, n));
+                let mut g = g_all.narrow(0, at, n);
+                if self.weight_decay != 0.0 {
+                    g += &w * self.weight_decay;
+                }
+                let _ = m.lerp_(&g, 1.0 - self.beta1);
+                let _ = v.g_mul_scalar_(self.beta2);
+                let _ = v.addcmul_(&(&g * (1.0 - self.beta2)), &g);
+                // w -= step_size * m / (sqrt(v) / sqrt(bc2) + eps), with the scalar
+                // folded into the denominator (tch's addcdiv_ takes no `value`).
+                let denom = (v.sqrt() / f64::from(bc2_sqrt) + self.eps) * (-1.0 / f64::from(step_size));
+                let _ = w.addcdiv_(&m, &denom);
             }
-            let _ = self.exp_avg.lerp_(&g, 1.0 - self.beta1);
-            let _ = self.exp_avg_sq.g_mul_scalar_(self.beta2);
-            let _ = self.exp_avg_sq.addcmul_(&(&g * (1.0 - self.beta2)), &g);
-            // flat -= step_size * m / (sqrt(v) / sqrt(bc2) + eps), with the scalar
-            // folded into the denominator (tch's addcdiv_ takes no `value`).
-            let denom = (self.exp_avg_sq.sqrt() / f64::from(bc2_sqrt) + self.eps) * (-1.0 / f64::from(step_size));
-            let _ = self.flat.addcdiv_(&self.exp_avg, &denom);
         });
     }
 
@@ -127,8 +168,12 @@ impl FlatAdam {
         const CHUNK: usize = 1 << 15;
         let mut chunks = Vec::new();
         let mut offset = 0usize;
-        for (p, g) in self.params.iter().zip(&grads) {
+        for (i, (p, g)) in self.params.iter().zip(&grads).enumerate() {
             let n = p.numel();
+            if self.is_frozen(i) {
+                offset += n;
+                continue;
+            }
             let src = g.defined().then(|| {
                 assert_eq!(g.numel(), n, "gradient and parameter sizes differ");
                 g.data_ptr() as usize

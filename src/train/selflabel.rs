@@ -45,40 +45,14 @@ impl Engine {
         let logp = loss::log_assignments(&scores, lc.tau);
         let terms = loss::self_label_loss(&codes, &logp, f.confidence, f.balance);
 
-        let frozen = f.freeze_encoder.then(|| self.encoder_snapshot());
         self.adam.lr = f.lr;
+        self.adam.set_frozen(if f.freeze_encoder { self.encoder_params.clone() } else { Vec::new() });
         let grads = self.adam.backward(&terms.loss);
         self.adam.step(&grads);
-        if let Some(saved) = frozen {
-            // Adam's momentum would still move weights that got no gradient.
-            self.restore(saved);
-        }
         if self.cfg.loss.renormalize_prototypes {
             self.nets.online.renormalize_prototypes();
         }
         let zero = Tensor::zeros([], (Kind::Float, device));
         Tensor::stack(&[terms.loss.detach(), terms.confident, zero.shallow_clone(), zero], 0)
-    }
-
-    /// Copies of the encoder's trainable weights, by variable.
-    fn encoder_snapshot(&self) -> Vec<(Tensor, Tensor)> {
-        self.nets
-            .online_vs
-            .variables()
-            .into_iter()
-            .filter(|(name, t)| name.starts_with("encoder.") && t.requires_grad())
-            .map(|(_, t)| {
-                let copy = t.detach().copy();
-                (t, copy)
-            })
-            .collect()
-    }
-
-    fn restore(&self, saved: Vec<(Tensor, Tensor)>) {
-        tch::no_grad(|| {
-            for (mut var, copy) in saved {
-                var.copy_(&copy);
-            }
-        });
     }
 }

@@ -5,8 +5,8 @@ use tch::{Device, Tensor};
 
 use crate::augment::Augmenter;
 use crate::config::{Representation, RunConfig};
-use crate::loss::{self, LossPart, Transforms, ViewOutputs};
-use crate::model::{ema, Networks};
+use crate::loss::{self, LossPart, LossTerms, Transforms, ViewOutputs};
+use crate::model::{ema, Networks, OnlineOut};
 use crate::util::mix_seed;
 
 use super::adam::FlatAdam;
@@ -66,23 +66,33 @@ impl PhaseTimes {
     }
 }
 
-struct Clock {
+/// The phases' clock of one step: when timing, each lap synchronises the device
+/// so a phase's time is its kernels' time, not their launch's.
+struct StepClock {
     device: Device,
-    last: Instant,
+    /// None: not timing (no synchronisation, laps are 0).
+    last: Option<Instant>,
+    times: PhaseTimes,
 }
 
-impl Clock {
+impl StepClock {
+    fn new(timing: bool, device: Device) -> Self {
+        Self { device, last: timing.then(Instant::now), times: PhaseTimes::default() }
+    }
+
     fn lap(&mut self) -> f64 {
+        let Some(last) = self.last else { return 0.0 };
         crate::runtime::device::synchronize(self.device);
         let now = Instant::now();
-        let dt = now.duration_since(self.last).as_secs_f64();
-        self.last = now;
-        dt
+        self.last = Some(now);
+        now.duration_since(last).as_secs_f64()
     }
 }
 
-fn lap(clock: &mut Option<Clock>) -> f64 {
-    clock.as_mut().map(Clock::lap).unwrap_or(0.0)
+/// The online outputs of both views, and the target's projections (BYOL only).
+struct StepViews {
+    online: [OnlineOut; 2],
+    target: Option<[Tensor; 2]>,
 }
 
 /// The networks, the fixed transforms, the augmenter and the optimiser of one run.
@@ -94,6 +104,9 @@ pub struct Engine {
     pub transforms: Transforms,
     pub augmenter: Augmenter,
     pub adam: FlatAdam,
+    /// Which of the optimiser's parameters (in its order) are the encoder's:
+    /// what `finetune.freeze_encoder` freezes.
+    pub encoder_params: Vec<bool>,
 }
 
 impl Engine {
@@ -115,8 +128,9 @@ impl Engine {
         let mut named: Vec<(String, Tensor)> =
             nets.online_vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
+        let encoder_params = named.iter().map(|(name, _)| name.starts_with("encoder.")).collect();
         let adam = FlatAdam::new(named.into_iter().map(|(_, t)| t).collect(), cfg.train.lr, cfg.train.weight_decay);
-        Ok(Self { cfg: cfg.clone(), device, nets, transforms, augmenter, adam })
+        Ok(Self { cfg: cfg.clone(), device, nets, transforms, augmenter, adam, encoder_params })
     }
 
     /// tau_B for this step: fixed, or BYOL's cosine schedule to 1 when enabled.
@@ -137,36 +151,52 @@ impl Engine {
         total_steps: usize,
         times: Option<&mut PhaseTimes>,
     ) -> Tensor {
-        let mut clock = times.as_ref().map(|_| Clock { device: self.device, last: Instant::now() });
-        let mut pt = PhaseTimes::default();
-        let (bf16, device) = (self.cfg.train.bf16, self.device);
+        let mut clock = StepClock::new(times.is_some(), self.device);
+        let views = self.forward_views(batch, global_step, &mut clock);
+        let (total, terms) = self.step_loss(&views, &mut clock);
+        self.update(&total, global_step, total_steps, &mut clock);
+        if let Some(t) = times {
+            *t = clock.times;
+        }
+        Tensor::stack(&[total.detach(), terms.l1.detach(), terms.l2.detach(), terms.l3.detach()], 0)
+    }
 
+    /// The step's two augmented views through the online network and, for BYOL,
+    /// the target.
+    fn forward_views(&self, batch: &Tensor, global_step: usize, clock: &mut StepClock) -> StepViews {
+        let (bf16, device) = (self.cfg.train.bf16, self.device);
         // Re-seeding per step makes every random draw a function of (seed, step):
         // exact resume from any checkpoint needs no RNG state. The augmentations
         // are the step's only draws.
         let seed = mix_seed(self.cfg.seed, SALT_STEP ^ ((global_step as u64) << 8));
         let (x1, x2) = crate::runtime::rng::seeded(seed, || self.augmenter.two_views(batch));
-        pt.augment += lap(&mut clock);
+        clock.times.augment += clock.lap();
 
         let nets = &self.nets;
-        let (o1, o2) =
-            autocast::bf16(bf16, device, || (nets.online.forward_t(&x1, true), nets.online.forward_t(&x2, true)));
-        pt.online += lap(&mut clock);
+        let online =
+            autocast::bf16(bf16, device, || [nets.online.forward_t(&x1, true), nets.online.forward_t(&x2, true)]);
+        clock.times.online += clock.lap();
 
         // BYOL: the target gets no gradient (method.md §2); it runs in training
         // mode as in BYOL. SimCLR (method.md §11) has no target: L1 reads the
         // online projections, and the target network is neither run nor updated.
-        let simclr = self.cfg.loss.representation == Representation::Simclr;
-        let targets = (!simclr).then(|| {
-            autocast::bf16(bf16, device, || (nets.target.forward_t(&x1, true), nets.target.forward_t(&x2, true)))
+        let target = (self.cfg.loss.representation != Representation::Simclr).then(|| {
+            autocast::bf16(bf16, device, || [nets.target.forward_t(&x1, true), nets.target.forward_t(&x2, true)])
         });
-        let (w, v) = match &targets {
-            Some((v1, v2)) => ([&o1.prediction, &o2.prediction], [v1, v2]),
+        clock.times.target += clock.lap();
+        StepViews { online, target }
+    }
+
+    /// L = alpha L1 + beta L2 + gamma L3 (method.md §3), in float32 outside
+    /// autocast (softmax, logs and Sinkhorn need the range), plus the
+    /// over-clustering head's own L2 and L3 (method.md §11) when there is one.
+    fn step_loss(&self, views: &StepViews, clock: &mut StepClock) -> (Tensor, LossTerms) {
+        let [o1, o2] = &views.online;
+        let (w, v) = match &views.target {
+            Some([v1, v2]) => ([&o1.prediction, &o2.prediction], [v1, v2]),
             None => ([&o1.projection, &o2.projection], [&o1.projection, &o2.projection]),
         };
-        pt.target += lap(&mut clock);
-
-        // Losses in float32 outside autocast (softmax, logs and Sinkhorn need the range).
+        let nets = &self.nets;
         let terms = loss::concurl_loss_marked(
             ViewOutputs { w: w[0], v: v[0], z: &o1.z },
             ViewOutputs { w: w[1], v: v[1], z: &o2.z },
@@ -174,39 +204,39 @@ impl Engine {
             &self.cfg.loss,
             &self.transforms,
             &mut |part| {
-                let dt = lap(&mut clock);
+                let dt = clock.lap();
+                let t = &mut clock.times;
                 match part {
-                    LossPart::Byol => pt.l1 += dt,
-                    LossPart::Sinkhorn => pt.sinkhorn += dt,
-                    LossPart::SoftCluster => pt.l2 += dt,
-                    LossPart::Consensus => pt.consensus += dt,
+                    LossPart::Byol => t.l1 += dt,
+                    LossPart::Sinkhorn => t.sinkhorn += dt,
+                    LossPart::SoftCluster => t.l2 += dt,
+                    LossPart::Consensus => t.consensus += dt,
                 }
             },
         );
-
-        // The over-clustering head's own L2 and L3 (method.md §11), when there is one.
         let total = match (&nets.online.over, &o1.z_over, &o2.z_over) {
             (Some(over), Some(zo1), Some(zo2)) => {
                 &terms.total + loss::overcluster_loss(zo1, zo2, &over.prototypes, &self.cfg.loss, &self.transforms)
             }
             _ => terms.total.shallow_clone(),
         };
-        let grads = self.adam.backward(&total);
-        pt.backward += lap(&mut clock);
+        (total, terms)
+    }
+
+    /// Backward, Adam, the prototypes' renormalisation when asked, and (BYOL)
+    /// the target's EMA.
+    fn update(&mut self, total: &Tensor, global_step: usize, total_steps: usize, clock: &mut StepClock) {
+        let grads = self.adam.backward(total);
+        clock.times.backward += clock.lap();
         self.adam.step(&grads);
         if self.cfg.loss.renormalize_prototypes {
             self.nets.online.renormalize_prototypes();
         }
-        pt.optimizer += lap(&mut clock);
-        if !simclr {
+        clock.times.optimizer += clock.lap();
+        if self.cfg.loss.representation != Representation::Simclr {
             self.nets.update_target(self.ema_tau(global_step, total_steps));
         }
-        pt.ema += lap(&mut clock);
-
-        if let Some(t) = times {
-            *t = pt;
-        }
-        Tensor::stack(&[total.detach(), terms.l1.detach(), terms.l2.detach(), terms.l3.detach()], 0)
+        clock.times.ema += clock.lap();
     }
 
     /// Everything a checkpoint holds besides counters.

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use sweep::config::DatasetName;
-use sweep::data_fetch::{
+use sweep::data::fetch::{
     self, catalogue, fetch, partial_path, Check, Digest, FetchError, FetchOptions, FileOutcome, RemoteFile, Source,
     Unpack,
 };
@@ -392,15 +392,15 @@ fn dataset_names_and_the_imagenet_instructions() {
 
     let dir = Path::new("/data/sets");
     for ds in [DatasetName::Imagenet10, DatasetName::ImagenetDogs] {
-        assert!(data_fetch::source(ds).is_none());
-        let text = data_fetch::manual_instructions(ds, dir).unwrap();
+        assert!(fetch::source(ds).is_none());
+        let text = fetch::manual_instructions(ds, dir).unwrap();
         for w in ds.builtin_classes().unwrap() {
             assert!(text.contains(&format!("  {w}\n")), "{ds}: {w} missing from:\n{text}");
         }
         assert!(text.contains(&format!("root = \"/data/sets/{ds}\"")), "{text}");
         assert!(text.contains(&format!("/data/sets/{ds}/<wnid>/*.JPEG")), "{text}");
     }
-    assert!(data_fetch::manual_instructions(DatasetName::Cifar10, dir).is_none());
+    assert!(fetch::manual_instructions(DatasetName::Cifar10, dir).is_none());
 }
 
 /// The real catalogue's pinned digests against the project's copies of MNIST,
@@ -412,7 +412,7 @@ fn real_catalogue_digests_match_the_real_datasets() {
     let server = Server::start(real.clone(), HashMap::new());
     let tmp = tempfile::tempdir().unwrap();
     for ds in [DatasetName::Mnist, DatasetName::FashionMnist, DatasetName::Cifar10] {
-        let source = data_fetch::source(ds).unwrap();
+        let source = fetch::source(ds).unwrap();
         if !source.is_present(&real) {
             eprintln!("SKIPPED: {ds} not under {}", real.display());
             continue;
@@ -461,7 +461,7 @@ fn mnist_config(root: &Path) -> sweep::config::RunConfig {
 
 #[test]
 fn a_missing_public_dataset_is_fetched_on_first_use_unless_offline() {
-    use sweep::data_fetch::{data_needs, ensure_present};
+    use sweep::data::fetch::{data_needs, ensure_present};
     let Some(shared) = crate::common::shared_data() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("data").join("mnist");
@@ -486,7 +486,7 @@ fn a_missing_public_dataset_is_fetched_on_first_use_unless_offline() {
 
 #[test]
 fn missing_data_outside_the_standard_layout_is_an_error_saying_what_to_do() {
-    use sweep::data_fetch::{data_needs, ensure_present};
+    use sweep::data::fetch::{data_needs, ensure_present};
     let tmp = tempfile::tempdir().unwrap();
     let cfg = mnist_config(&tmp.path().join("my-digits"));
     let needs = data_needs([&cfg]);
@@ -507,7 +507,7 @@ fn missing_data_outside_the_standard_layout_is_an_error_saying_what_to_do() {
 #[test]
 fn presence_before_a_run_asks_for_the_files_of_the_split_that_is_read() {
     use sweep::config::Split;
-    use sweep::data_fetch::data_needs;
+    use sweep::data::fetch::data_needs;
     let tmp = tempfile::tempdir().unwrap();
     let with = |ds: DatasetName, root: &Path, split: Split| {
         let mut c = sweep::config::RunSpec::default();
@@ -559,7 +559,7 @@ fn the_cifar10_test_batch_alone_loads_for_the_test_split() {
     c.data.root = Some(tmp.path().to_path_buf());
     c.data.split = Some(Split::Test);
     let c = c.resolve().unwrap();
-    assert!(sweep::data_fetch::data_needs([&c])[0].present);
+    assert!(sweep::data::fetch::data_needs([&c])[0].present);
     let ds = sweep::data::load(&c).unwrap();
     assert_eq!(ds.labels, vec![7, 2]);
     assert_eq!(ds.images.size(), vec![2, 3, 32, 32]);
@@ -586,7 +586,7 @@ fn plan_needs_no_data_and_says_where_each_dataset_is_read() {
 
 #[test]
 fn every_catalogue_entry_lives_in_its_datasets_standard_folder() {
-    for s in sweep::data_fetch::catalogue() {
+    for s in sweep::data::fetch::catalogue() {
         assert_eq!(Some(s.root.as_str()), s.dataset.standard_folder(), "{:?}", s.dataset);
     }
 }

@@ -389,6 +389,59 @@ fn flat_adam_matches_torch_optim_adam() {
     }
 }
 
+/// A frozen parameter keeps its weights and both moments through steps that
+/// give it a gradient; the others end exactly as with nothing frozen (Adam is
+/// element-wise), on the fused CPU pass and the tensor-op (CUDA) pass alike.
+#[test]
+fn flat_adam_leaves_frozen_parameters_alone() {
+    use sweep::train::adam::FlatAdam;
+    let init = |seed: i64| -> Vec<Tensor> {
+        tch::manual_seed(seed);
+        [vec![3i64, 4], vec![5], vec![2, 2]]
+            .iter()
+            .map(|s| Tensor::randn(s.as_slice(), (Kind::Float, Device::Cpu)).set_requires_grad(true))
+            .collect()
+    };
+    let grads = |k: i64| -> Vec<Tensor> {
+        tch::manual_seed(100 + k);
+        [vec![3i64, 4], vec![5], vec![2, 2]]
+            .iter()
+            .map(|s| Tensor::randn(s.as_slice(), (Kind::Float, Device::Cpu)))
+            .collect()
+    };
+    let _rng = crate::common::torch_rng();
+    for fused in [true, false] {
+        let run = |frozen: Vec<bool>| {
+            let params = init(1);
+            let mut adam = FlatAdam::new(params.iter().map(Tensor::shallow_clone).collect(), 1e-2, 1e-3);
+            adam.set_frozen(frozen);
+            for k in 0..4 {
+                if fused {
+                    adam.step(&grads(k));
+                } else {
+                    adam.step_unfused(&grads(k));
+                }
+            }
+            let state: std::collections::HashMap<String, Tensor> = adam.state().into_iter().collect();
+            (params, state["adam.exp_avg"].copy())
+        };
+        let (free, m_free) = run(Vec::new());
+        let (some, m_some) = run(vec![false, true, false]);
+        let before = init(1);
+        assert_eq!(some[1], before[1], "fused {fused}: the frozen weights did not move");
+        assert_eq!(
+            m_some.narrow(0, 12, 5),
+            Tensor::zeros([5], (Kind::Float, Device::Cpu)),
+            "fused {fused}: nor did their moments"
+        );
+        for i in [0, 2] {
+            assert_eq!(some[i], free[i], "fused {fused}: param {i} steps as with nothing frozen");
+        }
+        assert_eq!(m_some.narrow(0, 0, 12), m_free.narrow(0, 0, 12), "fused {fused}");
+        assert_ne!(free[1], before[1], "the same parameter moves when not frozen");
+    }
+}
+
 /// Pooled features and every parameter's gradient (as float64, sorted by name) of
 /// the seeded encoder under a fixed random linear read-out of its features.
 fn encoder_grads(channels_last: bool, kind: Kind) -> (Tensor, Vec<(String, Tensor)>) {
