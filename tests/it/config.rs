@@ -568,8 +568,9 @@ fn run_ids_are_pinned() {
     // every id and orphans finished runs: these are the ids of committed reports.
     let e = load_sweep(&crate::common::root().join("sweeps").join("quickstart.toml")).unwrap();
     let got = ids(&e);
-    assert!(got.contains(&"406ec29a69b0".to_string()), "{got:?}");
-    assert_eq!(got, ["850857c09b80", "4871359b02ad", "9e0606e96958", "ce4ecf1bc858", "406ec29a69b0", "a114e199e1f0"]);
+    // BYOL and ConCURL for seeds 0 and 1 (the soft-clustering rows, 4871359b02ad
+    // and 406ec29a69b0, left the quickstart when it was cut to 4 runs).
+    assert_eq!(got, ["850857c09b80", "9e0606e96958", "ce4ecf1bc858", "a114e199e1f0"]);
     // The folders of finished runs behind committed reports (the options beyond
     // the paper, bf16 and the CIFAR stem, Table V's M axis), as sorted sets.
     for (file, want) in [
