@@ -111,8 +111,21 @@ pub(crate) fn no_torch(what: &str) -> anyhow::Error {
     )
 }
 
+/// Rust ignores SIGPIPE, so `sweep plan big.toml | head` would panic on the
+/// first write after `head` exits. Command-line tools die quietly there
+/// instead, as ripgrep and coreutils do: a run cut short this way is resumed
+/// like any interrupted run.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first in main, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Parse, dispatch, print errors with their whole context chain; the exit code.
 pub fn main() -> i32 {
+    restore_sigpipe();
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     #[cfg(feature = "torch")]

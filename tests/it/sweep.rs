@@ -583,6 +583,23 @@ fn completions_are_generated_for_every_shell() {
     }
 }
 
+/// Output piped into a reader that has gone (`sweep plan x | head`) ends the
+/// command quietly instead of with a panic about a broken pipe.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .args(["completions", "bash"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader is gone before the first write
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+}
+
 #[test]
 fn status_watch_stops_when_no_run_is_running() {
     let tmp = tempfile::tempdir().unwrap();
