@@ -587,6 +587,8 @@ fn run_ids_are_pinned() {
         ),
         ("gpu/cifar10.toml", "3f8702cfa312 4537bc695f58 4d2e7dabe8be 8e2c3182eb71 e2df4b7aebd5 f32deb3319e7"),
         ("cpu/tune-fashion-mnist.toml", "10074d442639 132daa2208de 3309e8eb902d"),
+        ("cpu/tune-fashion-mnist-selflabel.toml", "03fadbc6089c b0966a930ede e70ed3a79201"),
+        ("cpu/beyond-cifar10.toml", "5a387f45a045 a41a318c0cbd b81e80ba8e29"),
     ] {
         let e = load_sweep(&crate::common::root().join("sweeps").join(file)).unwrap();
         let mut got = ids(&e);
