@@ -6,6 +6,11 @@ PYTHON ?= python3
 VENV := .venv
 TORCH_VERSION := 2.11.0
 STAMP := $(VENV)/.torch-$(TORCH_VERSION)
+# The TensorBoard tests read event files back with TensorBoard's own readers
+# (scripts/read_tb.py); pinned, since its dashboard mode calls the HParams
+# plugin's internal handlers.
+TENSORBOARD_VERSION := 2.21.0
+TB_STAMP := $(VENV)/.tensorboard-$(TENSORBOARD_VERSION)
 # torch-sys finds libtorch through the venv's python; build.rs sets the rpath.
 export LIBTORCH_USE_PYTORCH := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -24,7 +29,13 @@ $(STAMP):
 	$(VENV)/bin/python -m pip install -q --disable-pip-version-check torch==$(TORCH_VERSION) numpy scipy scikit-learn
 	@touch $@
 
-venv: $(STAMP)
+# A stamp of its own, so that a venv made before it gets it without torch again.
+$(TB_STAMP): | $(STAMP)
+	@echo "==> installing tensorboard==$(TENSORBOARD_VERSION) into $(VENV) (the TensorBoard tests read event files with it)"
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check tensorboard==$(TENSORBOARD_VERSION)
+	@touch $@
+
+venv: $(STAMP) $(TB_STAMP)
 
 build: venv
 	$(CARGO) build
@@ -79,6 +90,7 @@ fixtures: venv
 	$(VENV)/bin/python tests/fixtures/gen_metrics.py
 	$(VENV)/bin/python tests/fixtures/gen_fetch.py
 	$(VENV)/bin/python tests/fixtures/gen_adam.py
+	$(VENV)/bin/python tests/fixtures/gen_optim.py
 
 clean-venv:
 	rm -rf $(VENV)

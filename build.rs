@@ -1,4 +1,9 @@
-//! Link-time set-up for libtorch.
+//! Build-time facts and link-time set-up for libtorch.
+//!
+//! In every build (with or without the `torch` feature): the git commit the
+//! binary is built from and whether the work tree had uncommitted changes, as
+//! `SWEEP_GIT_COMMIT` and `SWEEP_GIT_DIRTY` (`unknown` without git), which each
+//! run's provenance.json records.
 //!
 //! torch-sys finds libtorch (LIBTORCH, or LIBTORCH_USE_PYTORCH=1 and the `python`
 //! on PATH); what it does not do is make the binary find the shared libraries at
@@ -30,6 +35,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     println!("cargo:rerun-if-env-changed=LIBTORCH_USE_PYTORCH");
     println!("cargo:rerun-if-changed=build.rs");
+    record_git_state();
     if std::env::var_os("CARGO_FEATURE_TORCH").is_none() {
         return;
     }
@@ -51,6 +57,42 @@ fn main() {
             println!("cargo:rustc-link-arg=-lc10_cuda");
         }
         println!("cargo:rustc-link-arg=-Wl,--as-needed");
+    }
+}
+
+/// `git -C <crate> ARGS`'s trimmed stdout, None when git is absent or fails.
+fn git(args: &[&str]) -> Option<String> {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").ok()?;
+    let out = Command::new("git").arg("-C").arg(dir).args(args).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The commit and dirty flag as `SWEEP_GIT_COMMIT` / `SWEEP_GIT_DIRTY`. The
+/// script reruns when HEAD or the branch it points to moves (a commit, a
+/// checkout), so the commit stays current; the dirty flag is as of that run.
+/// Only files that exist are watched (cargo reruns a script on every build for
+/// a watched path that does not).
+fn record_git_state() {
+    let commit = git(&["rev-parse", "HEAD"]).filter(|c| !c.is_empty());
+    let dirty = commit.as_ref().and_then(|_| git(&["status", "--porcelain", "--untracked-files=no"]));
+    println!("cargo:rustc-env=SWEEP_GIT_COMMIT={}", commit.as_deref().unwrap_or("unknown"));
+    let dirty = match dirty {
+        Some(s) if s.is_empty() => "false",
+        Some(_) => "true",
+        None => "unknown",
+    };
+    println!("cargo:rustc-env=SWEEP_GIT_DIRTY={dirty}");
+    let mut watched = vec![git(&["rev-parse", "--git-path", "HEAD"])];
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        watched.push(git(&["rev-parse", "--git-path", &branch]));
+        watched.push(git(&["rev-parse", "--git-path", "packed-refs"]));
+    }
+    let root = std::env::var("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_default();
+    for p in watched.into_iter().flatten() {
+        let p = root.join(p);
+        if p.is_file() {
+            println!("cargo:rerun-if-changed={}", p.display());
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use crate::runtime::device::synchronize;
 use crate::train::step::{Engine, PhaseTimes};
 
 /// The named configurations (issue: at least cpu-small and cifar-r18).
-pub const NAMES: [&str; 3] = ["cpu-small", "cifar-r18", "cifar-r34"];
+pub const NAMES: [&str; 4] = ["cpu-small", "cpu-mnist", "cifar-r18", "cifar-r34"];
 
 /// The configuration `name` (synthetic data), or trained on `data` (a dataset
 /// and the folder holding it) instead, at the same 32 px resolution.
@@ -31,6 +31,13 @@ pub fn named_config(name: &str, data: Option<(DatasetName, std::path::PathBuf)>)
             cfg.model.width = 0.25;
             cfg.model.stem = Some(Stem::Cifar);
             cfg.train.batch_size = Some(64);
+        }
+        // The convergence study's network (sweeps/cpu/converge-mnist.toml).
+        "cpu-mnist" => {
+            cfg.model.backbone = Backbone::Resnet18;
+            cfg.model.width = 0.5;
+            cfg.model.stem = Some(Stem::Imagenet);
+            cfg.train.batch_size = Some(256);
         }
         "cifar-r18" => {
             cfg.model.backbone = Backbone::Resnet18;

@@ -19,6 +19,7 @@ pub mod record;
 pub mod report;
 pub mod schedule;
 pub mod store;
+pub mod tensorboard;
 pub mod util;
 
 #[cfg(feature = "torch")]

@@ -10,11 +10,14 @@
 //!     status.json          RunStatus
 //!     metrics.jsonl        one EpochRecord per line, appended after each epoch
 //!     summary.json         Summary, written once when the run is done
+//!     provenance.json      Provenance: what each attempt ran on, when, and how it ended
 //!     assignments.csv      per-image cluster assignments of the final evaluation
 //!     checkpoints/         last.ot (+ last.json), written atomically
 //!     figures/             tsne.png, tsne.svg
 //!     log.txt              the run's own log
 //!     lock                 held (advisory lock + pid) while a process runs it
+//!     tb/                  TensorBoard event files (crate::tensorboard), unless turned off
+//!   tb/                    the sweep's HParams experiment for TensorBoard (same)
 //! ```
 use std::collections::BTreeMap;
 
@@ -135,11 +138,181 @@ pub struct Plan {
     pub template: String,
     /// The sweep file this plan came from, as given.
     pub source: String,
+    /// SHA-256 (hex) of the sweep file's text when the plan was written to the
+    /// store; absent when it could not be read (or in plans from before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_sha256: Option<String>,
     /// The `--set KEY=VALUE` overrides that built it, in order (none: the file alone).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<String>,
     /// The sweep file's `notes` (Markdown for the report), when it has them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// The sweep file's `tensorboard` (default true): whether its runs write
+    /// TensorBoard event files. Kept here, not in the runs' configs (it changes
+    /// no result, so no run id), for every process that trains them: `sweep
+    /// exec-run`, a Slurm task.
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub tensorboard: bool,
+    /// The sweep file's `acc_thresholds`: the reports' "minutes to ACC"
+    /// columns (None: 0.8 and 0.9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acc_thresholds: Option<Vec<f64>>,
     pub runs: Vec<PlanEntry>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(b: &bool) -> bool {
+    *b
+}
+
+/// `provenance.json`: every attempt at the run, the first one kept, each later
+/// one appended when it starts and completed when it ends.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    pub attempts: Vec<Attempt>,
+}
+
+/// How an attempt ended. An attempt still open when the next one starts (its
+/// process was killed) is recorded as interrupted then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Finished,
+    Interrupted,
+    Failed,
+}
+
+/// One process's go at a run: the engine and machine it ran on, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// status.json's attempt count when this one started (1 for the first).
+    pub number: u32,
+    /// RFC 3339, UTC (`2025-01-31T12:00:00Z`).
+    pub started: String,
+    /// Absent while running, and for an attempt whose process was killed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
+    /// Absent while running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// Why it failed or stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub engine: Engine,
+    #[serde(flatten)]
+    pub machine: Machine,
+    /// The host's name (kept out of reports).
+    pub host: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep_file: Option<SweepFile>,
+    /// Said once, when the attempt started: a resume on another ISA level or
+    /// engine version than the run's first attempt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// The `sweep` binary: its version and the git commit it was built from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Engine {
+    pub version: String,
+    /// Full hash, or `unknown` (built without git).
+    pub commit: String,
+    /// Uncommitted changes in the work tree at build time; None: unknown.
+    #[serde(default)]
+    pub dirty: Option<bool>,
+}
+
+impl Engine {
+    /// `sweep 0.1.0 (ba3ff18c)`, with `, dirty` for a work tree with changes.
+    pub fn label(&self) -> String {
+        let commit =
+            if self.commit == "unknown" { "commit unknown".to_string() } else { self.commit.chars().take(8).collect() };
+        let dirty = if self.dirty == Some(true) { ", dirty" } else { "" };
+        format!("sweep {} ({commit}{dirty})", self.version)
+    }
+
+    /// The same engine for results: version and commit (the dirty flag aside).
+    pub fn same_version(&self, other: &Engine) -> bool {
+        self.version == other.version && self.commit == other.commit
+    }
+}
+
+/// What an attempt ran on, as the executor saw it; fields it could not learn
+/// (a build without libtorch) are absent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    /// libtorch's version (`2.11.0+cpu`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub libtorch: Option<String>,
+    /// The CUDA runtime libtorch was built with (`12.8`), where it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cuda: Option<String>,
+    /// cuDNN's version (`9.1.0`), where libtorch has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cudnn: Option<String>,
+    pub device: DeviceFacts,
+    /// libtorch's intra-op CPU threads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<i32>,
+}
+
+impl Machine {
+    /// Only the device's name: what a build without libtorch knows.
+    pub fn unknown(device: &str) -> Self {
+        Machine {
+            libtorch: None,
+            cuda: None,
+            cudnn: None,
+            device: DeviceFacts {
+                name: device.to_string(),
+                model: None,
+                memory_bytes: None,
+                cpu_model: None,
+                isa: None,
+                avx512_bf16: None,
+                amx: None,
+            },
+            threads: None,
+        }
+    }
+}
+
+/// The device an attempt trained on, and the CPU beside it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceFacts {
+    /// `cpu` or `cuda:N`.
+    pub name: String,
+    /// The GPU's model (`NVIDIA H100 80GB HBM3`), or the CPU's on `cpu`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The GPU's memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
+    /// The CPU's model (`/proc/cpuinfo`'s `model name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_model: Option<String>,
+    /// ATen's CPU capability: the ISA level its CPU kernels dispatch to
+    /// (`DEFAULT`, `AVX2`, `AVX512`; `NEON`, `SVE256`... elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isa: Option<String>,
+    /// The CPU has AVX-512 BF16 (`avx512_bf16` in /proc/cpuinfo's flags).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avx512_bf16: Option<bool>,
+    /// The CPU has AMX (`amx_bf16` and `amx_tile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amx: Option<bool>,
+}
+
+/// The sweep file behind the plan the run was scheduled from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepFile {
+    /// As given on the command line (plan.json's `source`).
+    pub path: String,
+    /// plan.json's `source_sha256`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }

@@ -30,6 +30,8 @@ use crop::CropConfig;
 #[derive(Debug)]
 pub struct Augmenter {
     crop: CropConfig,
+    /// Multi-crop's small views (`augment.small_crop_*`; method.md §12).
+    small_crop: CropConfig,
     jitter: JitterConfig,
     grayscale_p: f64,
     blur: BlurConfig,
@@ -58,6 +60,12 @@ impl Augmenter {
                 ratio: a.crop_ratio,
                 flip_p: a.flip_p,
                 out: cfg.data.resolution as i64,
+            },
+            small_crop: CropConfig {
+                scale: a.small_crop_scale,
+                ratio: a.crop_ratio,
+                flip_p: a.flip_p,
+                out: a.small_crop_size as i64,
             },
             jitter: JitterConfig {
                 p: a.jitter_p,
@@ -112,17 +120,26 @@ impl Augmenter {
             saturation: j.saturation * strength,
             hue: (j.hue * strength).min(0.5),
         };
-        let y = self.view_with(&x, &jitter, self.blur_p[0]);
+        let y = self.view_with(&x, &self.crop, &jitter, self.blur_p[0]);
         cutout::cutout(&y, cutout)
+    }
+
+    /// Multi-crop's `n` small views of a uint8 B x C x H x W batch (method.md
+    /// §12), stacked view-major as n B x C' x s x s: each a RandomResizedCrop
+    /// of `augment.small_crop_scale` to `small_crop_size` pixels, then view 2's
+    /// colour, grayscale and blur (p = blur_p[1]), every image its own draws.
+    pub fn small_views(&self, batch: &Tensor, n: usize) -> Tensor {
+        let x = self.to_unit_rgb(batch).repeat([n as i64, 1, 1, 1]);
+        self.view_with(&x, &self.small_crop, &self.jitter, self.blur_p[1])
     }
 
     /// One augmented view of `x` (B x 3 x H x W float in [0, 1]).
     fn view(&self, x: &Tensor, blur_p: f64) -> Tensor {
-        self.view_with(x, &self.jitter, blur_p)
+        self.view_with(x, &self.crop, &self.jitter, blur_p)
     }
 
-    fn view_with(&self, x: &Tensor, jitter: &JitterConfig, blur_p: f64) -> Tensor {
-        let y = crop::random_resized_crop(&self.crop, x);
+    fn view_with(&self, x: &Tensor, crop: &CropConfig, jitter: &JitterConfig, blur_p: f64) -> Tensor {
+        let y = crop::random_resized_crop(crop, x);
         let y = color::color_jitter(jitter, &y);
         let y = color::random_grayscale(self.grayscale_p, &y);
         let y = blur::random_blur(&self.blur, blur_p, &y);

@@ -539,6 +539,9 @@ pub fn submit(expanded: &Expanded, req: &Submit) -> anyhow::Result<SubmitOutcome
     let store = if req.dry_run { Store::existing(&root).ok() } else { Some(Store::open(&root)?) };
     if let Some(store) = store.as_ref().filter(|_| !req.dry_run) {
         crate::schedule::prepare_jobs(store, expanded)?;
+        if expanded.plan.tensorboard {
+            crate::tensorboard::write_experiment_or_warn(store, expanded);
+        }
     }
     let (runs, mut out) = runs_to_submit(expanded, store.as_ref(), &root, req.retry_failed)?;
     if runs.is_empty() {

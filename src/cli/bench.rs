@@ -6,7 +6,7 @@ use clap::Args;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Configuration: cpu-small, cifar-r18, cifar-r34, or `kmeans`.
+    /// Configuration: cpu-small, cpu-mnist, cifar-r18, cifar-r34, or `kmeans`.
     #[arg(default_value = "cpu-small")]
     pub name: String,
     /// Device: cpu or cuda:N.
@@ -56,6 +56,15 @@ pub struct BenchArgs {
     /// bfloat16 autocast for the network forwards (`train.bf16 = true`).
     #[arg(long)]
     pub bf16: bool,
+    /// Multi-crop: this many small extra views per image (`augment.small_crops`).
+    #[arg(long, default_value_t = 0)]
+    pub small_crops: usize,
+    /// Multi-crop: the small views' side in pixels (`augment.small_crop_size`).
+    #[arg(long, default_value_t = crate::config::DEFAULT_SMALL_CROP_SIZE)]
+    pub small_size: u32,
+    /// Channel width multiplier of the encoder (`model.width`) instead of the configuration's.
+    #[arg(long)]
+    pub width: Option<f64>,
     /// k-means: restarts (n_init).
     #[arg(long, default_value_t = 3)]
     pub n_init: usize,
@@ -102,6 +111,11 @@ pub fn exec(a: &BenchArgs) -> anyhow::Result<i32> {
     }
     cfg.train.channels_last = !a.nchw;
     cfg.train.bf16 = a.bf16;
+    cfg.augment.small_crops = a.small_crops;
+    cfg.augment.small_crop_size = a.small_size;
+    if let Some(w) = a.width {
+        cfg.model.width = w;
+    }
     let data = if a.dataset.is_some() {
         let cache = crate::train::executor::DataCache::default();
         let loaded = cache.get(&cfg, spec).map_err(anyhow::Error::from)?;

@@ -13,6 +13,10 @@ pub struct ExecRunArgs {
     /// Device: cpu or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: crate::schedule::DeviceSpec,
+    /// Write no TensorBoard event files (the sweep file's `tensorboard = false`
+    /// turns them off too).
+    #[arg(long)]
+    pub no_tensorboard: bool,
 }
 
 #[cfg(not(feature = "torch"))]
@@ -30,7 +34,8 @@ pub fn exec(a: &ExecRunArgs) -> anyhow::Result<i32> {
     let stop = StopFlag::new();
     crate::schedule::install_ctrlc(&stop)?;
     let job = Job::from_dir(dir)?;
-    let exe = crate::train::executor::TorchExecutor::default();
+    let options = crate::train::RunOptions { tensorboard: !a.no_tensorboard };
+    let exe = crate::train::executor::TorchExecutor { options, ..Default::default() };
     let ctl = RunControl::stdout_protocol(stop);
     match exe.execute(&job, &Slot { index: 0, device }, &ctl) {
         Ok(()) => Ok(0),

@@ -42,11 +42,27 @@ pub struct RunArgs {
     /// error instead of being fetched on first use.
     #[arg(long)]
     pub offline: bool,
+    /// Write no TensorBoard event files (the sweep file's `tensorboard = false`
+    /// turns them off too).
+    #[arg(long)]
+    pub no_tensorboard: bool,
 }
 
 pub fn exec(a: &RunArgs) -> anyhow::Result<i32> {
-    let RunArgs { file, load, store, devices, per_device, retry_failed, isolate, no_report, threads, plain, offline } =
-        a;
+    let RunArgs {
+        file,
+        load,
+        store,
+        devices,
+        per_device,
+        retry_failed,
+        isolate,
+        no_report,
+        threads,
+        plain,
+        offline,
+        no_tensorboard,
+    } = a;
     let expanded = crate::config::expand::load_sweep_with(file, &load.options())?;
     let settings = ops::RunSettings {
         store: store.clone().unwrap_or_else(|| expanded.store.clone()),
@@ -58,6 +74,7 @@ pub fn exec(a: &RunArgs) -> anyhow::Result<i32> {
         threads: *threads,
         progress: if *plain { ProgressMode::Lines } else { ProgressMode::Auto },
         offline: *offline,
+        tensorboard: !no_tensorboard,
     };
     let run = ops::run_sweep(expanded, &settings)?;
     if let Some(report) = &run.report {

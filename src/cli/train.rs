@@ -19,6 +19,9 @@ pub struct TrainArgs {
     /// Never download a missing public dataset (an error instead).
     #[arg(long)]
     pub offline: bool,
+    /// Write no TensorBoard event files.
+    #[arg(long)]
+    pub no_tensorboard: bool,
 }
 
 pub fn exec(a: &TrainArgs) -> anyhow::Result<i32> {
@@ -36,6 +39,7 @@ pub fn exec(a: &TrainArgs) -> anyhow::Result<i32> {
         threads: None,
         progress: crate::schedule::ProgressMode::Auto,
         offline: a.offline,
+        tensorboard: !a.no_tensorboard,
     };
     let run = crate::ops::run_sweep(expanded, &settings)?;
     Ok(run.outcome.exit_code())

@@ -9,7 +9,8 @@
 //! The order of runs is the plan order the scheduler follows: blocks in file
 //! order; within a block the seed is the slowest-moving dimension (so a whole grid
 //! finishes for the first seed before the next seed starts), then axes in file
-//! order, then `[[zip]]` groups; `[[include]]` runs come after the grid.
+//! order, then `[[zip]]` groups, then the `[random]` draws (`config::sample`),
+//! which move together like one more zip group; `[[include]]` runs come after the grid.
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -261,6 +262,8 @@ fn merge_files(parent: SweepFile, child: SweepFile) -> SweepFile {
         extends: child.extends,
         store: child.store.or(parent.store),
         notes: child.notes.or(parent.notes),
+        tensorboard: child.tensorboard.or(parent.tensorboard),
+        acc_thresholds: child.acc_thresholds.or(parent.acc_thresholds),
         grid: merge_grid(parent.grid, child.grid, true),
         blocks,
         pinned: child.pinned,
@@ -282,6 +285,7 @@ fn merge_grid(mut under: Grid, over: Grid, with_include: bool) -> Grid {
         under.include = over.include;
     }
     under.seeds = over.seeds.or(under.seeds);
+    under.random = over.random.or(under.random);
     under
 }
 
@@ -330,6 +334,9 @@ impl Checker {
         if let Some(s) = &g.seeds {
             self.axis("seed", s, problems);
         }
+        for (k, a) in g.random.iter().flat_map(|r| &r.group.axes) {
+            self.axis(k, a, problems);
+        }
     }
 
     /// A table value (e.g. an axis over `data.synthetic = [{classes = 3}, ...]`) is
@@ -368,6 +375,16 @@ fn schema() -> Json {
     c.loss.simclr_temperature = 0.1;
     c.eval.consensus = vec![crate::config::ConsensusFn::Cspa];
     c.finetune.epochs = 1;
+    c.train.optimizer = crate::config::Optimizer::Lars;
+    c.train.momentum = 0.5;
+    c.train.trust_coefficient = 0.01;
+    c.train.lr_schedule = crate::config::LrSchedule::Cosine;
+    c.train.warmup_epochs = 1.0;
+    c.train.final_lr = 1.0;
+    c.train.freeze_prototypes_steps = 1;
+    c.augment.small_crops = 1;
+    c.augment.small_crop_size = 1;
+    c.augment.small_crop_scale = [0.5, 0.5];
     serde_json::to_value(c).expect("RunSpec serialises to JSON")
 }
 
@@ -642,7 +659,10 @@ fn block_dims<'a>(grid: &'a Grid, problems: &mut Vec<Problem>) -> (Vec<Dim<'a>>,
     let mut owner: HashMap<&str, &Origin> = HashMap::new();
     let mut claim = |key: &'a str, at: &'a Origin, problems: &mut Vec<Problem>| {
         if owner.insert(key, at).is_some() {
-            problems.push(Problem::new(at.clone(), format!("`{key}` is swept twice (in axes, seeds or [[zip]])")));
+            problems.push(Problem::new(
+                at.clone(),
+                format!("`{key}` is swept twice (in axes, seeds, [[zip]] or [random])"),
+            ));
         }
     };
     if let Some(seeds) = &grid.seeds {
@@ -657,7 +677,7 @@ fn block_dims<'a>(grid: &'a Grid, problems: &mut Vec<Problem>) -> (Vec<Dim<'a>>,
         swept.push(k);
         dims.push(axis_dim(k, a));
     }
-    for z in &grid.zip {
+    for z in grid.zip.iter().chain(grid.random.as_ref().map(|r| &r.group)) {
         let lens: Vec<(&String, usize)> = z.axes.iter().map(|(k, a)| (k, a.values.len())).collect();
         if let Some((k0, n0)) = lens.first() {
             if let Some((k, n)) = lens.iter().find(|(_, n)| n != n0) {
@@ -740,7 +760,8 @@ fn grid_size(g: &Grid, with_grid: bool) -> (u128, Vec<String>) {
             .chain(g.zip.iter().map(|z| {
                 let keys: Vec<&str> = z.axes.keys().map(String::as_str).collect();
                 (format!("[[zip]] {}", keys.join("+")), z.axes.values().map(|a| a.values.len()).max().unwrap_or(0))
-            }));
+            }))
+            .chain(g.random.iter().map(|r| ("[random] samples".to_string(), r.samples)));
         for (name, n) in dims {
             product = product.saturating_mul(n as u128);
             factors.push(format!("{name} {n}"));
@@ -811,8 +832,11 @@ fn expand(file: &SweepFile, problems: &mut Vec<Problem>) -> Option<Expanded> {
         sweep: name.clone(),
         template: file.template.as_ref().map(|t| t.value.clone()).unwrap_or_else(|| DEFAULT_TEMPLATE.to_string()),
         source: file.path.display().to_string(),
+        source_sha256: None,
         overrides: Vec::new(),
         notes: file.notes.as_ref().map(|n| n.value.clone()),
+        tensorboard: file.tensorboard.unwrap_or(true),
+        acc_thresholds: file.acc_thresholds.clone(),
         runs: runs.iter().map(|(e, _)| e.clone()).collect(),
     };
     let store = match &file.store {
@@ -975,8 +999,11 @@ pub fn single(name: &str, config: RunConfig, source: &Path, store: PathBuf) -> E
         sweep: name.to_string(),
         template: DEFAULT_TEMPLATE.to_string(),
         source: source.display().to_string(),
+        source_sha256: None,
         overrides: Vec::new(),
         notes: None,
+        tensorboard: true,
+        acc_thresholds: None,
         runs: vec![entry.clone()],
     };
     Expanded { plan, runs: vec![(entry, config)], store }

@@ -1,11 +1,14 @@
 //! Configuration: a run as a file writes it ([`RunSpec`], the low type with the
 //! dataset-dependent keys open), resolved once into [`RunConfig`] (no hole
 //! left) and range-checked; the dataset facts both need; the strict sweep-file
-//! reader ([`sweepfile`]) and the expansion of a sweep file into its runs and
-//! their ids ([`expand`]). No tch here.
+//! reader ([`sweepfile`]), the draws of its `[random]` blocks ([`sample`]) and
+//! the expansion of a sweep file into its runs and their ids ([`expand`]). No
+//! tch here.
 pub mod dataset;
 pub mod expand;
+mod lr;
 pub mod run;
+pub mod sample;
 pub mod spec;
 pub mod sweepfile;
 mod validate;

@@ -140,6 +140,29 @@ pub struct AugmentConfig {
     pub blur_kernel: u32,
     pub mean: [f64; 3],
     pub std: [f64; 3],
+    /// Multi-crop (SwAV; method.md §12): this many small extra views per image,
+    /// each predicted in L2 and L3 against the codes of the two large views.
+    /// 0: none (left out of the run id, with the two keys below at their defaults).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub small_crops: usize,
+    /// Side of the small views, in pixels.
+    #[serde(skip_serializing_if = "is_default_small_size")]
+    pub small_crop_size: u32,
+    /// RandomResizedCrop scale range of the small views.
+    #[serde(skip_serializing_if = "is_default_small_scale")]
+    pub small_crop_scale: [f64; 2],
+}
+
+pub const DEFAULT_SMALL_CROP_SIZE: u32 = 16;
+/// SwAV's small-crop scale range (its large crops take [0.14, 1]).
+pub const DEFAULT_SMALL_CROP_SCALE: [f64; 2] = [0.05, 0.14];
+
+fn is_default_small_size(v: &u32) -> bool {
+    *v == DEFAULT_SMALL_CROP_SIZE
+}
+
+fn is_default_small_scale(v: &[f64; 2]) -> bool {
+    *v == DEFAULT_SMALL_CROP_SCALE
 }
 
 /// method.md §3: L = alpha L1 + beta L2 + gamma L3.
@@ -281,6 +304,86 @@ pub struct TrainConfig {
     pub steps_per_epoch: Option<usize>,
     /// Write a checkpoint every this many epochs (and always at the end).
     pub checkpoint_every: usize,
+    /// The optimiser of the first phase (method.md §4, §12): Adam (the paper),
+    /// SGD with momentum, or LARS. Left out of the run id at `adam`.
+    #[serde(skip_serializing_if = "Optimizer::is_adam")]
+    pub optimizer: Optimizer,
+    /// Momentum of SGD and LARS (not read by Adam). Left out of the run id at 0.9.
+    #[serde(skip_serializing_if = "is_default_momentum")]
+    pub momentum: f64,
+    /// LARS's trust coefficient eta (You et al. 2017, eq. 6). Left out of the
+    /// run id at 0.001.
+    #[serde(skip_serializing_if = "is_default_trust")]
+    pub trust_coefficient: f64,
+    /// The learning rate after the warm-up: `constant` (the paper) or `cosine`
+    /// decay to `final_lr` at the last step of training proper. Left out of the
+    /// run id at `constant`.
+    #[serde(skip_serializing_if = "LrSchedule::is_constant")]
+    pub lr_schedule: LrSchedule,
+    /// Linear warm-up of the learning rate over this many epochs (fractions
+    /// allowed; counted in steps). Left out of the run id at 0.
+    #[serde(skip_serializing_if = "is_zero_f64")]
+    pub warmup_epochs: f64,
+    /// Where the cosine decay ends. Left out of the run id at 0.
+    #[serde(skip_serializing_if = "is_zero_f64")]
+    pub final_lr: f64,
+    /// Prototype warm-up (SwAV's `freeze_prototypes_niters`): the prototypes
+    /// (and the over-clustering head's) get no update for the first this many
+    /// steps. Left out of the run id at 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub freeze_prototypes_steps: usize,
+}
+
+/// `train.optimizer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Optimizer {
+    /// torch.optim.Adam (the paper).
+    #[default]
+    Adam,
+    /// torch.optim.SGD with momentum (no dampening, no Nesterov).
+    Sgd,
+    /// LARS as solo-learn has it: SGD with momentum whose step for each weight
+    /// matrix is scaled by eta ||w|| / (||g|| + wd ||w||); biases and BatchNorm
+    /// parameters (1-D) are left out of the scaling and of weight decay.
+    Lars,
+}
+
+impl Optimizer {
+    pub fn is_adam(&self) -> bool {
+        *self == Optimizer::Adam
+    }
+}
+
+/// `train.lr_schedule`: the learning rate after the warm-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LrSchedule {
+    #[default]
+    Constant,
+    /// Half a cosine from `train.lr` down to `train.final_lr`.
+    Cosine,
+}
+
+impl LrSchedule {
+    pub fn is_constant(&self) -> bool {
+        *self == LrSchedule::Constant
+    }
+}
+
+pub const DEFAULT_MOMENTUM: f64 = 0.9;
+pub const DEFAULT_TRUST_COEFFICIENT: f64 = 0.001;
+
+fn is_default_momentum(v: &f64) -> bool {
+    *v == DEFAULT_MOMENTUM
+}
+
+fn is_default_trust(v: &f64) -> bool {
+    *v == DEFAULT_TRUST_COEFFICIENT
+}
+
+pub(super) fn is_zero_f64(v: &f64) -> bool {
+    *v == 0.0
 }
 
 /// Self-labelling (SCAN's third step, SPICE's reliable pseudo-labels; method.md

@@ -19,8 +19,9 @@ use serde::{Deserialize, Serialize};
 
 use super::dataset::{DatasetName, Split};
 use super::run::{
-    AugmentConfig, Backbone, DataConfig, EvalConfig, FinetuneConfig, LossConfig, ModelConfig, RunConfig, SobelMode,
-    Stem, SyntheticConfig, TrainConfig, TransformConfig,
+    AugmentConfig, Backbone, DataConfig, EvalConfig, FinetuneConfig, LossConfig, LrSchedule, ModelConfig, Optimizer,
+    RunConfig, SobelMode, Stem, SyntheticConfig, TrainConfig, TransformConfig, DEFAULT_MOMENTUM,
+    DEFAULT_SMALL_CROP_SCALE, DEFAULT_SMALL_CROP_SIZE, DEFAULT_TRUST_COEFFICIENT,
 };
 
 /// A run as a file describes it; see the module comment. Field meanings are
@@ -142,6 +143,20 @@ pub struct AugmentSpec {
     pub blur_kernel: Option<u32>,
     pub mean: [f64; 3],
     pub std: [f64; 3],
+    #[serde(skip_serializing_if = "super::run::is_zero")]
+    pub small_crops: usize,
+    #[serde(skip_serializing_if = "is_default_small_size")]
+    pub small_crop_size: u32,
+    #[serde(skip_serializing_if = "is_default_small_scale")]
+    pub small_crop_scale: [f64; 2],
+}
+
+fn is_default_small_size(v: &u32) -> bool {
+    *v == DEFAULT_SMALL_CROP_SIZE
+}
+
+fn is_default_small_scale(v: &[f64; 2]) -> bool {
+    *v == DEFAULT_SMALL_CROP_SCALE
 }
 
 impl Default for AugmentSpec {
@@ -161,6 +176,9 @@ impl Default for AugmentSpec {
             blur_kernel: None,
             mean: [0.485, 0.456, 0.406],
             std: [0.229, 0.224, 0.225],
+            small_crops: 0,
+            small_crop_size: DEFAULT_SMALL_CROP_SIZE,
+            small_crop_scale: DEFAULT_SMALL_CROP_SCALE,
         }
     }
 }
@@ -181,6 +199,28 @@ pub struct TrainSpec {
     pub channels_last: bool,
     pub steps_per_epoch: Option<usize>,
     pub checkpoint_every: usize,
+    #[serde(skip_serializing_if = "Optimizer::is_adam")]
+    pub optimizer: Optimizer,
+    #[serde(skip_serializing_if = "is_default_momentum")]
+    pub momentum: f64,
+    #[serde(skip_serializing_if = "is_default_trust")]
+    pub trust_coefficient: f64,
+    #[serde(skip_serializing_if = "LrSchedule::is_constant")]
+    pub lr_schedule: LrSchedule,
+    #[serde(skip_serializing_if = "super::run::is_zero_f64")]
+    pub warmup_epochs: f64,
+    #[serde(skip_serializing_if = "super::run::is_zero_f64")]
+    pub final_lr: f64,
+    #[serde(skip_serializing_if = "super::run::is_zero")]
+    pub freeze_prototypes_steps: usize,
+}
+
+fn is_default_momentum(v: &f64) -> bool {
+    *v == DEFAULT_MOMENTUM
+}
+
+fn is_default_trust(v: &f64) -> bool {
+    *v == DEFAULT_TRUST_COEFFICIENT
 }
 
 impl Default for TrainSpec {
@@ -196,6 +236,13 @@ impl Default for TrainSpec {
             channels_last: true,
             steps_per_epoch: None,
             checkpoint_every: 10,
+            optimizer: Optimizer::Adam,
+            momentum: DEFAULT_MOMENTUM,
+            trust_coefficient: DEFAULT_TRUST_COEFFICIENT,
+            lr_schedule: LrSchedule::Constant,
+            warmup_epochs: 0.0,
+            final_lr: 0.0,
+            freeze_prototypes_steps: 0,
         }
     }
 }
@@ -272,6 +319,9 @@ impl AugmentSpec {
             blur_kernel,
             mean,
             std,
+            small_crops,
+            small_crop_size,
+            small_crop_scale,
         } = self;
         // method.md §5: 23 at 224 px, about a tenth of the side, odd.
         let blur_kernel = blur_kernel.unwrap_or(((resolution as f64 / 10.0).round() as u32).max(3) | 1);
@@ -290,6 +340,9 @@ impl AugmentSpec {
             blur_kernel,
             mean,
             std,
+            small_crops,
+            small_crop_size,
+            small_crop_scale,
         }
     }
 }
@@ -307,6 +360,13 @@ impl TrainSpec {
             channels_last,
             steps_per_epoch,
             checkpoint_every,
+            optimizer,
+            momentum,
+            trust_coefficient,
+            lr_schedule,
+            warmup_epochs,
+            final_lr,
+            freeze_prototypes_steps,
         } = self;
         TrainConfig {
             epochs: epochs.unwrap_or(dataset.default_epochs()),
@@ -319,6 +379,13 @@ impl TrainSpec {
             channels_last,
             steps_per_epoch,
             checkpoint_every,
+            optimizer,
+            momentum,
+            trust_coefficient,
+            lr_schedule,
+            warmup_epochs,
+            final_lr,
+            freeze_prototypes_steps,
         }
     }
 }

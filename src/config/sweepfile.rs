@@ -127,6 +127,8 @@ pub struct Grid {
     pub exclude: Vec<Overrides>,
     /// `seeds = [...]`: an axis on `seed`.
     pub seeds: Option<Axis>,
+    /// `[random]`: configurations drawn at random (`config::sample`).
+    pub random: Option<crate::config::sample::Random>,
 }
 
 /// A string setting with its position.
@@ -153,6 +155,12 @@ pub struct SweepFile {
     /// Markdown the report shows under "Differences from the paper" (the
     /// budget, what was tuned and how): kept with the sweep, not the store.
     pub notes: Option<Setting>,
+    /// `tensorboard = false`: the runs write no TensorBoard event files (a
+    /// setting of the sweep, not of its runs: no run id changes).
+    pub tensorboard: Option<bool>,
+    /// `acc_thresholds = [0.3, 0.4]`: the ACC thresholds of the reports'
+    /// "minutes to ACC" columns (default 0.8 and 0.9), chosen per dataset.
+    pub acc_thresholds: Option<Vec<f64>>,
     pub grid: Grid,
     pub blocks: Vec<BlockDef>,
     /// Values set on the command line (`--set KEY=VALUE`): applied to every run
@@ -160,18 +168,33 @@ pub struct SweepFile {
     pub pinned: Leaves,
 }
 
-const TOP_KEYS: &[&str] =
-    &["name", "template", "extends", "store", "notes", "seeds", "base", "axes", "zip", "exclude", "include", "block"];
-const BLOCK_KEYS: &[&str] = &["name", "base", "axes", "zip", "exclude", "include", "seeds"];
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "template",
+    "extends",
+    "store",
+    "notes",
+    "seeds",
+    "base",
+    "axes",
+    "zip",
+    "exclude",
+    "include",
+    "random",
+    "block",
+    "tensorboard",
+    "acc_thresholds",
+];
+const BLOCK_KEYS: &[&str] = &["name", "base", "axes", "zip", "exclude", "include", "seeds", "random"];
 
 /// Positions from byte offsets of one file's text.
-struct Source<'a> {
+pub(crate) struct Source<'a> {
     file: Arc<PathBuf>,
     text: &'a str,
 }
 
 impl Source<'_> {
-    fn at(&self, span: Range<usize>) -> Origin {
+    pub(crate) fn at(&self, span: Range<usize>) -> Origin {
         let start = span.start.min(self.text.len());
         let before = &self.text[..start];
         let line = before.matches('\n').count() + 1;
@@ -180,7 +203,7 @@ impl Source<'_> {
         Origin { file: self.file.clone(), pos: Some((line, col)) }
     }
 
-    fn problem(&self, span: Range<usize>, message: impl Into<String>) -> Problem {
+    pub(crate) fn problem(&self, span: Range<usize>, message: impl Into<String>) -> Problem {
         Problem::new(self.at(span), message)
     }
 
@@ -201,7 +224,7 @@ impl Source<'_> {
     /// point). Numbers that cannot be what they say are problems at their own
     /// position: an integer beyond TOML's range (i64) would otherwise be some
     /// other number, and no setting takes `inf` or `nan`.
-    fn plain(&self, v: &Spanned<DeValue<'_>>, problems: &mut Vec<Problem>) -> toml::Value {
+    pub(crate) fn plain(&self, v: &Spanned<DeValue<'_>>, problems: &mut Vec<Problem>) -> toml::Value {
         match v.get_ref() {
             DeValue::String(s) => toml::Value::String(s.to_string()),
             DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
@@ -238,7 +261,7 @@ impl Source<'_> {
     }
 }
 
-fn join_key(prefix: &str, key: &str) -> String {
+pub(crate) fn join_key(prefix: &str, key: &str) -> String {
     if prefix.is_empty() {
         key.to_string()
     } else {
@@ -246,7 +269,7 @@ fn join_key(prefix: &str, key: &str) -> String {
     }
 }
 
-fn type_name(v: &DeValue<'_>) -> &'static str {
+pub(crate) fn type_name(v: &DeValue<'_>) -> &'static str {
     match v {
         DeValue::String(_) => "a string",
         DeValue::Integer(_) => "an integer",
@@ -303,6 +326,33 @@ fn axes(
                 v.span(),
                 format!("axis `{key}` must be a list of values, found {} (write [x] for one value)", type_name(other)),
             )),
+        }
+    }
+}
+
+/// `acc_thresholds`: a non-empty list of increasing numbers in (0, 1].
+fn thresholds_setting(src: &Source<'_>, v: &Spanned<DeValue<'_>>, problems: &mut Vec<Problem>) -> Option<Vec<f64>> {
+    let values: Option<Vec<f64>> = match src.plain(v, problems) {
+        toml::Value::Array(a) => a
+            .iter()
+            .map(|x| match x {
+                toml::Value::Float(f) => Some(*f),
+                toml::Value::Integer(i) => Some(*i as f64),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    };
+    match values {
+        Some(t) if !t.is_empty() && t.iter().all(|x| *x > 0.0 && *x <= 1.0) && t.windows(2).all(|w| w[0] < w[1]) => {
+            Some(t)
+        }
+        _ => {
+            problems.push(src.problem(
+                v.span(),
+                "`acc_thresholds` must be a list of increasing ACC values in (0, 1], e.g. [0.3, 0.4]".to_string(),
+            ));
+            None
         }
     }
 }
@@ -394,6 +444,7 @@ fn grid_key(
                 problems.push(src.problem(v.span(), format!("`seeds` must be a list, found {}", type_name(other))))
             }
         },
+        "random" => grid.random = crate::config::sample::parse(src, v, problems),
         "zip" => {
             for t in tables(src, "zip", v, problems) {
                 let mut group = IndexMap::new();
@@ -439,6 +490,8 @@ pub fn parse_sweep_text(path: &Path, text: &str, problems: &mut Vec<Problem>) ->
         extends: None,
         store: None,
         notes: None,
+        tensorboard: None,
+        acc_thresholds: None,
         grid: Grid::default(),
         blocks: Vec::new(),
         pinned: Leaves::new(),
@@ -458,6 +511,13 @@ pub fn parse_sweep_text(path: &Path, text: &str, problems: &mut Vec<Problem>) ->
             "extends" => out.extends = string_setting(&src, key, v, problems),
             "store" => out.store = string_setting(&src, key, v, problems),
             "notes" => out.notes = string_setting(&src, key, v, problems),
+            "tensorboard" => match v.get_ref() {
+                DeValue::Boolean(b) => out.tensorboard = Some(*b),
+                other => problems.push(
+                    src.problem(v.span(), format!("`tensorboard` must be true or false, found {}", type_name(other))),
+                ),
+            },
+            "acc_thresholds" => out.acc_thresholds = thresholds_setting(&src, v, problems),
             "block" => {
                 for t in tables(&src, "block", v, problems) {
                     if let Some(b) = parse_block(&src, t, problems) {
@@ -587,6 +647,9 @@ impl Grid {
         }
         if key == "seed" {
             self.seeds = None;
+        }
+        if self.random.as_mut().is_some_and(|r| r.forget(key)) {
+            self.random = None;
         }
     }
 }

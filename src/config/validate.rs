@@ -102,6 +102,7 @@ impl RunConfig {
             e.push(format!("train.ema_tau = {}: must be in [0, 1]", self.train.ema_tau));
         }
         self.validate_finetune(e);
+        self.validate_optimisation(e);
         if self.train.checkpoint_every == 0 {
             e.push("train.checkpoint_every must be >= 1".into());
         }
@@ -178,7 +179,29 @@ impl RunConfig {
     }
 
     /// `[augment]`: probabilities, crop and blur ranges, normalisation, jitter strengths.
+    /// The optimiser, the learning-rate schedule and the prototype warm-up
+    /// (method.md §12).
+    fn validate_optimisation(&self, e: &mut Vec<String>) {
+        let t = &self.train;
+        if !(0.0..1.0).contains(&t.momentum) {
+            e.push(format!("train.momentum = {}: must be in [0, 1)", t.momentum));
+        }
+        if !(t.trust_coefficient > 0.0 && t.trust_coefficient.is_finite()) {
+            e.push(format!("train.trust_coefficient = {}: must be positive", t.trust_coefficient));
+        }
+        if !(t.warmup_epochs >= 0.0 && t.warmup_epochs <= t.epochs as f64) {
+            e.push(format!("train.warmup_epochs = {}: must be in [0, train.epochs = {}]", t.warmup_epochs, t.epochs));
+        }
+        if !(t.final_lr >= 0.0 && t.final_lr <= t.lr) {
+            e.push(format!("train.final_lr = {}: must be in [0, train.lr = {}]", t.final_lr, t.lr));
+        }
+        if t.final_lr != 0.0 && t.lr_schedule.is_constant() {
+            e.push("train.final_lr is read by the cosine schedule only: set train.lr_schedule = \"cosine\"".into());
+        }
+    }
+
     fn validate_augment(&self, e: &mut Vec<String>) {
+        self.validate_multicrop(e);
         let a = &self.augment;
         for (name, p) in [
             ("flip_p", a.flip_p),
@@ -213,6 +236,25 @@ impl RunConfig {
             if v < 0.0 {
                 e.push(format!("augment.{name} = {v}: must be >= 0"));
             }
+        }
+    }
+
+    /// Multi-crop's small views (method.md §12).
+    fn validate_multicrop(&self, e: &mut Vec<String>) {
+        let a = &self.augment;
+        let [lo, hi] = a.small_crop_scale;
+        if !(lo > 0.0 && lo <= hi && hi <= 1.0) {
+            e.push(format!("augment.small_crop_scale = {:?}: need 0 < min <= max <= 1", a.small_crop_scale));
+        }
+        let r = self.data.resolution;
+        if a.small_crops > 0 && !(8..=r).contains(&a.small_crop_size) {
+            e.push(format!(
+                "augment.small_crop_size = {}: must be in [8, data.resolution = {r}] (smaller views vanish in the encoder's downsampling)",
+                a.small_crop_size
+            ));
+        }
+        if a.small_crops > 16 {
+            e.push(format!("augment.small_crops = {}: at most 16", a.small_crops));
         }
     }
 

@@ -57,13 +57,13 @@ pub fn consensus_loss(
 
 /// Maps the stacked rows of `parts` with every A_m and unit-normalises them:
 /// M x N x d' for N the total number of rows.
-fn mapped_unit(parts: &[&Tensor], t: &Transforms) -> Tensor {
+pub(super) fn mapped_unit(parts: &[&Tensor], t: &Transforms) -> Tensor {
     l2_normalize(&t.apply(&Tensor::cat(parts, 0)))
 }
 
 /// Splits M x (n + K) x d' mapped rows into the first `n` (embeddings) and the
 /// rest (prototypes), and returns log softmax over K of their cosine / tau, M x n x K.
-fn scores_and_log_softmax(mapped: &Tensor, n: i64, tau: f64) -> Tensor {
+pub(super) fn scores_and_log_softmax(mapped: &Tensor, n: i64, tau: f64) -> Tensor {
     assert!(tau > 0.0, "tau = {tau} must be positive");
     let rows = mapped.size()[1];
     let z = mapped.narrow(1, 0, n);

@@ -11,6 +11,7 @@
 pub mod byol;
 pub mod cluster;
 pub mod consensus;
+pub mod multicrop;
 pub mod selflabel;
 pub mod simclr;
 pub mod sinkhorn;
@@ -90,7 +91,7 @@ pub fn concurl_loss(
     cfg: &LossConfig,
     transforms: &Transforms,
 ) -> LossTerms {
-    concurl_loss_marked(view1, view2, prototypes, cfg, transforms, &mut |_| {})
+    concurl_loss_marked(view1, view2, None, prototypes, cfg, transforms, &mut |_| {})
 }
 
 /// The parts of [`concurl_loss`], in the order it computes them.
@@ -106,11 +107,14 @@ pub enum LossPart {
     Consensus,
 }
 
-/// [`concurl_loss`], calling `mark` after each part (the benchmark's per-phase
+/// [`concurl_loss`], with the cluster embeddings of multi-crop's small views
+/// (`small`, V B x head_dim, view-major; [`multicrop`]) weighed into L2 and L3
+/// when given, calling `mark` after each part (the benchmark's per-phase
 /// clock; it synchronises the device, so training passes a no-op).
 pub fn concurl_loss_marked(
     view1: ViewOutputs<'_>,
     view2: ViewOutputs<'_>,
+    small: Option<&Tensor>,
     prototypes: &Tensor,
     cfg: &LossConfig,
     transforms: &Transforms,
@@ -127,7 +131,8 @@ pub fn concurl_loss_marked(
     });
     mark(LossPart::Byol);
 
-    let (l2, l3, codes) = clustering_terms(view1.z, view2.z, prototypes, cfg, transforms, mark);
+    let small = small.map(promote);
+    let (l2, l3, codes) = clustering_terms(view1.z, view2.z, small.as_ref(), prototypes, cfg, transforms, mark);
 
     let mut total = Tensor::zeros([], (l1.kind(), l1.device()));
     for (w, term) in [(cfg.alpha, &l1), (cfg.beta, &l2), (cfg.gamma, &l3)] {
@@ -149,11 +154,13 @@ fn with_grad_if(weight: f64, f: &dyn Fn() -> Tensor) -> Tensor {
 
 /// L2 and L3 of one cluster head (eq. 4-6): its scores against `prototypes`,
 /// the Sinkhorn codes of both views (no gradient), the soft-clustering and the
-/// consensus loss; inputs already promoted to float32 or wider. Returns
+/// consensus loss, with multi-crop's small views (`small`) weighed in when
+/// given; inputs already promoted to float32 or wider. Returns
 /// (L2, L3, [q1, q2]), calling `mark` after each part.
 fn clustering_terms(
     z1: &Tensor,
     z2: &Tensor,
+    small: Option<&Tensor>,
     prototypes: &Tensor,
     cfg: &LossConfig,
     transforms: &Transforms,
@@ -165,12 +172,30 @@ fn clustering_terms(
     let q2 = sinkhorn(&s2, cfg.sinkhorn_eps, cfg.sinkhorn_iters);
     mark(LossPart::Sinkhorn);
 
+    let b = q1.size()[0];
     let l2 = with_grad_if(cfg.beta, &|| {
-        soft_cluster_loss(&q1, &q2, &log_assignments(&s1, cfg.tau), &log_assignments(&s2, cfg.tau))
+        let pair = soft_cluster_loss(&q1, &q2, &log_assignments(&s1, cfg.tau), &log_assignments(&s2, cfg.tau));
+        match small {
+            None => pair,
+            Some(zs) => multicrop::with_small_views(
+                &pair,
+                &multicrop::small_soft_cluster_sum(zs, prototypes, &q1, &q2, cfg.tau),
+                multicrop::view_count(zs, b),
+            ),
+        }
     });
     mark(LossPart::SoftCluster);
     let l3 = with_grad_if(cfg.gamma, &|| {
-        consensus_loss(z1, z2, prototypes, transforms, &q1, &q2, cfg.tau, cfg.detach_prototypes_l3)
+        let detach = cfg.detach_prototypes_l3;
+        let pair = consensus_loss(z1, z2, prototypes, transforms, &q1, &q2, cfg.tau, detach);
+        match small {
+            None => pair,
+            Some(zs) => multicrop::with_small_views(
+                &pair,
+                &multicrop::small_consensus_sum(zs, prototypes, transforms, &q1, &q2, cfg.tau, detach),
+                multicrop::view_count(zs, b),
+            ),
+        }
     });
     mark(LossPart::Consensus);
     (l2, l3, [q1, q2])
@@ -180,16 +205,19 @@ fn clustering_terms(
 /// beta L2 + gamma L3 (eq. 5 and 6) on its embeddings `z1`, `z2` (B x head_dim
 /// each) against its own r K x head_dim `prototypes`, with its own Sinkhorn codes
 /// and the same M transforms. A scalar, with gradient through every term whose
-/// weight is non-zero; added to [`LossTerms::total`] by the caller.
+/// weight is non-zero; added to [`LossTerms::total`] by the caller. `small`:
+/// the head's embeddings of multi-crop's small views, as in [`concurl_loss_marked`].
 pub fn overcluster_loss(
     z1: &Tensor,
     z2: &Tensor,
+    small: Option<&Tensor>,
     prototypes: &Tensor,
     cfg: &LossConfig,
     transforms: &Transforms,
 ) -> Tensor {
     let (z1, z2, c) = (promote(z1), promote(z2), promote(prototypes));
-    let (l2, l3, _) = clustering_terms(&z1, &z2, &c, cfg, transforms, &mut |_| {});
+    let small = small.map(promote);
+    let (l2, l3, _) = clustering_terms(&z1, &z2, small.as_ref(), &c, cfg, transforms, &mut |_| {});
     let mut total = Tensor::zeros([], (z1.kind(), z1.device()));
     for (w, term) in [(cfg.beta, &l2), (cfg.gamma, &l3)] {
         if w != 0.0 {

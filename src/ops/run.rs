@@ -28,6 +28,9 @@ pub struct RunSettings {
     pub progress: ProgressMode,
     /// A missing public dataset is an error instead of being fetched.
     pub offline: bool,
+    /// TensorBoard event files (`--no-tensorboard`: none); the sweep file's
+    /// `tensorboard = false` turns them off as well.
+    pub tensorboard: bool,
 }
 
 /// What [`run_sweep`] ended with.
@@ -58,6 +61,10 @@ pub fn run_sweep(expanded: Expanded, s: &RunSettings) -> anyhow::Result<SweepRun
     let store = Store::open(&s.store)?;
     let jobs = crate::schedule::prepare_jobs(&store, &expanded)?;
     ensure_data(&jobs, s.offline)?;
+    let tensorboard = s.tensorboard && expanded.plan.tensorboard;
+    if tensorboard {
+        crate::tensorboard::write_experiment_or_warn(&store, &expanded);
+    }
     let devices = crate::runtime::device::resolve(&s.devices)?;
     if let Some(t) = s.threads {
         tch::set_num_threads(t);
@@ -73,7 +80,7 @@ pub fn run_sweep(expanded: Expanded, s: &RunSettings) -> anyhow::Result<SweepRun
         if s.isolate { ", isolated processes" } else { "" }
     );
     let opts = ScheduleOptions { retry_failed: s.retry_failed, progress: s.progress };
-    let outcome = execute(&jobs, &devices, s.per_device, &opts, s.isolate)?;
+    let outcome = execute(&jobs, &devices, s.per_device, &opts, s.isolate, tensorboard)?;
     eprintln!("{outcome}");
     let report = match &s.report_dir {
         Some(out) => Some(crate::report::write_report(store.root(), out)?),
@@ -116,7 +123,8 @@ pub fn run_slurm_task(manifest: &Path, index: usize, devices: &str) -> anyhow::R
     let opts = ScheduleOptions { retry_failed: true, progress: ProgressMode::Lines };
     // Every run of the task at once: packing is what --runs-per-task asked for.
     let per_device = jobs.len().div_ceil(devices.len());
-    execute(&jobs, &devices, per_device, &opts, false)
+    // The sweep file's `tensorboard` key reaches the runs through the store's plan.
+    execute(&jobs, &devices, per_device, &opts, false, true)
 }
 
 /// Every dataset an unfinished run reads is there (or fetched) before any run starts.
@@ -139,16 +147,20 @@ fn execute(
     per_device: usize,
     opts: &crate::schedule::ScheduleOptions,
     isolate: bool,
+    tensorboard: bool,
 ) -> anyhow::Result<SweepOutcome> {
     use crate::schedule::{self, StopFlag};
     let slots = schedule::make_slots(devices, per_device);
     let stop = StopFlag::new();
     schedule::install_ctrlc(&stop)?;
     Ok(if isolate {
-        let exe = schedule::IsolatedExecutor::current()?;
+        let exe = schedule::IsolatedExecutor::current()?
+            .with_machine_probe(crate::runtime::provenance::machine)
+            .with_tensorboard(tensorboard);
         schedule::run_jobs(jobs, &slots, &exe, &stop, opts)
     } else {
-        let exe = crate::train::executor::TorchExecutor::default();
+        let options = crate::train::RunOptions { tensorboard };
+        let exe = crate::train::executor::TorchExecutor { options, ..Default::default() };
         schedule::run_jobs(jobs, &slots, &exe, &stop, opts)
     })
 }

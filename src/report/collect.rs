@@ -12,7 +12,7 @@ use anyhow::Context;
 use polars::prelude::*;
 
 use crate::config::RunConfig;
-use crate::record::{EpochRecord, Plan, PlanEntry, RunState, RunStatus, Summary};
+use crate::record::{Attempt, EpochRecord, Plan, PlanEntry, Provenance, RunState, RunStatus, Summary};
 use crate::util::read_json;
 
 use super::{metric_source, FRAME_REPORTED};
@@ -30,6 +30,9 @@ pub struct RunRecord {
     pub config: Option<RunConfig>,
     pub summary: Option<Summary>,
     pub epochs: Vec<EpochRecord>,
+    /// `provenance.json`: None for runs from before it was written, never
+    /// started, or whose file cannot be read (a warning says so).
+    pub provenance: Option<Provenance>,
     pub dir: PathBuf,
 }
 
@@ -106,6 +109,7 @@ pub fn read_run(store: &Path, entry: &PlanEntry) -> anyhow::Result<RunRecord> {
     let cfg_path = dir.join("config.toml");
     let config = if cfg_path.is_file() { Some(crate::store::read_run_config(&cfg_path)?) } else { None };
     let epochs = read_metrics(&dir.join("metrics.jsonl"))?;
+    let provenance = read_provenance(&dir);
     let state = match (&status, &summary) {
         (Some(st), _) => st.state.to_string(),
         // A summary is only written at the end: the run finished even if its
@@ -113,7 +117,18 @@ pub fn read_run(store: &Path, entry: &PlanEntry) -> anyhow::Result<RunRecord> {
         (None, Some(_)) => RunState::Done.to_string(),
         (None, None) => MISSING.to_string(),
     };
-    Ok(RunRecord { entry: entry.clone(), state, status, config, summary, epochs, dir })
+    Ok(RunRecord { entry: entry.clone(), state, status, config, summary, epochs, provenance, dir })
+}
+
+/// A run folder's provenance.json through the store. It describes the results
+/// without changing them, so an unreadable one is a warning and the run's
+/// provenance unknown, never a refused report.
+fn read_provenance(dir: &Path) -> Option<Provenance> {
+    let run = crate::store::RunDir::open(dir).ok()?;
+    run.read_provenance().unwrap_or_else(|e| {
+        tracing::warn!("{e:#}: the run's provenance is shown as unknown");
+        None
+    })
 }
 
 fn read_opt_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Option<T>> {
@@ -196,7 +211,9 @@ pub fn value_text(v: &serde_json::Value) -> String {
 ///   [`metric_source`]'s rule (`codes.*` or `kmeans_target.*`);
 /// - every key of `summary.json`'s `metrics` over all runs, sorted
 ///   (`codes.acc`, `codes.nmi`, `codes.nmi_geom`, `codes.ari`, `diversity.mean`, ...);
-/// - `epochs`, `collapsed`, `train_seconds`, `images_per_sec` (last epoch's mean).
+/// - `epochs`, `collapsed`, `train_seconds`, `images_per_sec` (last epoch's mean);
+/// - from provenance.json ([`provenance_columns`]): `device`, `isa`,
+///   `engine_version`, `commit`, `dirty`, `libtorch`.
 ///
 /// Values a run does not have (not finished, not evaluated) are null.
 pub fn run_frame(runs: &[RunRecord], swept_keys: &[String]) -> anyhow::Result<DataFrame> {
@@ -249,9 +266,58 @@ pub fn run_frame(runs: &[RunRecord], swept_keys: &[String]) -> anyhow::Result<Da
     let ips: Vec<Option<f64>> =
         runs.iter().map(|r| r.summary.as_ref().and_then(|s| s.train.get("images_per_sec").copied())).collect();
     cols.push(Column::new("images_per_sec".into(), ips));
+    cols.extend(provenance_columns(runs));
     let df = DataFrame::new(cols).context("building the run frame")?;
     debug_assert_eq!(df.height(), n);
     Ok(df)
+}
+
+/// The provenance.json columns of the run frame: `device` (the GPU's or CPU's
+/// model), `isa` (ATen's CPU capability), `engine_version` (sweep's version),
+/// `commit`, `dirty` (true when any attempt's build had uncommitted changes),
+/// `libtorch`. A run whose attempts differ lists each distinct value once,
+/// joined by `; `; a run without provenance.json has nulls.
+pub fn provenance_columns(runs: &[RunRecord]) -> Vec<Column> {
+    type Field = fn(&Attempt) -> Option<String>;
+    let fields: [(&str, Field); 5] = [
+        ("device", |a| Some(a.machine.device.model.clone().unwrap_or_else(|| a.machine.device.name.clone()))),
+        ("isa", |a| a.machine.device.isa.clone()),
+        ("engine_version", |a| Some(a.engine.version.clone())),
+        ("commit", |a| Some(a.engine.commit.clone())),
+        ("libtorch", |a| a.machine.libtorch.clone()),
+    ];
+    let attempts = |r: &RunRecord| r.provenance.as_ref().map(|p| p.attempts.clone()).unwrap_or_default();
+    let mut cols: Vec<Column> = fields
+        .iter()
+        .map(|(name, f)| {
+            let v: Vec<Option<String>> = runs
+                .iter()
+                .map(|r| {
+                    let mut seen: Vec<String> = Vec::new();
+                    for x in attempts(r).iter().filter_map(f) {
+                        if !seen.contains(&x) {
+                            seen.push(x);
+                        }
+                    }
+                    (!seen.is_empty()).then(|| seen.join("; "))
+                })
+                .collect();
+            Column::new((*name).into(), v)
+        })
+        .collect();
+    let dirty: Vec<Option<bool>> = runs
+        .iter()
+        .map(|r| {
+            let flags: Vec<Option<bool>> = attempts(r).iter().map(|a| a.engine.dirty).collect();
+            if flags.contains(&Some(true)) {
+                Some(true)
+            } else {
+                (!flags.is_empty() && flags.iter().all(|d| *d == Some(false))).then_some(false)
+            }
+        })
+        .collect();
+    cols.insert(4, Column::new("dirty".into(), dirty));
+    cols
 }
 
 /// A unit enum's serde name (`resnet34`, `projection`...).

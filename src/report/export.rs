@@ -19,6 +19,12 @@
 //! | *metrics* | every key of `summary.json`'s `metrics`, sorted (`codes.acc`, `codes.ari`, ...) |
 //! | `epochs`, `collapsed` | epochs trained, collapse detected |
 //! | `train_seconds`, `images_per_sec` | wall-clock training time, last epoch's throughput |
+//! | `device`, `isa` | from provenance.json: the GPU's or CPU's model, ATen's CPU capability (`AVX2`...) |
+//! | `engine_version`, `commit`, `dirty` | the `sweep` build that ran it: version, git commit, uncommitted changes |
+//! | `libtorch` | libtorch's version |
+//!
+//! A run whose attempts ran on different machines or builds lists each distinct
+//! value once, joined by `; ` (`dirty` is true when any build was).
 //!
 //! A value a run lacks is an empty cell (CSV) or `null` (JSON). The same table
 //! is in `docs/report-columns.md`.

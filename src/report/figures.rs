@@ -414,6 +414,49 @@ fn group_colour(g: usize) -> usize {
     }
 }
 
+/// The signals beside ACC that read no label, against the same minutes: the
+/// epochs' L2 with ln K (the collapse level) as a grey line, and the clusters
+/// the codes use. Unlabelled lines: the colours are the ACC panel's.
+fn label_free_panels(c: &Collected, groups: &[Group]) -> Vec<Panel> {
+    let lines_of = |signal| -> Vec<Line> {
+        speed::signal_curves(c, groups, signal)
+            .into_iter()
+            .map(|rc| Line { name: String::new(), colour: group_colour(rc.group), points: rc.points, band: None })
+            .collect()
+    };
+    let mut l2 = lines_of(speed::Signal::L2);
+    let k = c.runs.iter().filter_map(|r| r.config.as_ref()).map(|cfg| cfg.data.clusters).max();
+    let end = l2.iter().flat_map(|l| l.points.iter().map(|p| p.0)).fold(0.0, f64::max);
+    if let (Some(k), false) = (k, l2.is_empty()) {
+        let ln_k = (k as f64).ln();
+        l2.push(Line {
+            name: format!("ln K = {ln_k:.2}"),
+            colour: 7,
+            points: vec![(0.0, ln_k), (end, ln_k)],
+            band: None,
+        });
+    }
+    let used = lines_of(speed::Signal::ClustersUsed);
+    let panel = |title: &str, y_desc: &str, lines: Vec<Line>, y_range| Panel {
+        title: title.into(),
+        x_desc: "training minutes".into(),
+        y_desc: y_desc.into(),
+        lines,
+        y_range,
+        x_whole: false,
+        legend: SeriesLabelPosition::UpperRight,
+    };
+    let mut out = Vec::new();
+    if !l2.is_empty() {
+        out.push(panel("L2 per epoch (no labels)", "L2", l2, None));
+    }
+    if !used.is_empty() {
+        let top = k.map_or(10.0, |k| k as f64 + 1.0);
+        out.push(panel("clusters used (no labels)", "clusters", used, Some((0.0, top))));
+    }
+    out
+}
+
 /// Each done run's headline ACC against its training minutes ([`speed`]), a
 /// colour per group, all seeds drawn; the raw-pixel k-means mean as a grey line.
 fn speed_figure(c: &Collected, groups: &[Group], dir: &Path, rel: &str) -> anyhow::Result<Option<FigureLink>> {
@@ -451,8 +494,10 @@ fn speed_figure(c: &Collected, groups: &[Group], dir: &Path, rel: &str) -> anyho
         x_whole: false,
         legend: SeriesLabelPosition::LowerRight,
     };
+    let mut panels = vec![panel];
+    panels.extend(label_free_panels(c, groups));
     let (png, svg) = (dir.join("time-to-accuracy.png"), dir.join("time-to-accuracy.svg"));
-    save_panels(std::slice::from_ref(&panel), &png, &svg)?;
+    save_panels(&panels, &png, &svg)?;
     Ok(Some(FigureLink {
         title: "ACC against training minutes".into(),
         svg: format!("{rel}/time-to-accuracy.svg"),

@@ -4,6 +4,7 @@
 //! ```text
 //! STORE --collect--> Collected (runs, Polars frames) --aggregate--> Vec<Group>
 //!       --render (templates/*.hbs)--> reports/<sweep>.md + reports/<sweep>/figures/
+//!       (its header says what the runs ran on: `ran_on`, from provenance.json)
 //!       --export--> one row per run, CSV or JSON
 //! ```
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ pub mod export;
 pub mod figures;
 pub mod latex;
 pub mod paper;
+pub mod ran_on;
 pub mod render;
 pub mod speed;
 

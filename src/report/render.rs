@@ -71,6 +71,8 @@ struct Header {
     /// `--set KEY=VALUE` overrides the plan was built with, as `` `--set ...` `` text.
     overrides: String,
     counts: Counts,
+    /// What the runs ran on ([`super::ran_on`]).
+    ran_on: Vec<super::ran_on::RanOn>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -272,7 +274,7 @@ pub(super) fn speed_table(c: &Collected, groups: &[Group]) -> Option<Table> {
         ("training minutes".into(), true),
         ("wall minutes".into(), true),
     ];
-    head.extend(speed::THRESHOLDS.iter().map(|t| (format!("minutes to ACC {}", fmt_threshold(*t)), true)));
+    head.extend(speed::thresholds(c).iter().map(|t| (format!("minutes to ACC {}", fmt_threshold(*t)), true)));
     let mut t = Table::new(head);
     for (gi, g) in groups.iter().enumerate() {
         let Some(s) = speed::group_speed(c, groups, gi) else { continue };
@@ -320,6 +322,7 @@ pub fn render(c: &Collected, groups: &[Group], figures: &ReportFigures, out_dir:
             store: c.store.display().to_string(),
             overrides: c.plan.overrides.iter().map(|o| format!("`--set {o}`")).collect::<Vec<_>>().join(", "),
             counts: counts(c),
+            ran_on: super::ran_on::ran_on(c, groups),
         },
         // The sweep file's `notes` first; `notes.md` in the store for a plan without them.
         notes: c.plan.notes.as_deref().or(c.notes.as_deref()).map(str::trim_end),

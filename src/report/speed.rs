@@ -9,9 +9,16 @@
 use super::aggregate::{Group, Stat};
 use super::collect::{Collected, RunRecord};
 use super::metric_source;
+use crate::record::EpochRecord;
 
-/// The ACC thresholds of the "minutes to ACC" columns.
+/// The ACC thresholds of the "minutes to ACC" columns when the sweep file
+/// names none (`acc_thresholds`).
 pub const THRESHOLDS: [f64; 2] = [0.80, 0.90];
+
+/// The thresholds of this report: the sweep file's, else [`THRESHOLDS`].
+pub fn thresholds(c: &Collected) -> Vec<f64> {
+    c.plan.acc_thresholds.clone().unwrap_or_else(|| THRESHOLDS.to_vec())
+}
 
 /// One run's headline ACC against training minutes.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,15 +34,54 @@ pub struct RunCurve {
 pub fn curve(r: &RunRecord) -> (Vec<(f64, f64)>, f64) {
     let Some(cfg) = r.config.as_ref() else { return (Vec::new(), 0.0) };
     let key = format!("{}.acc", metric_source(&cfg.loss));
+    signal_curve(r, &|e| e.eval.get(&key).copied())
+}
+
+/// What the time-to-accuracy figure draws beside ACC: signals that read no label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// The epoch's mean L2 (ln K when the clusters collapse to uniform).
+    L2,
+    /// Clusters the codes use at an evaluation.
+    ClustersUsed,
+}
+
+impl Signal {
+    fn value(self, e: &EpochRecord) -> Option<f64> {
+        match self {
+            // Training epochs only: the self-labelling stage logs no L2.
+            Signal::L2 => e.train.get("l2").copied().filter(|_| !e.train.contains_key("self_labelling")),
+            Signal::ClustersUsed => e.eval.get("clusters_used").copied(),
+        }
+    }
+}
+
+/// `(training minutes, value)` at each logged epoch of `r` where `value` gives
+/// one, and the training minutes of all its logged epochs.
+fn signal_curve(r: &RunRecord, value: &dyn Fn(&EpochRecord) -> Option<f64>) -> (Vec<(f64, f64)>, f64) {
     let mut seconds = 0.0;
     let mut points = Vec::new();
     for e in &r.epochs {
         seconds += e.train.get("seconds").copied().unwrap_or(0.0);
-        if let Some(&acc) = e.eval.get(&key) {
-            points.push((seconds / 60.0, acc));
+        if let Some(v) = value(e) {
+            points.push((seconds / 60.0, v));
         }
     }
     (points, seconds / 60.0)
+}
+
+/// The curves of `signal` for the done runs of every group, like [`run_curves`].
+pub fn signal_curves(c: &Collected, groups: &[Group], signal: Signal) -> Vec<RunCurve> {
+    let mut out = Vec::new();
+    for (gi, g) in groups.iter().enumerate() {
+        for r in done_runs(c, g) {
+            let (points, _) = signal_curve(r, &|e| signal.value(e));
+            if !points.is_empty() {
+                out.push(RunCurve { group: gi, points });
+            }
+        }
+    }
+    out
 }
 
 /// The done runs of group `g`, in its order.
@@ -75,7 +121,7 @@ pub struct Reached {
 }
 
 /// A group's speed: its runs' training and wall-clock minutes, evaluations per
-/// run, and the minutes to each of [`THRESHOLDS`].
+/// run, and the minutes to each of [`thresholds`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupSpeed {
     pub evaluations: usize,
@@ -93,7 +139,7 @@ pub fn group_speed(c: &Collected, groups: &[Group], gi: usize) -> Option<GroupSp
     if curves.is_empty() {
         return None;
     }
-    let reached = THRESHOLDS
+    let reached = thresholds(c)
         .iter()
         .map(|&t| {
             let first: Vec<f64> =

@@ -10,8 +10,19 @@
 // of their own (c10's stream pool), so their kernels can overlap on the GPU
 // instead of queueing on one stream. Reached through c10's device-generic guard
 // interface, which libc10_cuda registers, so no CUDA header is needed here.
+//
+// Provenance: the libtorch version these headers are (TORCH_VERSION), ATen's CPU
+// capability (the vector ISA its kernels dispatch to: DEFAULT, AVX2, AVX512...),
+// and the CUDA runtime and cuDNN versions libtorch was built with, through
+// ATen's CUDA hooks (which throw in a build without CUDA).
+#include <ATen/Context.h>
+#include <ATen/Version.h>
 #include <ATen/autocast_mode.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
+#include <torch/version.h>
+
+#include <cstring>
+#include <string>
 
 extern "C" {
 
@@ -78,6 +89,46 @@ int sweep_cuda_use_pool_stream(int device) {
     return 0;
   } catch (...) {
     return 2;
+  }
+}
+
+// TORCH_VERSION of the headers the shim was compiled against ("2.11.0").
+const char *sweep_torch_version() { return TORCH_VERSION; }
+
+// Copies ATen's CPU capability ("AVX2") into buf (NUL-terminated, cut to len).
+// 0 on success.
+int sweep_cpu_capability(char *buf, int len) {
+  try {
+    if (len <= 0) {
+      return 1;
+    }
+    std::string cap = at::get_cpu_capability();
+    std::strncpy(buf, cap.c_str(), static_cast<size_t>(len) - 1);
+    buf[len - 1] = '\0';
+    return 0;
+  } catch (...) {
+    return 1;
+  }
+}
+
+// CUDART_VERSION libtorch was built with (12080 for 12.8); -1 without CUDA.
+long sweep_cuda_version() {
+  try {
+    return at::detail::getCUDAHooks().versionCUDART();
+  } catch (...) {
+    return -1;
+  }
+}
+
+// CUDNN_VERSION libtorch was built with (90100 for 9.1.0); -1 without cuDNN.
+long sweep_cudnn_version() {
+  try {
+    if (!at::detail::getCUDAHooks().hasCuDNN()) {
+      return -1;
+    }
+    return at::detail::getCUDAHooks().versionCuDNN();
+  } catch (...) {
+    return -1;
   }
 }
 

@@ -169,6 +169,17 @@ impl fmt::Display for DoctorInfo {
     }
 }
 
+/// The version of the libtorch loaded into this process (`2.11.0+cpu`, from
+/// the `version.py` of a PyTorch wheel), when it can be told.
+pub fn loaded_torch_version() -> Option<String> {
+    loaded_library("libtorch_cpu.so").and_then(|p| torch_version_near(&p))
+}
+
+/// Every GPU's name and memory in bytes, in CUDA's order (empty without a driver).
+pub fn gpu_models() -> Vec<(String, u64)> {
+    cuda_driver::devices()
+}
+
 /// The path of a shared library loaded into this process (from /proc/self/maps).
 fn loaded_library(name: &str) -> Option<PathBuf> {
     let maps = std::fs::read_to_string("/proc/self/maps").ok()?;

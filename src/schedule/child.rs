@@ -34,18 +34,35 @@ pub const SUSPENDED_PREFIX: &str = "suspended: ";
 pub struct IsolatedExecutor {
     program: PathBuf,
     leading_args: Vec<String>,
+    /// What a slot runs on, for provenance.json (the children run on this
+    /// machine): set by the caller that links libtorch.
+    probe: Option<fn(DeviceSpec) -> crate::record::Machine>,
+    /// Children get `--no-tensorboard` when false.
+    tensorboard: bool,
 }
 
 impl IsolatedExecutor {
     /// Children run this very executable.
     pub fn current() -> anyhow::Result<Self> {
         let program = std::env::current_exe().context("finding the path of this executable")?;
-        Ok(Self { program, leading_args: Vec::new() })
+        Ok(Self { program, leading_args: Vec::new(), probe: None, tensorboard: true })
     }
 
     /// Children run `program leading_args... exec-run RUN_DIR --device DEV`.
     pub fn with_command(program: impl Into<PathBuf>, leading_args: Vec<String>) -> Self {
-        Self { program: program.into(), leading_args }
+        Self { program: program.into(), leading_args, probe: None, tensorboard: true }
+    }
+
+    /// Whether the children write TensorBoard event files (`exec-run --no-tensorboard` when not).
+    pub fn with_tensorboard(mut self, on: bool) -> Self {
+        self.tensorboard = on;
+        self
+    }
+
+    /// Learn each slot's machine with `probe` (see [`Executor::machine`]).
+    pub fn with_machine_probe(mut self, probe: fn(DeviceSpec) -> crate::record::Machine) -> Self {
+        self.probe = Some(probe);
+        self
     }
 
     fn command(&self, run_dir: &Path, device: DeviceSpec) -> Command {
@@ -55,6 +72,7 @@ impl IsolatedExecutor {
             .arg(run_dir)
             .arg("--device")
             .arg(device.to_string())
+            .args((!self.tensorboard).then_some("--no-tensorboard"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -86,6 +104,13 @@ impl IsolatedExecutor {
 const REASON_LINES: usize = 5;
 
 impl Executor for IsolatedExecutor {
+    fn machine(&self, slot: &Slot) -> crate::record::Machine {
+        match self.probe {
+            Some(probe) => probe(slot.device),
+            None => crate::record::Machine::unknown(&slot.device.to_string()),
+        }
+    }
+
     fn execute(&self, job: &Job, slot: &Slot, ctl: &RunControl) -> Result<(), RunFailure> {
         let mut child = self
             .command(job.dir.path(), slot.device)

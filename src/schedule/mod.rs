@@ -10,10 +10,12 @@
 //!
 //! Its parts: the devices and slots ([`device`]), the stop request and the
 //! signal handler ([`stop`]), progress reports and their display
-//! ([`progress`]), and the child-process executor ([`child`]).
+//! ([`progress`]), the child-process executor ([`child`]), and each run's
+//! provenance.json, written around every attempt ([`provenance`]).
 pub mod child;
 pub mod device;
 pub mod progress;
+pub mod provenance;
 pub mod stop;
 
 use std::fmt;
@@ -77,6 +79,12 @@ impl From<anyhow::Error> for RunFailure {
 /// Runs one job on one slot.
 pub trait Executor: Sync {
     fn execute(&self, job: &Job, slot: &Slot, ctl: &RunControl) -> Result<(), RunFailure>;
+
+    /// What `slot` runs on, for the run's provenance.json: libtorch, the
+    /// device, the CPU. The default knows only the device's name.
+    fn machine(&self, slot: &Slot) -> crate::record::Machine {
+        crate::record::Machine::unknown(&slot.device.to_string())
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -221,6 +229,7 @@ fn run_one(
         Ok(claimed) => claimed,
         Err(end) => return end,
     };
+    provenance::begin(job, executor.machine(slot), status.attempts);
     reporter.started(job, slot);
     let ctl = {
         let (reporter, id) = (reporter.clone(), job.entry.run_id.clone());
@@ -283,6 +292,7 @@ fn record_end(job: &Job, status: crate::record::RunStatus, result: Result<(), Ru
             (RunState::Failed, Some(short.clone()), JobEnd::Failed(short))
         }
     };
+    provenance::end(&job.dir, state, reason.as_deref());
     fin.state = state;
     fin.reason = reason;
     match job.dir.set_status(&fin) {
@@ -304,10 +314,15 @@ fn short_reason(dir: &RunDir, reason: &str) -> String {
     short
 }
 
-/// Write the plan into the store and create every run's folder (config.toml
-/// written once): the jobs for [`run_jobs`], in plan order.
+/// Write the plan into the store, with the SHA-256 of its sweep file's text,
+/// and create every run's folder (config.toml written once): the jobs for
+/// [`run_jobs`], in plan order.
 pub fn prepare_jobs(store: &Store, expanded: &crate::config::expand::Expanded) -> anyhow::Result<Vec<Job>> {
-    store.write_plan(&expanded.plan)?;
+    let mut plan = expanded.plan.clone();
+    if plan.source_sha256.is_none() {
+        plan.source_sha256 = provenance::file_sha256(std::path::Path::new(&plan.source));
+    }
+    store.write_plan(&plan)?;
     expanded
         .runs
         .iter()

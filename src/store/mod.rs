@@ -12,7 +12,7 @@ use anyhow::{bail, Context};
 
 use crate::config::expand::{identity, run_id};
 use crate::config::{RunConfig, RunSpec};
-use crate::record::{EpochRecord, Plan, PlanEntry, RunState, RunStatus, Summary};
+use crate::record::{EpochRecord, Plan, PlanEntry, Provenance, RunState, RunStatus, Summary};
 use crate::util::{read_json, write_atomic, write_json_atomic};
 
 pub use lock::RunLock;
@@ -77,6 +77,11 @@ impl Store {
 
     pub fn plan_path(&self) -> PathBuf {
         self.root.join("plan.json")
+    }
+
+    /// `tb/`: the sweep's HParams experiment for TensorBoard ([`crate::tensorboard`]).
+    pub fn tb_dir(&self) -> PathBuf {
+        self.root.join("tb")
     }
 
     pub fn write_plan(&self, plan: &Plan) -> anyhow::Result<()> {
@@ -298,6 +303,19 @@ impl RunDir {
     pub fn losses_path(&self) -> PathBuf {
         self.path.join("losses.csv")
     }
+    /// `tb/`: the run's TensorBoard event files ([`crate::tensorboard`]).
+    pub fn tb_dir(&self) -> PathBuf {
+        self.path.join("tb")
+    }
+    pub fn provenance_path(&self) -> PathBuf {
+        self.path.join("provenance.json")
+    }
+
+    /// The store this run folder is in (`STORE/runs/<run_id>`), if laid out so.
+    pub fn store(&self) -> Option<Store> {
+        let root = self.path.parent()?.parent()?;
+        Store::existing(root).ok()
+    }
 
     /// The run's config as stored ([`read_run_config`]).
     pub fn read_config(&self) -> anyhow::Result<RunConfig> {
@@ -424,6 +442,21 @@ impl RunDir {
 
     pub fn write_summary(&self, summary: &Summary) -> anyhow::Result<()> {
         write_json_atomic(&self.summary_path(), summary)
+    }
+
+    /// `provenance.json`; None for a run that has none (started before it was
+    /// written, or never started).
+    pub fn read_provenance(&self) -> anyhow::Result<Option<Provenance>> {
+        let p = self.provenance_path();
+        if p.is_file() {
+            read_json(&p).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    pub fn write_provenance(&self, provenance: &Provenance) -> anyhow::Result<()> {
+        write_json_atomic(&self.provenance_path(), provenance)
     }
 
     pub fn read_summary(&self) -> anyhow::Result<Option<Summary>> {

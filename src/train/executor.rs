@@ -58,9 +58,15 @@ impl DataCache {
 #[derive(Default)]
 pub struct TorchExecutor {
     pub cache: DataCache,
+    /// What every run of this executor is asked beyond its config.
+    pub options: super::RunOptions,
 }
 
 impl Executor for TorchExecutor {
+    fn machine(&self, slot: &Slot) -> crate::record::Machine {
+        crate::runtime::provenance::machine(slot.device)
+    }
+
     fn execute(&self, job: &Job, slot: &Slot, ctl: &RunControl) -> Result<(), RunFailure> {
         if let DeviceSpec::Cuda(i) = slot.device {
             // Each worker thread launches on a stream of its own, so runs packed
@@ -71,7 +77,7 @@ impl Executor for TorchExecutor {
             .cache
             .get(&job.config, slot.device)
             .map_err(|e| RunFailure::Failed { reason: format!("loading the data: {e}") })?;
-        super::run(&job.config, &job.dir, &data, to_tch(slot.device), ctl)
+        super::run_with(&job.config, &job.dir, &data, to_tch(slot.device), ctl, self.options)
             .map_err(|f| suspend_if_disk_full(f, job.dir.path()))
     }
 }

@@ -5,11 +5,11 @@
 //! checkpoint ends with the same weights as one never stopped, also when several
 //! runs share a process ([`rng`]). Tested on the CPU; on a GPU, cuDNN's
 //! non-deterministic kernels can add rounding differences.
-pub mod adam;
 pub mod checkpoint;
 pub mod evaluate;
 pub mod executor;
 pub mod export;
+pub mod optim;
 pub mod predict;
 pub mod selflabel;
 pub mod step;
@@ -28,6 +28,7 @@ use crate::data::{Dataset, DeviceData};
 use crate::record::{EpochRecord, Summary, BEFORE_FINETUNE};
 use crate::schedule::{RunControl, RunFailure};
 use crate::store::{LossLog, RunDir};
+use crate::tensorboard::{self as tb, RunBoard};
 use crate::util::mix_seed;
 
 use checkpoint::CheckpointMeta;
@@ -79,6 +80,7 @@ fn permutation(cfg: &RunConfig, epoch: usize, n: usize, device: Device) -> Tenso
 /// checkpoint, then per epoch train and close it (record, evaluate when due,
 /// checkpoint), then finish (final evaluation if none is in memory, the run's
 /// results). A stop request checkpoints mid-epoch and returns `Interrupted`.
+/// With the default [`RunOptions`].
 pub fn run(
     cfg: &RunConfig,
     dir: &RunDir,
@@ -86,18 +88,46 @@ pub fn run(
     device: Device,
     ctl: &RunControl,
 ) -> Result<(), RunFailure> {
+    run_with(cfg, dir, data, device, ctl, RunOptions::default())
+}
+
+/// What a process asks of the runs it trains beyond their config: set per
+/// process (the command line), never part of a run's config or id.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// TensorBoard event files in the run's `tb/` ([`crate::tensorboard`]);
+    /// the sweep file's `tensorboard = false` turns them off as well.
+    pub tensorboard: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self { tensorboard: true }
+    }
+}
+
+/// [`run`] with `opts`.
+pub fn run_with(
+    cfg: &RunConfig,
+    dir: &RunDir,
+    data: &LoadedData,
+    device: Device,
+    ctl: &RunControl,
+    opts: RunOptions,
+) -> Result<(), RunFailure> {
     // A process killed after writing the summary but before the scheduler marked
     // the run done left a finished run: nothing is trained or rewritten again.
     if dir.read_summary().ok().flatten().is_some() {
         tracing::info!(run = %dir.run_id(), "already finished (summary.json present)");
         return Ok(());
     }
-    let mut trainer = Trainer::resume(cfg, dir, data, device)?;
-    while !trainer.done() {
-        let epoch = trainer.train_epoch(ctl)?;
-        trainer.close_epoch(epoch)?;
+    let mut trainer = Trainer::resume(cfg, dir, data, device, opts)?;
+    let result = trainer.train_to_end(ctl);
+    match &result {
+        Err(RunFailure::Failed { .. }) => trainer.board.end(trainer.meta.global_step, false),
+        _ => trainer.board.flush(),
     }
-    trainer.finish()
+    result
 }
 
 /// The length of a run in steps: fixed by the config and the dataset size.
@@ -155,6 +185,7 @@ struct Trainer<'a> {
     engine: Engine,
     meta: CheckpointMeta,
     losses: LossLog,
+    board: RunBoard,
     eval_idx: Vec<i64>,
     eval_labels: Vec<i64>,
     /// Process start and the training seconds of earlier attempts.
@@ -167,7 +198,13 @@ struct Trainer<'a> {
 impl<'a> Trainer<'a> {
     /// Builds the model and restores the newest checkpoint, if any; the logs are
     /// cut back to it, since anything after it will be trained again.
-    fn resume(cfg: &'a RunConfig, dir: &'a RunDir, data: &'a LoadedData, device: Device) -> Result<Self, RunFailure> {
+    fn resume(
+        cfg: &'a RunConfig,
+        dir: &'a RunDir,
+        data: &'a LoadedData,
+        device: Device,
+        opts: RunOptions,
+    ) -> Result<Self, RunFailure> {
         let ds = &data.dataset;
         let schedule = Schedule::of(cfg, ds.labels.len())?;
         let mut engine =
@@ -184,6 +221,7 @@ impl<'a> Trainer<'a> {
         dir.rewind_metrics(meta.epoch).map_err(|e| failed_ctx("rewinding metrics.jsonl to the checkpoint", e))?;
         dir.rewind_losses(meta.global_step).map_err(|e| failed_ctx("rewinding losses.csv", e))?;
         let losses = dir.losses_log().map_err(|e| failed_ctx("opening losses.csv", e))?;
+        let board = RunBoard::open(dir, meta.global_step, opts.tensorboard);
         let eval_idx = eval_indices(cfg, schedule.n);
         let eval_labels = eval_idx.iter().map(|&i| ds.labels[i as usize]).collect();
         Ok(Self {
@@ -196,6 +234,7 @@ impl<'a> Trainer<'a> {
             seconds_before: meta.train_seconds,
             meta,
             losses,
+            board,
             eval_idx,
             eval_labels,
             started: Instant::now(),
@@ -213,6 +252,7 @@ impl<'a> Trainer<'a> {
     }
 
     fn save_checkpoint(&mut self, what: &str) -> Result<(), RunFailure> {
+        self.board.flush();
         self.meta.train_seconds = self.train_seconds();
         checkpoint::save(&self.dir.checkpoint_dir(), &mut self.meta, &self.engine.state_tensors())
             .map_err(|e| failed_ctx(what, e))
@@ -221,7 +261,7 @@ impl<'a> Trainer<'a> {
     /// Trains the rest of the current epoch, from its step in the checkpoint
     /// counters; the loss terms are read to the host every [`FLUSH_EVERY`] steps.
     fn train_epoch(&mut self, ctl: &RunControl) -> Result<EpochPass, RunFailure> {
-        let Schedule { n, batch, steps_per_epoch: steps, epochs, .. } = self.schedule;
+        let Schedule { n, batch, steps_per_epoch: steps, .. } = self.schedule;
         let self_labelling = self.schedule.is_self_labelling(self.meta.epoch);
         let perm = permutation(self.cfg, self.meta.epoch, n, self.device);
         let start = Instant::now();
@@ -229,7 +269,7 @@ impl<'a> Trainer<'a> {
         let mut steps_trained = 0usize;
         while self.meta.step_in_epoch < steps {
             if ctl.stop_requested() {
-                flush(&mut pending, &mut self.meta, &mut self.losses, ctl, epochs, steps)?;
+                self.flush_pending(&mut pending, ctl, self_labelling)?;
                 self.save_checkpoint("writing the checkpoint on stop")?;
                 return Err(RunFailure::Interrupted);
             }
@@ -245,10 +285,48 @@ impl<'a> Trainer<'a> {
             self.meta.step_in_epoch += 1;
             steps_trained += 1;
             if pending.len() >= FLUSH_EVERY || self.meta.step_in_epoch == steps {
-                flush(&mut pending, &mut self.meta, &mut self.losses, ctl, epochs, steps)?;
+                self.flush_pending(&mut pending, ctl, self_labelling)?;
             }
         }
         Ok(EpochPass { seconds: start.elapsed().as_secs_f64(), steps_trained })
+    }
+
+    /// [`flush`]es the pending loss terms, each step's also into TensorBoard:
+    /// the terms by name, the learning rate and (in training proper) the EMA
+    /// rate of the step's target update.
+    fn flush_pending(
+        &mut self,
+        pending: &mut Vec<Tensor>,
+        ctl: &RunControl,
+        self_labelling: bool,
+    ) -> Result<(), RunFailure> {
+        let Schedule { steps_per_epoch: steps, epochs, .. } = self.schedule;
+        let total = self.schedule.total_steps();
+        let (cfg, engine, board) = (self.cfg, &self.engine, &mut self.board);
+        let mut to_board = |step: usize, row: &[f64]| {
+            if self_labelling {
+                let confident = (tb::SELFLABEL_CONFIDENT, row[1]);
+                board.scalars(step, &[(tb::SELFLABEL_LOSS, row[0]), confident, (tb::SELFLABEL_LR, cfg.finetune.lr)]);
+            } else {
+                let [l, l1, l2, l3] = tb::loss_tags(cfg.loss.representation);
+                // Step `step` (counted from 1) ran at global step `step - 1`.
+                let (lr, tau) = (engine.lr_at(step - 1, total), engine.ema_tau(step - 1, total));
+                let values = [(l, row[0]), (l1, row[1]), (l2, row[2]), (l3, row[3]), (tb::LR, lr), (tb::EMA_TAU, tau)];
+                board.scalars(step, &values);
+            }
+        };
+        flush(pending, &mut self.meta, &mut self.losses, ctl, epochs, steps, &mut to_board)?;
+        self.board.flush();
+        Ok(())
+    }
+
+    /// Every epoch until the last, then the run's results.
+    fn train_to_end(&mut self, ctl: &RunControl) -> Result<(), RunFailure> {
+        while !self.done() {
+            let epoch = self.train_epoch(ctl)?;
+            self.close_epoch(epoch)?;
+        }
+        self.finish()
     }
 
     /// Ends an epoch: its record in metrics.jsonl (with an evaluation when one is
@@ -271,6 +349,7 @@ impl<'a> Trainer<'a> {
                 .evaluate(done_epochs)
                 .map_err(|e| failed_ctx(&format!("evaluating after epoch {done_epochs}"), e))?;
             eval = out.metrics.clone();
+            self.board.prefixed(self.meta.global_step, tb::EVAL_PREFIX, &out.metrics);
             self.last_eval = Some(out);
         }
         let record = EpochRecord { epoch: done_epochs, step: self.meta.global_step, train: train.clone(), eval };
@@ -303,7 +382,9 @@ impl<'a> Trainer<'a> {
             train.insert("lr".into(), self.cfg.finetune.lr);
         } else {
             train.extend(TERMS.iter().map(|t| (t.to_string(), mean(t))));
-            train.insert("lr".into(), self.cfg.train.lr);
+            // The rate of the epoch's last step (the schedule's, method.md §12).
+            let last = self.meta.global_step.saturating_sub(1);
+            train.insert("lr".into(), self.engine.lr_at(last, self.schedule.total_steps()));
             train.insert("ema_tau".into(), self.engine.ema_tau(self.meta.global_step, self.schedule.total_steps()));
         }
         train.insert("seconds".into(), pass.seconds);
@@ -318,7 +399,7 @@ impl<'a> Trainer<'a> {
 
     /// The run's results: a resumed run whose last epoch finished before the
     /// kill has no evaluation in memory, so the final weights are evaluated now.
-    fn finish(mut self) -> Result<(), RunFailure> {
+    fn finish(&mut self) -> Result<(), RunFailure> {
         let out = match self.last_eval.take() {
             Some(o) => o,
             None => self.evaluate(self.schedule.epochs).map_err(|e| failed_ctx("final evaluation", e))?,
@@ -342,13 +423,15 @@ impl<'a> Trainer<'a> {
             steps: self.meta.global_step,
             train_seconds: self.meta.train_seconds,
         };
-        write_results(self.cfg, self.dir, &self.data.dataset, &self.engine, results, self.device)
+        let board = &mut self.board;
+        write_results(self.cfg, self.dir, &self.data.dataset, &self.engine, results, self.device, board)
             .map_err(|e| failed_ctx("writing the run's results", e))
     }
 }
 
 /// Reads the pending loss terms to the host (one sync per FLUSH_EVERY steps),
-/// checks them, logs them and reports progress.
+/// checks them, logs them (losses.csv, and `on_row` for each step) and reports
+/// progress (`epochs` in the run, `steps` in an epoch).
 fn flush(
     pending: &mut Vec<Tensor>,
     meta: &mut CheckpointMeta,
@@ -356,6 +439,7 @@ fn flush(
     ctl: &RunControl,
     epochs: usize,
     steps: usize,
+    on_row: &mut dyn FnMut(usize, &[f64]),
 ) -> Result<(), RunFailure> {
     if pending.is_empty() {
         return Ok(());
@@ -378,6 +462,7 @@ fn flush(
             )));
         }
         log.append(step, row);
+        on_row(step, row);
         for (t, v) in TERMS.iter().zip(row) {
             *meta.epoch_sums.entry(t.to_string()).or_insert(0.0) += v;
         }
@@ -427,6 +512,7 @@ fn write_results(
     engine: &Engine,
     results: RunResults<'_>,
     device: Device,
+    board: &mut RunBoard,
 ) -> anyhow::Result<()> {
     let out = results.out;
     write_assignments(dir, ds, out)?;
@@ -456,6 +542,10 @@ fn write_results(
         train_seconds: results.train_seconds,
         device: format!("{device:?}").to_lowercase(),
     };
+    // TensorBoard's last points before the summary marks the run finished:
+    // the scores as the HParams experiment's metric columns, and the end.
+    board.prefixed(results.steps, tb::FINAL_PREFIX, &summary.metrics);
+    board.end(results.steps, true);
     dir.write_summary(&summary)
 }
 

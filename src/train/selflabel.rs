@@ -14,7 +14,7 @@ use crate::runtime::autocast;
 
 impl Engine {
     /// One optimisation step of the stage on a uint8 batch already on the
-    /// device, at Adam's `finetune.lr`. Returns [CE, confident share, 0, 0]
+    /// device, at the stage's Adam's `finetune.lr`. Returns [CE, confident share, 0, 0]
     /// (detached, on the device), in the slots of [`Engine::step`]'s
     /// [L, L1, L2, L3] so the trainer logs both phases alike.
     pub fn self_label_step(&mut self, batch: &Tensor, global_step: usize) -> Tensor {
@@ -45,10 +45,12 @@ impl Engine {
         let logp = loss::log_assignments(&scores, lc.tau);
         let terms = loss::self_label_loss(&codes, &logp, f.confidence, f.balance);
 
-        self.adam.lr = f.lr;
-        self.adam.set_frozen(if f.freeze_encoder { self.encoder_params.clone() } else { Vec::new() });
-        let grads = self.adam.backward(&terms.loss);
-        self.adam.step(&grads);
+        // The stage's own Adam at a constant `finetune.lr`, whatever the first
+        // phase trained with (method.md §11).
+        self.optim.enter_adam_stage(f.lr);
+        self.optim.set_frozen(if f.freeze_encoder { self.encoder_params.clone() } else { Vec::new() });
+        let grads = self.optim.backward(&terms.loss);
+        self.optim.step(&grads);
         if self.cfg.loss.renormalize_prototypes {
             self.nets.online.renormalize_prototypes();
         }

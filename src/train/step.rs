@@ -1,6 +1,7 @@
 //! One ConCURL training step (method.md §3), shared by the trainer and `sweep bench`.
 use std::time::Instant;
 
+use tch::nn::ModuleT;
 use tch::{Device, Tensor};
 
 use crate::augment::Augmenter;
@@ -9,7 +10,7 @@ use crate::loss::{self, LossPart, LossTerms, Transforms, ViewOutputs};
 use crate::model::{ema, Networks, OnlineOut};
 use crate::util::mix_seed;
 
-use super::adam::FlatAdam;
+use super::optim::{FlatOptimizer, OptimSettings};
 use crate::runtime::autocast;
 
 /// Salts for the seeds derived from the run's one seed.
@@ -89,10 +90,19 @@ impl StepClock {
     }
 }
 
-/// The online outputs of both views, and the target's projections (BYOL only).
+/// The online outputs of both views, the target's projections (BYOL only),
+/// and the multi-crop views' cluster embeddings (method.md §12).
 struct StepViews {
     online: [OnlineOut; 2],
     target: Option<[Tensor; 2]>,
+    small: Option<SmallViews>,
+}
+
+/// All small views of a step stacked (V B rows, view-major): their cluster
+/// embeddings, and the over-clustering head's when there is one.
+struct SmallViews {
+    z: Tensor,
+    z_over: Option<Tensor>,
 }
 
 /// The networks, the fixed transforms, the augmenter and the optimiser of one run.
@@ -103,10 +113,13 @@ pub struct Engine {
     pub nets: Networks,
     pub transforms: Transforms,
     pub augmenter: Augmenter,
-    pub adam: FlatAdam,
+    pub optim: FlatOptimizer,
     /// Which of the optimiser's parameters (in its order) are the encoder's:
     /// what `finetune.freeze_encoder` freezes.
     pub encoder_params: Vec<bool>,
+    /// Which are prototypes (the main head's and the over-clustering head's):
+    /// what `train.freeze_prototypes_steps` holds still.
+    pub prototype_params: Vec<bool>,
 }
 
 impl Engine {
@@ -129,8 +142,26 @@ impl Engine {
             nets.online_vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
         let encoder_params = named.iter().map(|(name, _)| name.starts_with("encoder.")).collect();
-        let adam = FlatAdam::new(named.into_iter().map(|(_, t)| t).collect(), cfg.train.lr, cfg.train.weight_decay);
-        Ok(Self { cfg: cfg.clone(), device, nets, transforms, augmenter, adam, encoder_params })
+        let prototype_params =
+            named.iter().map(|(name, _)| name == "prototypes" || name.ends_with(".prototypes")).collect();
+        let t = &cfg.train;
+        let settings = OptimSettings {
+            rule: t.optimizer,
+            lr: t.lr,
+            weight_decay: t.weight_decay,
+            momentum: t.momentum,
+            trust_coefficient: t.trust_coefficient,
+        };
+        let optim = FlatOptimizer::new(named.into_iter().map(|(_, t)| t).collect(), settings);
+        Ok(Self { cfg: cfg.clone(), device, nets, transforms, augmenter, optim, encoder_params, prototype_params })
+    }
+
+    /// The learning rate of `global_step` (method.md §12): `train.lr` under the
+    /// paper's recipe, else the warm-up and decay of `train.lr_schedule` over
+    /// the `total_steps` of training proper.
+    pub fn lr_at(&self, global_step: usize, total_steps: usize) -> f64 {
+        let steps_per_epoch = total_steps / self.cfg.train.epochs.max(1);
+        self.cfg.train.lr_at(global_step, steps_per_epoch)
     }
 
     /// tau_B for this step: fixed, or BYOL's cosine schedule to 1 when enabled.
@@ -169,7 +200,13 @@ impl Engine {
         // exact resume from any checkpoint needs no RNG state. The augmentations
         // are the step's only draws.
         let seed = mix_seed(self.cfg.seed, SALT_STEP ^ ((global_step as u64) << 8));
-        let (x1, x2) = crate::runtime::rng::seeded(seed, || self.augmenter.two_views(batch));
+        let small_crops = self.cfg.augment.small_crops;
+        let (x1, x2, xs) = crate::runtime::rng::seeded(seed, || {
+            let (x1, x2) = self.augmenter.two_views(batch);
+            // Drawn after the large views, so runs without small views draw as before.
+            let xs = (small_crops > 0).then(|| self.augmenter.small_views(batch, small_crops));
+            (x1, x2, xs)
+        });
         clock.times.augment += clock.lap();
 
         let nets = &self.nets;
@@ -184,7 +221,14 @@ impl Engine {
             autocast::bf16(bf16, device, || [nets.target.forward_t(&x1, true), nets.target.forward_t(&x2, true)])
         });
         clock.times.target += clock.lap();
-        StepViews { online, target }
+        // The small views feed L2 and L3 only: the encoder and cluster heads.
+        let small = xs.map(|xs| {
+            let (y, z) = autocast::bf16(bf16, device, || nets.online.embed(&xs, true));
+            let z_over = nets.online.over.as_ref().map(|o| autocast::bf16(bf16, device, || o.head.forward_t(&y, true)));
+            SmallViews { z, z_over }
+        });
+        clock.times.online += clock.lap();
+        StepViews { online, target, small }
     }
 
     /// L = alpha L1 + beta L2 + gamma L3 (method.md §3), in float32 outside
@@ -197,9 +241,11 @@ impl Engine {
             None => ([&o1.projection, &o2.projection], [&o1.projection, &o2.projection]),
         };
         let nets = &self.nets;
+        let small = views.small.as_ref();
         let terms = loss::concurl_loss_marked(
             ViewOutputs { w: w[0], v: v[0], z: &o1.z },
             ViewOutputs { w: w[1], v: v[1], z: &o2.z },
+            small.map(|s| &s.z),
             &nets.online.prototypes,
             &self.cfg.loss,
             &self.transforms,
@@ -216,19 +262,24 @@ impl Engine {
         );
         let total = match (&nets.online.over, &o1.z_over, &o2.z_over) {
             (Some(over), Some(zo1), Some(zo2)) => {
-                &terms.total + loss::overcluster_loss(zo1, zo2, &over.prototypes, &self.cfg.loss, &self.transforms)
+                let zs = small.and_then(|s| s.z_over.as_ref());
+                &terms.total + loss::overcluster_loss(zo1, zo2, zs, &over.prototypes, &self.cfg.loss, &self.transforms)
             }
             _ => terms.total.shallow_clone(),
         };
         (total, terms)
     }
 
-    /// Backward, Adam, the prototypes' renormalisation when asked, and (BYOL)
-    /// the target's EMA.
+    /// Backward, the optimiser at this step's learning rate (the prototypes
+    /// held still during their warm-up), the prototypes' renormalisation when
+    /// asked, and (BYOL) the target's EMA.
     fn update(&mut self, total: &Tensor, global_step: usize, total_steps: usize, clock: &mut StepClock) {
-        let grads = self.adam.backward(total);
+        let grads = self.optim.backward(total);
         clock.times.backward += clock.lap();
-        self.adam.step(&grads);
+        self.optim.settings.lr = self.lr_at(global_step, total_steps);
+        let warming = global_step < self.cfg.train.freeze_prototypes_steps;
+        self.optim.set_frozen(if warming { self.prototype_params.clone() } else { Vec::new() });
+        self.optim.step(&grads);
         if self.cfg.loss.renormalize_prototypes {
             self.nets.online.renormalize_prototypes();
         }
@@ -248,7 +299,7 @@ impl Engine {
         for (name, t) in self.nets.target_vs.variables() {
             out.push((format!("target.{name}"), t));
         }
-        out.extend(self.adam.state());
+        out.extend(self.optim.state());
         out.push(("transforms".into(), self.transforms.a.shallow_clone()));
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
@@ -284,8 +335,6 @@ impl Engine {
             self.transforms.a.copy_(&a.to_device(self.device));
             Ok(())
         })?;
-        let m = take("adam.exp_avg")?.to_device(self.device);
-        let v = take("adam.exp_avg_sq")?.to_device(self.device);
-        self.adam.load_state(&m, &v, adam_t)
+        self.optim.load_state(&mut map, adam_t)
     }
 }

@@ -301,3 +301,27 @@ fn sobel_of_a_vertical_edge() {
     assert!(gx.double_value(&[4, 1]).abs() < 1e-5);
     assert!(gy.narrow(0, 1, 6).abs().max().double_value(&[]) < 1e-5);
 }
+
+/// Multi-crop's small views: n B images of the small side, view-major, each
+/// with its own crop (no two views of one image alike), normalised like the
+/// large views; drawing them leaves the large views' draws as they were.
+#[test]
+fn small_views_shapes_and_independence() {
+    let _guard = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let mut c = cfg(16);
+    c.augment.small_crops = 3;
+    c.augment.small_crop_size = 8;
+    let a = Augmenter::new(&c, 3, Device::Cpu);
+    let x = batch(4, 3, 16, 1);
+    tch::manual_seed(5);
+    let (l1, _) = a.two_views(&x);
+    let s = a.small_views(&x, 3);
+    assert_eq!(s.size(), [12, 3, 8, 8], "n B x C x s x s");
+    assert_eq!(s.kind(), Kind::Float);
+    for v in 1..3 {
+        assert!(max_abs(&s.narrow(0, 0, 4), &s.narrow(0, 4 * v, 4)) > 0.0, "view {v} repeats view 0");
+    }
+    tch::manual_seed(5);
+    let (again, _) = a.two_views(&x);
+    assert_eq!(max_abs(&l1, &again), 0.0);
+}

@@ -619,3 +619,68 @@ fn options_beyond_the_paper_are_keys_of_a_sweep_file() {
     let err = load_err("name = \"bad\"\n[base]\nfinetune.epochs = 1\nloss.beta = 0.0\nloss.gamma = 0.0\n");
     assert!(err.to_string().contains("needs a trained cluster head"), "{err}");
 }
+
+/// The learning-rate schedule (method.md §12) at given steps: 10 epochs of 100
+/// steps, lr 1.0, 1.5 warm-up epochs, cosine to 0.01. Values pinned by hand
+/// from the formula.
+#[test]
+fn lr_schedule_values_are_pinned() {
+    use sweep::config::{LrSchedule, RunSpec};
+    let mut c = RunSpec::default();
+    c.train.epochs = Some(10);
+    c.train.lr = 1.0;
+    c.train.warmup_epochs = 1.5;
+    c.train.lr_schedule = LrSchedule::Cosine;
+    c.train.final_lr = 0.01;
+    let t = c.resolve().unwrap().train;
+    assert_eq!(t.warmup_steps(100), 150);
+    let close = |got: f64, want: f64| assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    close(t.lr_at(0, 100), 1.0 / 150.0);
+    close(t.lr_at(74, 100), 0.5);
+    close(t.lr_at(149, 100), 1.0);
+    close(t.lr_at(150, 100), 1.0);
+    // Halfway through the 850 decay steps (t = 424.5 / 849 = 0.5): (1 + 0.01) / 2.
+    close(t.lr_at(150 + 424, 100), 0.01 + 0.99 * 0.5 * (1.0 + (std::f64::consts::PI * 424.0 / 849.0).cos()));
+    close(t.lr_at(999, 100), 0.01);
+    close(t.lr_at(5000, 100), 0.01);
+    // Constant after the warm-up; and the paper's recipe: lr at every step.
+    let mut k = t.clone();
+    k.lr_schedule = LrSchedule::Constant;
+    k.final_lr = 0.0;
+    close(k.lr_at(151, 100), 1.0);
+    let paper = RunSpec::default().resolve().unwrap().train;
+    for step in [0, 1, 10_000] {
+        close(paper.lr_at(step, 100), paper.lr);
+    }
+}
+
+/// The convergence keys (method.md §12) enter the run id only when set, are
+/// accepted by the key schema, and are range-checked.
+#[test]
+fn convergence_keys_enter_the_id_only_when_set() {
+    use sweep::config::{LrSchedule, Optimizer, RunSpec};
+    let base = RunSpec::default().resolve().unwrap();
+    let mut same = RunSpec::default();
+    same.train.optimizer = Optimizer::Adam;
+    same.train.warmup_epochs = 0.0;
+    same.augment.small_crops = 0;
+    assert_eq!(run_id(&same.resolve().unwrap()), run_id(&base));
+    let text = toml::to_string(&base).unwrap();
+    for key in ["optimizer", "warmup_epochs", "lr_schedule", "small_crops", "freeze_prototypes_steps"] {
+        assert!(!text.contains(key), "{key} in the canonical form of the paper's recipe");
+    }
+    let mut set = base.clone();
+    set.train.optimizer = Optimizer::Lars;
+    set.train.lr_schedule = LrSchedule::Cosine;
+    assert_ne!(run_id(&set), run_id(&base));
+    let mut bad = base.clone();
+    bad.train.momentum = 1.0;
+    bad.train.warmup_epochs = 1e9;
+    bad.train.final_lr = 0.1;
+    bad.augment.small_crops = 2;
+    bad.augment.small_crop_size = 4;
+    let errs = bad.validate().join("\n");
+    for key in ["train.momentum", "train.warmup_epochs", "train.final_lr", "augment.small_crop_size"] {
+        assert!(errs.contains(key), "{key} not refused: {errs}");
+    }
+}

@@ -420,3 +420,68 @@ fn self_label_loss_masks_and_balances_as_worked_by_hand() {
     assert_scalar("none confident", &none.loss, 0.0, 0.0);
     assert_scalar("none confident share", &none.confident, 0.0, 0.0);
 }
+
+/// Multi-crop (method.md §12): with the small views' embeddings given, L2 and
+/// L3 become SwAV's average over every (code, other view) pair, computed here
+/// from the public pieces: the pair term of the two large views and, per small
+/// view, the cross-entropies against both large views' codes. L1 and the codes
+/// do not change; V = 0 is the paper's loss.
+#[test]
+fn multicrop_weighs_small_views_into_l2_and_l3() {
+    use sweep::loss::concurl_loss_marked;
+    let r = reference();
+    let proj = r["consensus"].as_array().unwrap().iter().find(|c| c["kind"] == "projection").unwrap();
+    let tr = transforms_of(proj, Kind::Double);
+    let cfg = loss_config(1.0, 1.0, 1.0, false);
+    let x = inputs(&r);
+    let (v1, v2) = (ViewOutputs { w: &x.w1, v: &x.v1, z: &x.z1 }, ViewOutputs { w: &x.w2, v: &x.v2, z: &x.z2 });
+    let plain = concurl_loss_marked(v1, v2, None, &x.protos, &cfg, &tr, &mut |_| {});
+    // Three small views: two new embeddings and a copy of view 1's.
+    tch::manual_seed(11);
+    let (b, d) = (x.z1.size()[0], x.z1.size()[1]);
+    let zs = Tensor::cat(&[Tensor::randn([2 * b, d], (Kind::Double, Device::Cpu)), x.z1.detach()], 0);
+    let mc = concurl_loss_marked(v1, v2, Some(&zs), &x.protos, &cfg, &tr, &mut |_| {});
+    assert_scalar("L1 unchanged", &mc.l1, plain.l1.double_value(&[]), 1e-12);
+    assert_close("codes unchanged", &mc.codes[0], &plain.codes[0], 1e-12);
+    let (q1, q2) = (&plain.codes[0], &plain.codes[1]);
+    let ce = |q: &Tensor, logp: &Tensor| -(q * logp).sum(None::<Kind>).double_value(&[]) / b as f64;
+    let ce_m =
+        |q: &Tensor, logp: &Tensor| -(q.unsqueeze(0) * logp).sum(None::<Kind>).double_value(&[]) / (b * tr.m()) as f64;
+    let (mut s2, mut s3) = (0.0, 0.0);
+    for s in 0..3 {
+        let z = zs.narrow(0, s * b, b);
+        let logp = log_assignments(&cosine_scores(&z, &x.protos), cfg.tau);
+        let logp_m = transformed_log_assignments(&z, &x.protos, &tr, cfg.tau);
+        s2 += ce(q1, &logp) + ce(q2, &logp);
+        s3 += ce_m(q1, &logp_m) + ce_m(q2, &logp_m);
+    }
+    let weigh = |pair: &Tensor, small: f64| (2.0 * pair.double_value(&[]) + small) / (2.0 * 4.0);
+    assert_scalar("L2 with 3 small views", &mc.l2, weigh(&plain.l2, s2), 1e-10);
+    assert_scalar("L3 with 3 small views", &mc.l3, weigh(&plain.l3, s3), 1e-10);
+    assert_scalar("total", &mc.total, (&mc.l1 + &mc.l2 + &mc.l3).double_value(&[]), 1e-12);
+    // Gradient reaches the small views' embeddings through both terms.
+    let zs = zs.set_requires_grad(true);
+    let mc = concurl_loss_marked(v1, v2, Some(&zs), &x.protos, &cfg, &tr, &mut |_| {});
+    mc.total.backward();
+    assert!(zs.grad().abs().sum(None::<Kind>).double_value(&[]) > 0.0);
+}
+
+#[test]
+#[should_panic(expected = "not a whole number of views")]
+fn multicrop_rejects_a_partial_view() {
+    let r = reference();
+    let x = inputs(&r);
+    let cfg = loss_config(1.0, 1.0, 1.0, false);
+    let proj = r["consensus"].as_array().unwrap().iter().find(|c| c["kind"] == "projection").unwrap();
+    let tr = transforms_of(proj, Kind::Double);
+    let zs = x.z1.narrow(0, 0, x.z1.size()[0] - 1);
+    let _ = sweep::loss::concurl_loss_marked(
+        ViewOutputs { w: &x.w1, v: &x.v1, z: &x.z1 },
+        ViewOutputs { w: &x.w2, v: &x.v2, z: &x.z2 },
+        Some(&zs),
+        &x.protos,
+        &cfg,
+        &tr,
+        &mut |_| {},
+    );
+}

@@ -20,10 +20,13 @@ mod metrics;
 mod model;
 #[cfg(feature = "torch")]
 mod predict;
+mod provenance;
+mod random;
 #[cfg(feature = "torch")]
 mod recovery;
 mod report;
 mod slurm;
 mod sweep;
+mod tensorboard;
 #[cfg(feature = "torch")]
 mod train;

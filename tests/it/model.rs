@@ -335,8 +335,8 @@ fn assert_close(name: &str, got: &[f32], want: &[f32]) {
 }
 
 #[test]
-fn flat_adam_matches_torch_optim_adam() {
-    use sweep::train::adam::FlatAdam;
+fn flat_optimizer_adam_matches_torch_optim_adam() {
+    use sweep::train::optim::{FlatOptimizer, OptimSettings};
     let text = std::fs::read_to_string(crate::common::fixture("adam_reference.json")).unwrap();
     let fx: serde_json::Value = serde_json::from_str(&text).unwrap();
     for case in fx["cases"].as_array().unwrap() {
@@ -358,7 +358,8 @@ fn flat_adam_matches_torch_optim_adam() {
                 .zip(&shapes)
                 .map(|(v, s)| tensor(v, s).set_requires_grad(true))
                 .collect();
-            let mut adam = FlatAdam::new(params.iter().map(Tensor::shallow_clone).collect(), lr, wd);
+            let mut adam =
+                FlatOptimizer::new(params.iter().map(Tensor::shallow_clone).collect(), OptimSettings::adam(lr, wd));
             for (k, step) in case["grads"].as_array().unwrap().iter().enumerate() {
                 let grads: Vec<Tensor> = step
                     .as_array()
@@ -393,8 +394,8 @@ fn flat_adam_matches_torch_optim_adam() {
 /// give it a gradient; the others end exactly as with nothing frozen (Adam is
 /// element-wise), on the fused CPU pass and the tensor-op (CUDA) pass alike.
 #[test]
-fn flat_adam_leaves_frozen_parameters_alone() {
-    use sweep::train::adam::FlatAdam;
+fn flat_optimizer_leaves_frozen_parameters_alone() {
+    use sweep::train::optim::{FlatOptimizer, OptimSettings};
     let init = |seed: i64| -> Vec<Tensor> {
         tch::manual_seed(seed);
         [vec![3i64, 4], vec![5], vec![2, 2]]
@@ -413,7 +414,8 @@ fn flat_adam_leaves_frozen_parameters_alone() {
     for fused in [true, false] {
         let run = |frozen: Vec<bool>| {
             let params = init(1);
-            let mut adam = FlatAdam::new(params.iter().map(Tensor::shallow_clone).collect(), 1e-2, 1e-3);
+            let mut adam =
+                FlatOptimizer::new(params.iter().map(Tensor::shallow_clone).collect(), OptimSettings::adam(1e-2, 1e-3));
             adam.set_frozen(frozen);
             for k in 0..4 {
                 if fused {
@@ -439,6 +441,118 @@ fn flat_adam_leaves_frozen_parameters_alone() {
         }
         assert_eq!(m_some.narrow(0, 0, 12), m_free.narrow(0, 0, 12), "fused {fused}");
         assert_ne!(free[1], before[1], "the same parameter moves when not frozen");
+    }
+}
+
+/// Adam, SGD with momentum and LARS against tests/fixtures/optim_reference.json
+/// (tests/fixtures/gen_optim.py: torch.optim's Adam and SGD, LARS as solo-learn
+/// trains BYOL), with the second parameter frozen for the first steps, as the
+/// prototypes are during their warm-up: its state starts at its own first
+/// step, as torch starts it for a parameter that had no gradient. Fused CPU
+/// pass and tensor-op (CUDA) pass alike.
+#[test]
+fn flat_optimizer_matches_torch_sgd_lars_and_per_parameter_steps() {
+    use sweep::config::Optimizer;
+    use sweep::train::optim::{FlatOptimizer, OptimSettings};
+    let text = std::fs::read_to_string(crate::common::fixture("optim_reference.json")).unwrap();
+    let fx: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let sit_out = fx["sit_out"].as_u64().unwrap() as usize;
+    for case in fx["cases"].as_array().unwrap() {
+        let rule = match case["rule"].as_str().unwrap() {
+            "adam" => Optimizer::Adam,
+            "sgd" => Optimizer::Sgd,
+            _ => Optimizer::Lars,
+        };
+        let num = |k: &str| case[k].as_f64().unwrap();
+        let settings = OptimSettings {
+            rule,
+            lr: num("lr"),
+            weight_decay: num("weight_decay"),
+            momentum: num("momentum"),
+            trust_coefficient: num("trust_coefficient"),
+        };
+        let shapes: Vec<Vec<i64>> = case["shapes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_array().unwrap().iter().map(|d| d.as_i64().unwrap()).collect())
+            .collect();
+        let tensor = |v: &serde_json::Value, s: &[i64]| Tensor::from_slice(&floats(v)).reshape(s);
+        for fused in [true, false] {
+            let params: Vec<Tensor> =
+                case["init"].as_array().unwrap().iter().zip(&shapes).map(|(v, s)| tensor(v, s)).collect();
+            let mut opt = FlatOptimizer::new(params.iter().map(Tensor::shallow_clone).collect(), settings);
+            for (k, step) in case["grads"].as_array().unwrap().iter().enumerate() {
+                opt.set_frozen(if k < sit_out { vec![false, true, false] } else { Vec::new() });
+                let grads: Vec<Tensor> =
+                    step.as_array().unwrap().iter().zip(&shapes).map(|(g, s)| tensor(g, s)).collect();
+                if fused {
+                    opt.step(&grads);
+                } else {
+                    opt.step_unfused(&grads);
+                }
+            }
+            let label = format!("{settings:?} fused {fused}");
+            assert_eq!(opt.steps(), [6, 4, 6], "{label}: per-parameter step counts");
+            for (i, p) in params.iter().enumerate() {
+                let got = Vec::<f32>::try_from(p.detach().reshape([-1])).unwrap();
+                assert_close(&format!("{label}: param {i}"), &got, &floats(&case["final"][i]));
+            }
+            if case["buffer"].is_array() {
+                let state: std::collections::HashMap<String, Tensor> = opt.state().into_iter().collect();
+                let key = if rule == Optimizer::Adam { "adam.exp_avg" } else { "sgd.momentum" };
+                let want: Vec<f32> = case["buffer"].as_array().unwrap().iter().flat_map(floats).collect();
+                assert_close(&format!("{label}: {key}"), &Vec::<f32>::try_from(&state[key]).unwrap(), &want);
+            }
+        }
+    }
+}
+
+/// The optimiser's state round-trips through a checkpoint's tensors: the same
+/// next step from the restored copy; and a checkpoint from before per-parameter
+/// counts (no `optim.steps`) takes the global step for every parameter.
+#[test]
+fn flat_optimizer_state_round_trips() {
+    use sweep::config::Optimizer;
+    use sweep::train::optim::{FlatOptimizer, OptimSettings};
+    let _rng = crate::common::torch_rng();
+    for rule in [Optimizer::Adam, Optimizer::Sgd, Optimizer::Lars] {
+        let settings = OptimSettings { rule, lr: 0.1, weight_decay: 1e-4, momentum: 0.9, trust_coefficient: 0.02 };
+        let make = || {
+            tch::manual_seed(7);
+            let p: Vec<Tensor> = [vec![4i64, 3], vec![3]]
+                .iter()
+                .map(|s| Tensor::randn(s.as_slice(), (Kind::Float, Device::Cpu)))
+                .collect();
+            let opt = FlatOptimizer::new(p.iter().map(Tensor::shallow_clone).collect(), settings);
+            (p, opt)
+        };
+        let grads = |k: i64| -> Vec<Tensor> {
+            tch::manual_seed(50 + k);
+            vec![Tensor::randn([4, 3], (Kind::Float, Device::Cpu)), Tensor::randn([3], (Kind::Float, Device::Cpu))]
+        };
+        let (pa, mut a) = make();
+        a.set_frozen(vec![false, true]);
+        a.step(&grads(0));
+        a.set_frozen(Vec::new());
+        a.step(&grads(1));
+        let (pb, mut b) = make();
+        tch::no_grad(|| {
+            for (x, y) in pb.iter().zip(&pa) {
+                x.shallow_clone().copy_(y);
+            }
+        });
+        let mut map: std::collections::HashMap<String, Tensor> =
+            a.state().into_iter().map(|(k, t)| (k, t.copy())).collect();
+        b.load_state(&mut map, 0).unwrap();
+        assert_eq!(b.steps(), [2, 1], "{rule:?}: step counts restored");
+        a.step(&grads(2));
+        b.step(&grads(2));
+        assert_eq!(pa, pb, "{rule:?}: the restored optimiser takes the same step");
+        let mut old: std::collections::HashMap<String, Tensor> =
+            a.state().into_iter().filter(|(k, _)| k != "optim.steps").collect();
+        b.load_state(&mut old, 3).unwrap();
+        assert_eq!(b.steps(), [3, 3], "{rule:?}: old checkpoints count the global step");
     }
 }
 

@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use polars::prelude::*;
 use serde_json::json;
 use sweep::config::{DatasetName, RunSpec, TransformKind};
-use sweep::record::{EpochRecord, Plan, PlanEntry, RunState, RunStatus, Summary};
+use sweep::record::{EpochRecord, Plan, PlanEntry, Provenance, RunState, RunStatus, Summary};
 use sweep::report::{self, aggregate, collect, metric_source, ReportError};
 use sweep::util::write_json_atomic;
 
@@ -32,6 +32,8 @@ struct FakeRun<'a> {
     epochs: Vec<EpochRecord>,
     /// summary.json's collapse flag.
     collapsed: bool,
+    /// provenance.json, when the run has one.
+    provenance: Option<Provenance>,
 }
 
 impl<'a> FakeRun<'a> {
@@ -46,6 +48,7 @@ impl<'a> FakeRun<'a> {
             metrics: Vec::new(),
             epochs: Vec::new(),
             collapsed: false,
+            provenance: None,
         }
     }
 }
@@ -56,8 +59,11 @@ impl FakeStore {
             sweep: sweep.into(),
             template: template.into(),
             source: format!("sweeps/{sweep}.toml"),
+            source_sha256: None,
             overrides: vec![],
             notes: None,
+            tensorboard: true,
+            acc_thresholds: None,
             runs: vec![],
         };
         Self { dir: tempfile::tempdir().unwrap(), plan }
@@ -87,6 +93,9 @@ impl FakeStore {
         write_json_atomic(&dir.join("status.json"), &status).unwrap();
         let lines: String = run.epochs.iter().map(|e| serde_json::to_string(e).unwrap() + "\n").collect();
         std::fs::write(dir.join("metrics.jsonl"), lines).unwrap();
+        if let Some(p) = &run.provenance {
+            sweep::store::RunDir::open(&dir).unwrap().write_provenance(p).unwrap();
+        }
         if state == RunState::Done {
             let summary = Summary {
                 run_id: run.id.clone(),
@@ -272,6 +281,12 @@ fn run_frame_and_series_frame_columns() {
         "collapsed",
         "train_seconds",
         "images_per_sec",
+        "device",
+        "isa",
+        "engine_version",
+        "commit",
+        "dirty",
+        "libtorch",
     ];
     assert_eq!(names, expected);
     assert_eq!(c.frame.height(), 6);
@@ -821,5 +836,134 @@ fn latex_reports_of_every_template_compile_with_pdflatex() {
         let log = String::from_utf8_lossy(&run.stdout);
         assert!(run.status.success(), "{name}: pdflatex failed:\n{log}");
         assert!(out.join("doc.pdf").is_file(), "{name}");
+    }
+}
+
+/// A provenance.json of one attempt per `(device model, ISA, commit, dirty)`,
+/// with a fixed engine version so the report does not depend on this build.
+fn provenance(attempts: &[(&str, &str, &str, bool)]) -> Provenance {
+    use sweep::record::{Attempt, Engine, Machine, Outcome};
+    let attempts = attempts
+        .iter()
+        .enumerate()
+        .map(|(i, (model, isa, commit, dirty))| {
+            let mut machine = Machine::unknown("cpu");
+            machine.device.model = Some(model.to_string());
+            machine.device.cpu_model = Some(model.to_string());
+            machine.device.isa = Some(isa.to_string());
+            machine.libtorch = Some("2.11.0+cpu".into());
+            Attempt {
+                number: i as u32 + 1,
+                started: "2025-01-01T00:00:00Z".into(),
+                ended: Some("2025-01-01T01:00:00Z".into()),
+                outcome: Some(if i + 1 == attempts.len() { Outcome::Finished } else { Outcome::Interrupted }),
+                reason: None,
+                engine: Engine {
+                    version: "0.1.0".into(),
+                    commit: commit.repeat(40 / commit.len()),
+                    dirty: Some(*dirty),
+                },
+                machine,
+                host: "never-in-a-report".into(),
+                sweep_file: None,
+                warnings: vec![],
+            }
+        })
+        .collect();
+    Provenance { attempts }
+}
+
+const EPYC: &str = "AMD EPYC 7B13";
+const XEON: &str = "Intel(R) Xeon(R) Platinum 8480+";
+
+/// `transform.m` x seed: m = 10 ran on one machine; m = 30 has a run resumed on
+/// another machine and engine, a run from before provenance.json, and one never started.
+fn ran_on_store() -> FakeStore {
+    let mut s = FakeStore::new("ran-on", "generic");
+    type Attempts<'a> = Option<&'a [(&'a str, &'a str, &'a str, bool)]>;
+    let runs: [(u64, u64, Attempts, bool); 5] = [
+        (10, 0, Some(&[(EPYC, "AVX2", "c1", false)]), true),
+        (10, 1, Some(&[(EPYC, "AVX2", "c1", false)]), true),
+        (30, 0, Some(&[(EPYC, "AVX2", "c1", false), (XEON, "AVX512", "c2", true)]), true),
+        (30, 1, None, true),
+        (30, 2, None, false),
+    ];
+    for (m, seed, prov, started) in runs {
+        let mut c = cfg(DatasetName::Synthetic, 1.0, 1.0, 1.0);
+        c.transform.m = m as usize;
+        c.seed = seed;
+        let mut r = FakeRun::new(format!("m{m}-s{seed}"), c);
+        r.swept = vec![("transform.m", json!(m)), ("seed", json!(seed))];
+        r.metrics = scores(0.5, 0.4, 0.3);
+        r.provenance = prov.map(provenance);
+        if !started {
+            r.state = None;
+        }
+        s.add(r);
+    }
+    s
+}
+
+fn ran_on_lines(md: &str) -> String {
+    md.lines().filter(|l| l.starts_with("- ran on")).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn ran_on_lines_per_setting_when_runs_differ() {
+    let s = ran_on_store();
+    let store = s.finish();
+    let md = std::fs::read_to_string(report::write_report(&store, &s.dir.path().join("reports")).unwrap()).unwrap();
+    assert!(!md.contains("never-in-a-report"), "the host name stays out of reports");
+    insta::assert_snapshot!("ran_on", ran_on_lines(&md));
+}
+
+#[test]
+fn one_ran_on_line_when_every_run_agrees_and_unknown_without_provenance() {
+    let mut s = FakeStore::new("agree", "generic");
+    for seed in 0..2u64 {
+        let mut r = FakeRun::new(format!("r{seed}"), cfg(DatasetName::Synthetic, 1.0, 1.0, 1.0));
+        r.swept = vec![("seed", json!(seed))];
+        r.metrics = scores(0.5, 0.4, 0.3);
+        r.provenance = Some(provenance(&[(EPYC, "AVX2", "c1", false), (EPYC, "AVX2", "c1", false)]));
+        s.add(r);
+    }
+    let store = s.finish();
+    let md = std::fs::read_to_string(report::write_report(&store, &s.dir.path().join("a")).unwrap()).unwrap();
+    assert_eq!(ran_on_lines(&md), "- ran on: AMD EPYC 7B13, ISA AVX2, sweep 0.1.0 (c1c1c1c1)");
+
+    // The same runs from before provenance.json: unknown, never refused.
+    for seed in 0..2 {
+        std::fs::remove_file(store.join(format!("runs/r{seed}/provenance.json"))).unwrap();
+    }
+    let md = std::fs::read_to_string(report::write_report(&store, &s.dir.path().join("b")).unwrap()).unwrap();
+    assert_eq!(ran_on_lines(&md), "- ran on: unknown");
+
+    // A damaged provenance.json is unknown too (with a warning), not a failed report.
+    std::fs::write(store.join("runs/r0/provenance.json"), "{ torn").unwrap();
+    let md = std::fs::read_to_string(report::write_report(&store, &s.dir.path().join("c")).unwrap()).unwrap();
+    assert_eq!(ran_on_lines(&md), "- ran on: unknown");
+}
+
+#[test]
+fn export_has_the_provenance_columns() {
+    let s = ran_on_store();
+    let store = s.finish();
+    let out = s.dir.path().join("runs.json");
+    report::export::export(&store, report::export::Format::Json, Some(&out)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let row = |i: usize, k: &str| v[i][k].clone();
+    assert_eq!(row(0, "device"), json!(EPYC));
+    assert_eq!(row(0, "isa"), json!("AVX2"));
+    assert_eq!(row(0, "engine_version"), json!("0.1.0"));
+    assert_eq!(row(0, "commit"), json!("c1".repeat(20)));
+    assert_eq!(row(0, "dirty"), json!(false));
+    assert_eq!(row(0, "libtorch"), json!("2.11.0+cpu"));
+    // Resumed elsewhere: each distinct value once; dirty when any build was.
+    assert_eq!(row(2, "device"), json!(format!("{EPYC}; {XEON}")));
+    assert_eq!(row(2, "isa"), json!("AVX2; AVX512"));
+    assert_eq!(row(2, "dirty"), json!(true));
+    assert_eq!(row(2, "libtorch"), json!("2.11.0+cpu"));
+    for k in ["device", "isa", "engine_version", "commit", "dirty", "libtorch"] {
+        assert_eq!(row(3, k), serde_json::Value::Null, "a run without provenance.json has no {k}");
     }
 }

@@ -487,7 +487,11 @@ fn plan_and_status_commands_run_on_a_store() {
     let ex = load_sweep(&file).unwrap();
     let store = Store::open(&store_path).unwrap();
     let js = prepare_jobs(&store, &ex).unwrap();
-    assert_eq!(store.read_plan().unwrap().unwrap(), ex.plan);
+    let mut written = store.read_plan().unwrap().unwrap();
+    let sha = sweep::schedule::provenance::file_sha256(&file);
+    assert_eq!(written.source_sha256, sha, "plan.json keeps the SHA-256 of the sweep file's text");
+    written.source_sha256 = None;
+    assert_eq!(written, ex.plan);
     let out = run_jobs(&js, &make_slots(&[DeviceSpec::Cpu], 1), &Fake::new(&[], 1), &StopFlag::new(), &quiet(false));
     assert!(out.all_done());
     let views = js.iter().map(|j| store.view(&j.entry.run_id).unwrap()).collect::<Vec<_>>();

@@ -309,3 +309,67 @@ fn self_labelling_with_a_frozen_encoder_trains_the_head_only() {
     }
     assert!(head_moved, "the stage trained nothing");
 }
+
+/// The convergence options (method.md §12) resume exactly: LARS with a cosine
+/// schedule after a linear warm-up, the prototypes held for their warm-up, and
+/// two multi-crop views; and SGD with the same. Stopped mid-epoch inside both
+/// warm-ups (step 22 of a 24-step learning-rate warm-up, a 30-step prototype
+/// warm-up) and resumed: the same weights as straight through.
+#[test]
+fn convergence_options_resume_exactly_mid_warm_up() {
+    use sweep::config::{LrSchedule, Optimizer};
+    let _rng = crate::common::torch_rng();
+    for optimizer in [Optimizer::Lars, Optimizer::Sgd] {
+        let mut cfg = tiny_config(64, 3);
+        cfg.train.optimizer = optimizer;
+        cfg.train.lr = 0.3;
+        cfg.train.weight_decay = 1e-5;
+        cfg.train.lr_schedule = LrSchedule::Cosine;
+        cfg.train.final_lr = 0.003;
+        cfg.train.warmup_epochs = 2.0;
+        cfg.train.freeze_prototypes_steps = 30;
+        cfg.augment.small_crops = 2;
+        cfg.augment.small_crop_size = 8;
+        assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
+        let data = load(&cfg);
+        let tmp = tempfile::tempdir().unwrap();
+        let (straight, resumed) = straight_and_resumed(&cfg, &data, tmp.path(), 1);
+        assert_same_weights(&final_weights(&straight), &final_weights(&resumed));
+        let m = resumed.read_metrics().unwrap();
+        assert_eq!(m.len(), 3);
+        // The learning rate logged is the schedule's at each epoch's last step.
+        for (r, step) in m.iter().zip([11usize, 23, 35]) {
+            assert_eq!(r.train["lr"], cfg.train.lr_at(step, 12), "{optimizer:?} epoch {}", r.epoch);
+        }
+        assert!(m[2].train["loss"].is_finite());
+    }
+}
+
+/// `train.freeze_prototypes_steps`: the prototypes are exactly as initialised
+/// after the first N steps, while everything else moved, and move after them.
+#[test]
+fn prototypes_are_still_during_their_warm_up_and_move_after() {
+    use sweep::train::step::Engine;
+    let _rng = crate::common::torch_rng();
+    let mut cfg = tiny_config(16, 1);
+    cfg.train.freeze_prototypes_steps = 3;
+    let data = load(&cfg);
+    let mut engine = Engine::new(&cfg, data.dataset.images.size()[1], Device::Cpu).unwrap();
+    let protos = |e: &Engine| engine_tensor(e, "prototypes");
+    let (c0, w0) = (protos(&engine), engine_tensor(&engine, "head.fc1.weight"));
+    let idx = Tensor::arange(16, (tch::Kind::Int64, Device::Cpu));
+    let batch = data.on_device.batch(&idx);
+    for step in 0..3 {
+        let _ = engine.step(&batch, step, 3, None);
+    }
+    assert_eq!(protos(&engine), c0, "the prototypes moved during their warm-up");
+    assert_ne!(engine_tensor(&engine, "head.fc1.weight"), w0, "the head did not train");
+    let _ = engine.step(&batch, 3, 3, None);
+    assert_ne!(protos(&engine), c0, "the prototypes stayed after their warm-up");
+    assert_eq!(engine.optim.steps()[engine.prototype_params.iter().position(|p| *p).unwrap()], 1);
+}
+
+fn engine_tensor(engine: &sweep::train::step::Engine, name: &str) -> Tensor {
+    let vars = engine.nets.online_vs.variables();
+    vars.get(name).unwrap_or_else(|| panic!("no variable {name}: {:?}", vars.keys())).copy()
+}
