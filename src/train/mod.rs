@@ -350,6 +350,7 @@ impl<'a> Trainer<'a> {
                 .map_err(|e| failed_ctx(&format!("evaluating after epoch {done_epochs}"), e))?;
             eval = out.metrics.clone();
             self.board.prefixed(self.meta.global_step, tb::EVAL_PREFIX, &out.metrics);
+            self.board.flush();
             self.last_eval = Some(out);
         }
         let record = EpochRecord { epoch: done_epochs, step: self.meta.global_step, train: train.clone(), eval };

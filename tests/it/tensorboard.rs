@@ -238,7 +238,8 @@ fn dashboard(py: &Path, logdir: &Path) -> Json {
 }
 
 /// A run restarted from its checkpoint at step 6, after an attempt that got to
-/// step 10 and a rewrite cut short that left a second copy of its points: one
+/// step 10 (killed mid-record) and a rewrite cut short that left a second copy
+/// of its points: one
 /// file, every step once and rising, the points up to 6 the first attempt's,
 /// the later ones the new attempt's, and a restart marker for a live reader.
 #[test]
@@ -260,6 +261,12 @@ fn a_restart_keeps_the_points_up_to_its_checkpoint_once() {
     let secs: u64 = name.split('.').nth(3).unwrap().parse().unwrap();
     let copy = dir.tb_dir().join(format!("events.out.tfevents.{}.elsewhere", secs + 100));
     std::fs::copy(&first, &copy).unwrap();
+    // Killed mid-write too: the first file ends in a torn record.
+    let mut torn = Vec::new();
+    file::frame(b"never finished", &mut torn);
+    let mut f = std::fs::OpenOptions::new().append(true).open(&first).unwrap();
+    std::io::Write::write_all(&mut f, &torn[..torn.len() - 5]).unwrap();
+    drop(f);
 
     let mut board = RunBoard::open(dir, 6, true);
     for s in 7..=12 {
