@@ -15,6 +15,10 @@ TB_STAMP := $(VENV)/.tensorboard-$(TENSORBOARD_VERSION)
 export LIBTORCH_USE_PYTORCH := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 CARGO ?= cargo
+# The build without libtorch (--no-default-features) gets a target folder of its
+# own: in the shared one it would overwrite target/release/sweep with a binary
+# that cannot train.
+NOTORCH := CARGO_TARGET_DIR=$(CURDIR)/target/notorch
 # Where the real datasets are (the paper sweeps' $SWEEP_DATA; tests that read real
 # data skip loudly when it is absent).
 export SWEEP_DATA ?= $(abspath $(CURDIR)/../shared/data)
@@ -62,7 +66,7 @@ test: venv
 	else echo "==> WARNING: pdflatex is not installed and cannot be here; the LaTeX compile test will be SKIPPED"; fi; \
 	$(CARGO) test --release --no-fail-fast -- --test-threads=2
 	@echo "==> the build without libtorch (make test-fast's), release profile; dependencies whose features differ without tch build again"
-	$(CARGO) test --release --no-default-features --no-fail-fast -- --test-threads=2
+	$(NOTORCH) $(CARGO) test --release --no-default-features --no-fail-fast -- --test-threads=2
 	@$(MAKE) --no-print-directory lint
 
 # Style gates: rustfmt (rustfmt.toml) and clippy with warnings as errors, with and
@@ -70,11 +74,11 @@ test: venv
 lint: venv
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --all-targets -- -D warnings
-	$(CARGO) clippy --release --no-default-features --all-targets -- -D warnings
+	$(NOTORCH) $(CARGO) clippy --release --no-default-features --all-targets -- -D warnings
 
 # Configuration, sweep expansion, store and reports only: no libtorch needed.
 test-fast:
-	$(CARGO) test --no-default-features
+	$(NOTORCH) $(CARGO) test --no-default-features
 
 # The same ConCURL step in sweep and in PyTorch eager + kornia, alternating
 # (`sweep bench --compare`; kornia is installed into the venv on first use, it is

@@ -2,10 +2,10 @@
 //! consensus over random transforms of the cluster embeddings) on libtorch, run as
 //! declarative experiment sweeps, reported as the paper's tables.
 //!
-//! Data flows one way (see DESIGN.md):
+//! Data flows one way (see docs/architecture.md):
 //! sweep file -> [`config`] ([`config::expand`]) -> `Vec<RunConfig>` ->
 //! [`schedule`] -> `train::run` -> run directory ([`store`], [`record`]) ->
-//! [`report`]. docs/architecture.md has the whole map.
+//! [`report`]. docs/architecture.md has the whole map, module by module.
 //!
 //! Only the modules behind the `torch` feature touch libtorch; configuration,
 //! expansion, the store, reports and the Slurm backend build and test without it.

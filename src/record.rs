@@ -12,8 +12,9 @@
 //!     summary.json         Summary, written once when the run is done
 //!     provenance.json      Provenance: what each attempt ran on, when, and how it ended
 //!     assignments.csv      per-image cluster assignments of the final evaluation
-//!     checkpoints/         last.ot (+ last.json), written atomically
-//!     figures/             tsne.png, tsne.svg
+//!     checkpoints/         step-N.ot (weights, optimiser state, transforms) named by
+//!                          last.json, and the pair before it (previous.json): crate::train::checkpoint
+//!     figures/             tsne.csv (the report draws the figure from it)
 //!     log.txt              the run's own log
 //!     lock                 held (advisory lock + pid) while a process runs it
 //!     tb/                  TensorBoard event files (crate::tensorboard), unless turned off
@@ -96,6 +97,11 @@ pub struct EpochRecord {
     pub eval: BTreeMap<String, f64>,
 }
 
+/// The three scores of every evaluation method, in report order: a method
+/// `m` records `m.acc`, `m.nmi`, `m.ari` (metrics.jsonl, summary.json), read by
+/// the reports and TensorBoard's HParams columns.
+pub const SCORES: [&str; 3] = ["acc", "nmi", "ari"];
+
 /// Prefix of the summary's metrics measured at the end of training when a
 /// self-labelling stage followed (`before_finetune.codes.acc`, ...; method.md §11).
 pub const BEFORE_FINETUNE: &str = "before_finetune.";
@@ -128,6 +134,44 @@ pub struct PlanEntry {
     pub blocks: Vec<String>,
     /// Swept key (dotted) -> value, in axis order; includes `seed` when seeds vary.
     pub swept: indexmap::IndexMap<String, serde_json::Value>,
+}
+
+/// The report templates a plan may name (`template` in plan.json, a name of
+/// [`Template::name`]); named here, below both the sweep-file checks and the
+/// reports that render them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Template {
+    Generic,
+    Table3,
+    Table4,
+    Table5,
+}
+
+impl Template {
+    pub const ALL: [Template; 4] = [Template::Generic, Template::Table3, Template::Table4, Template::Table5];
+
+    /// The name a sweep file and plan.json use.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Template::Generic => "generic",
+            Template::Table3 => "table3",
+            Template::Table4 => "table4",
+            Template::Table5 => "table5",
+        }
+    }
+
+    /// The template of that name; an empty name is the default, `generic`.
+    pub fn from_name(name: &str) -> Option<Template> {
+        if name.is_empty() {
+            return Some(Template::Generic);
+        }
+        Template::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// Every name, for messages.
+    pub fn names() -> Vec<String> {
+        Template::ALL.iter().map(|t| t.name().to_string()).collect()
+    }
 }
 
 /// `plan.json` at the store's root.

@@ -450,6 +450,8 @@ pub enum Pick {
     Queued,
     /// Failed before, and no --retry-failed.
     Failed,
+    /// Its status.json, summary.json or config.toml cannot be read.
+    Damaged,
 }
 
 /// Store first, then Slurm: done and live runs stay as they are, runs queued in
@@ -459,6 +461,8 @@ pub fn pick(observed: Observed, slurm: Option<&SlurmState>, retry_failed: bool) 
     match observed {
         Observed::State(RunState::Done) => Pick::Done,
         Observed::State(RunState::Running) => Pick::Running,
+        // Left alone until repaired, as `sweep run` does (`sweep status` says how).
+        Observed::Damaged => Pick::Damaged,
         _ if matches!(slurm, Some(SlurmState::Queued(_))) => Pick::Queued,
         Observed::State(RunState::Failed) if !retry_failed => Pick::Failed,
         _ => Pick::Submit,
@@ -489,6 +493,8 @@ pub struct SubmitOutcome {
     pub running: usize,
     pub queued: usize,
     pub failed: usize,
+    /// Left alone: their files cannot be read (`sweep status` says what to do).
+    pub damaged: usize,
     /// The submission's folder (None: nothing to submit, or a dry run).
     pub dir: Option<PathBuf>,
     pub arrays: Vec<String>,
@@ -503,6 +509,7 @@ impl std::fmt::Display for SubmitOutcome {
             (self.running, "running now"),
             (self.queued, "already queued in Slurm"),
             (self.failed, "failed before (not resubmitted; use --retry-failed)"),
+            (self.damaged, "damaged (not submitted; `sweep status` says what to do)"),
         ] {
             if n > 0 {
                 write!(f, ", {n} {what}")?;
@@ -594,12 +601,7 @@ fn runs_to_submit(
     for (entry, _) in &expanded.runs {
         let view = match store {
             Some(s) => s.view(&entry.run_id)?,
-            None => RunView {
-                run_id: entry.run_id.clone(),
-                observed: Observed::New,
-                status: RunStatus::pending(),
-                epochs: None,
-            },
+            None => RunView::new(&entry.run_id),
         };
         match pick(view.observed, slurm.get(&entry.run_id), retry_failed) {
             Pick::Submit => {
@@ -609,6 +611,7 @@ fn runs_to_submit(
             Pick::Running => out.running += 1,
             Pick::Queued => out.queued += 1,
             Pick::Failed => out.failed += 1,
+            Pick::Damaged => out.damaged += 1,
         }
     }
     out.submitted = runs.len();

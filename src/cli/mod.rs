@@ -102,14 +102,8 @@ pub enum Command {
     ExecSlurmTask(exec_slurm_task::ExecSlurmTaskArgs),
 }
 
-/// The error of every command that needs libtorch, in a build without it
-/// (`--no-default-features`): what it cannot do, and how to get a build that can.
 #[cfg(not(feature = "torch"))]
-pub(crate) fn no_torch(what: &str) -> anyhow::Error {
-    anyhow::anyhow!(
-        "this build has no libtorch (built without the `torch` feature), so it cannot {what}: build with `make release`"
-    )
-}
+pub(crate) use crate::ops::no_torch;
 
 /// Rust ignores SIGPIPE, so `sweep plan big.toml | head` would panic on the
 /// first write after `head` exits. Command-line tools die quietly there

@@ -6,7 +6,7 @@ use clap::Args;
 
 use crate::cli::table::text_table;
 use crate::config::load_sweep;
-use crate::store::{StateCounts, Store};
+use crate::store::{Damaged, RunView, StateCounts, Store};
 
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
@@ -45,7 +45,7 @@ pub fn exec(args: &StatusArgs) -> anyhow::Result<i32> {
 
 /// The status text of the sweep or store `args` names, and how many of its runs
 /// are running now (live, not stale).
-fn snapshot(args: &StatusArgs) -> anyhow::Result<(String, usize)> {
+pub fn snapshot(args: &StatusArgs) -> anyhow::Result<(String, usize)> {
     let target = args.target.clone().unwrap_or_else(|| PathBuf::from("."));
     let (store, ids) = if target.is_file() {
         let expanded = load_sweep(&target)?;
@@ -71,7 +71,10 @@ fn snapshot(args: &StatusArgs) -> anyhow::Result<(String, usize)> {
                 Some(e) => format!("{}/{e}", v.status.epoch),
                 None => v.status.epoch.to_string(),
             };
-            let mut reason = v.status.reason.clone().unwrap_or_default();
+            let mut reason = match &v.damaged {
+                Some(d) => format!("{} cannot be read (see below)", file_name(&d.file)),
+                None => v.status.reason.clone().unwrap_or_default(),
+            };
             if reason.chars().count() > REASON_CHARS {
                 reason = reason.chars().take(REASON_CHARS - 3).collect::<String>() + "...";
             }
@@ -82,5 +85,23 @@ fn snapshot(args: &StatusArgs) -> anyhow::Result<(String, usize)> {
     let counts = StateCounts::of(&views);
     let mut text = format!("{}: {} runs: {}\n\n", store.root().display(), views.len(), counts);
     text.push_str(&text_table(&["run", "state", "epoch", "attempts", "reason"], &rows));
+    text.push_str(&damaged_lines(&views));
     Ok((text, counts.running))
+}
+
+/// Each damaged run in full (which file, why, what to do), under the table.
+fn damaged_lines(views: &[RunView]) -> String {
+    let damaged: Vec<&Damaged> = views.iter().filter_map(|v| v.damaged.as_ref()).collect();
+    if damaged.is_empty() {
+        return String::new();
+    }
+    let mut text = format!("\n{} damaged run(s), left alone by `sweep run` until repaired:\n", damaged.len());
+    for d in damaged {
+        text.push_str(&format!("  {}: {}\n", d.run_id, d.message));
+    }
+    text
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
 }

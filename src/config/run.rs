@@ -6,7 +6,7 @@
 //! fills the dataset-dependent defaults (split, resolution, K, stem, epochs,
 //! batch size, blur kernel) and returns a [`RunConfig`]; [`RunConfig::validate`]
 //! checks ranges. Everything downstream takes `&RunConfig`. The run id is the
-//! hash of its serialised form (see `config::expand::run_id`), so everything that changes
+//! hash of its serialised form (see `config::identity::run_id`), so everything that changes
 //! a result must live here and nothing else may.
 use std::path::PathBuf;
 

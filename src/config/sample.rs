@@ -11,7 +11,7 @@
 //! rounded to `digits` significant digits. So the draws depend only on the
 //! block's parsed contents: not on the order of its keys, its comments, the
 //! other keys drawn beside them, or the machine, and drawing more samples keeps
-//! the first ones. The format is documented in the README ("Random search").
+//! the first ones. The format is documented in docs/sweep-files.md ("`[random]`: random search").
 use indexmap::IndexMap;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use crate::config::sweepfile::{join_key, type_name, Axis, Origin, Problem, Source, ZipGroup};
+use super::located::{join_key, type_name, Axis, Origin, Problem, Source, ZipGroup};
 
 /// The generators a `[random]` block may name. Each name fixes the whole
 /// recipe (seeding and the formulas of [`draw`]): a change to either gets a new name.

@@ -117,14 +117,15 @@ fn read_archive(archive: &Path, which: Cifar, names: &[&str]) -> Result<Part, Da
     let f = std::fs::File::open(archive).map_err(|e| open_error(archive, e, &which.hint()))?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(f)));
     let mut members: HashMap<String, (PathBuf, Vec<u8>)> = HashMap::new();
-    let entries = tar.entries().map_err(|e| DataError::io(archive, e))?;
+    // The archive opened: what fails from here is its bytes, not its path.
+    let entries = tar.entries().map_err(|e| DataError::damaged(archive, e))?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| DataError::io(archive, e))?;
-        let inner = entry.path().map_err(|e| DataError::io(archive, e))?.into_owned();
+        let mut entry = entry.map_err(|e| DataError::damaged(archive, e))?;
+        let inner = entry.path().map_err(|e| DataError::damaged(archive, e))?.into_owned();
         let Some(name) = inner.file_name().and_then(|s| s.to_str()).map(str::to_owned) else { continue };
         if names.contains(&name.as_str()) {
             let mut buf = Vec::with_capacity(entry.size() as usize);
-            entry.read_to_end(&mut buf).map_err(|e| DataError::io(archive.join(&inner), e))?;
+            entry.read_to_end(&mut buf).map_err(|e| DataError::damaged(archive.join(&inner), e))?;
             members.insert(name, (archive.join(&inner), buf));
         }
     }
@@ -150,6 +151,7 @@ fn parse_records(path: &Path, bytes: &[u8], which: Cifar) -> Result<Part, DataEr
             path: path.to_path_buf(),
             expected: (bytes.len().div_ceil(rec) * rec) as u64,
             got: bytes.len() as u64,
+            fetch: None,
         });
     }
     let n = bytes.len() / rec;

@@ -80,20 +80,26 @@ pub fn load(cfg: &RunConfig) -> Result<Dataset, DataError> {
             hint: format!("dataset `{}` reads files: set data.root to the folder that holds them", d.dataset),
         })
     };
+    // The damaged-file errors of the datasets `sweep data fetch` downloads name the fix.
+    let refetch = |e: DataError| e.refetch(d.dataset.as_str());
     let (part, class_names, paths) = match d.dataset {
         DatasetName::Synthetic => (synthetic::generate(&d.synthetic), synthetic::class_names(&d.synthetic), None),
         DatasetName::Mnist | DatasetName::FashionMnist => {
-            (idx::read(root()?, d.dataset, split)?, idx::class_names(d.dataset), None)
+            (idx::read(root()?, d.dataset, split).map_err(refetch)?, idx::class_names(d.dataset), None)
         }
         DatasetName::Cifar10 => {
-            (cifar::read(root()?, cifar::Cifar::Ten, split)?, cifar::Cifar::Ten.class_names(), None)
+            (cifar::read(root()?, cifar::Cifar::Ten, split).map_err(refetch)?, cifar::Cifar::Ten.class_names(), None)
         }
-        DatasetName::Cifar100_20 => {
-            (cifar::read(root()?, cifar::Cifar::Hundred20, split)?, cifar::Cifar::Hundred20.class_names(), None)
-        }
-        DatasetName::Stl10 => {
-            (stl10::read(root()?, split)?, stl10::STL10_CLASSES.iter().map(|s| s.to_string()).collect(), None)
-        }
+        DatasetName::Cifar100_20 => (
+            cifar::read(root()?, cifar::Cifar::Hundred20, split).map_err(refetch)?,
+            cifar::Cifar::Hundred20.class_names(),
+            None,
+        ),
+        DatasetName::Stl10 => (
+            stl10::read(root()?, split).map_err(refetch)?,
+            stl10::STL10_CLASSES.iter().map(|s| s.to_string()).collect(),
+            None,
+        ),
         DatasetName::Imagenet10 | DatasetName::ImagenetDogs | DatasetName::Folder => {
             let builtin: Option<Vec<String>> =
                 d.dataset.builtin_classes().map(|c| c.iter().map(|s| s.to_string()).collect());

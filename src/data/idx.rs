@@ -48,7 +48,7 @@ pub(crate) fn read(root: &Path, ds: DatasetName, split: Split) -> Result<Part, D
                 // Both splits must share one image size; report the second file's size as wrong.
                 let expected = 16 + (part.len() * o.height * o.width) as u64;
                 let got = 16 + part.pixels.len() as u64;
-                return Err(DataError::Truncated { path: img_path, expected, got });
+                return Err(DataError::Truncated { path: img_path, expected, got, fetch: None });
             }
         }
     }
@@ -71,6 +71,7 @@ pub(crate) fn read_pair(img_path: &Path, lab_path: &Path, hint: &str) -> Result<
             labels_path: lab_path.to_path_buf(),
             images: n,
             labels: n_lab,
+            fetch: None,
         });
     }
     if n == 0 {
@@ -83,14 +84,15 @@ pub(crate) fn read_pair(img_path: &Path, lab_path: &Path, hint: &str) -> Result<
 /// Check the magic number and read the `ndim` big-endian sizes after it.
 fn header(path: &Path, b: &[u8], magic: u32, ndim: usize) -> Result<(usize, Vec<u32>), DataError> {
     let head = 4 + 4 * ndim;
-    let truncated = || DataError::Truncated { path: path.to_path_buf(), expected: head as u64, got: b.len() as u64 };
+    let truncated =
+        || DataError::Truncated { path: path.to_path_buf(), expected: head as u64, got: b.len() as u64, fetch: None };
     if b.len() < 4 {
         return Err(truncated());
     }
     let be = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
     // The magic first: a labels file given as images is a wrong file, not a short one.
     if be(0) != magic {
-        return Err(DataError::BadMagic { path: path.to_path_buf(), expected: magic, found: be(0) });
+        return Err(DataError::BadMagic { path: path.to_path_buf(), expected: magic, found: be(0), fetch: None });
     }
     if b.len() < head {
         return Err(truncated());
@@ -106,6 +108,7 @@ fn body<'a>(path: &Path, b: &'a [u8], head: usize, len: usize) -> Result<&'a [u8
             path: path.to_path_buf(),
             expected: (head + len) as u64,
             got: b.len() as u64,
+            fetch: None,
         });
     }
     Ok(&b[head..])

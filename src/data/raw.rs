@@ -44,7 +44,7 @@ pub(crate) fn read_all(path: &Path, hint: &str) -> Result<Vec<u8>, DataError> {
     f.read_to_end(&mut buf).map_err(|e| DataError::io(path, e))?;
     if path.extension().is_some_and(|e| e == "gz") {
         let mut out = Vec::with_capacity(buf.len() * 4);
-        flate2::read::GzDecoder::new(&buf[..]).read_to_end(&mut out).map_err(|e| DataError::io(path, e))?;
+        flate2::read::GzDecoder::new(&buf[..]).read_to_end(&mut out).map_err(|e| DataError::damaged(path, e))?;
         return Ok(out);
     }
     Ok(buf)
@@ -61,9 +61,13 @@ pub(crate) fn open_error(path: &Path, e: std::io::Error, hint: &str) -> DataErro
 /// Check that every label is in `0..classes`.
 pub(crate) fn check_labels(path: &Path, labels: &[i64], classes: usize) -> Result<(), DataError> {
     match labels.iter().position(|&l| l < 0 || l as usize >= classes) {
-        Some(index) => {
-            Err(DataError::LabelOutOfRange { path: path.to_path_buf(), index, label: labels[index], classes })
-        }
+        Some(index) => Err(DataError::LabelOutOfRange {
+            path: path.to_path_buf(),
+            index,
+            label: labels[index],
+            classes,
+            fetch: None,
+        }),
         None => Ok(()),
     }
 }

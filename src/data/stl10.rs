@@ -37,12 +37,23 @@ pub(crate) fn read(root: &Path, split: Split) -> Result<Part, DataError> {
         // Labels are 1..10 on disk: a 0 or 11 shows as out of 0..10 after the shift,
         // reported with the value as stored.
         if let Err(DataError::LabelOutOfRange { index, .. }) = check_labels(&y_path, &labels, 10) {
-            return Err(DataError::LabelOutOfRange { path: y_path, index, label: y[index] as i64, classes: 10 });
+            return Err(DataError::LabelOutOfRange {
+                path: y_path,
+                index,
+                label: y[index] as i64,
+                classes: 10,
+                fetch: None,
+            });
         }
         let x = super::raw::read_all(&x_path, &hint())?;
         let expected = labels.len() * PIXELS;
         if x.len() != expected {
-            return Err(DataError::Truncated { path: x_path, expected: expected as u64, got: x.len() as u64 });
+            return Err(DataError::Truncated {
+                path: x_path,
+                expected: expected as u64,
+                got: x.len() as u64,
+                fetch: None,
+            });
         }
         part.extend(Part { pixels: column_major_to_row_major(&x), labels, channels: 3, height: SIDE, width: SIDE });
     }

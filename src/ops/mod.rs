@@ -13,3 +13,13 @@ pub use crate::backend::slurm::submit;
 pub use crate::report::export::export;
 pub use crate::report::write_report_as as report;
 pub use run::{run_slurm_task, run_sweep, RunSettings, SweepRun};
+
+/// The error of every command that needs libtorch, in a build without it
+/// (`--no-default-features`): what it cannot do, and how to get a build that can.
+/// Here, below `cli`, so both the commands and the operations use it.
+#[cfg(not(feature = "torch"))]
+pub(crate) fn no_torch(what: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "this build has no libtorch (built without the `torch` feature), so it cannot {what}: build with `make release`"
+    )
+}

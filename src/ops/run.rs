@@ -43,12 +43,12 @@ pub struct SweepRun {
 
 #[cfg(not(feature = "torch"))]
 pub fn run_sweep(_: Expanded, _: &RunSettings) -> anyhow::Result<SweepRun> {
-    Err(crate::cli::no_torch("train (it can plan and report)"))
+    Err(super::no_torch("train (it can plan and report)"))
 }
 
 #[cfg(not(feature = "torch"))]
 pub fn run_slurm_task(_: &Path, _: usize, _: &str) -> anyhow::Result<SweepOutcome> {
-    Err(crate::cli::no_torch("run a Slurm task"))
+    Err(super::no_torch("run a Slurm task"))
 }
 
 /// Every run of `expanded` not yet done, across the devices of `s`; then the

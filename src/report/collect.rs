@@ -2,7 +2,8 @@
 //! two Polars frames: one row per run, and the per-epoch series in long form.
 //!
 //! Every run of the plan appears, whatever its state: a run without a folder or
-//! `status.json` is `missing`, a failed one keeps its reason. Nothing is dropped
+//! `status.json` is `missing`, a failed one keeps its reason, one whose files
+//! cannot be read is `damaged` with which file and what to do. Nothing is dropped
 //! here; the aggregation counts them and the report shows the counts.
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufRead;
@@ -13,18 +14,22 @@ use polars::prelude::*;
 
 use crate::config::RunConfig;
 use crate::record::{Attempt, EpochRecord, Plan, PlanEntry, Provenance, RunState, RunStatus, Summary};
+use crate::store::{Damaged, RunDir};
 use crate::util::read_json;
 
 use super::{metric_source, FRAME_REPORTED};
 
 /// `state` of a run the plan names but the store holds no status for.
 pub const MISSING: &str = "missing";
+/// `state` of a run whose status.json, summary.json, config.toml or
+/// metrics.jsonl cannot be read ([`RunRecord::damaged`] says which).
+pub const DAMAGED: &str = "damaged";
 
 /// One run of the plan with whatever its folder holds.
 #[derive(Debug, Clone)]
 pub struct RunRecord {
     pub entry: PlanEntry,
-    /// [`RunState`] as text, or [`MISSING`].
+    /// [`RunState`] as text, [`MISSING`] or [`DAMAGED`].
     pub state: String,
     pub status: Option<RunStatus>,
     pub config: Option<RunConfig>,
@@ -33,6 +38,8 @@ pub struct RunRecord {
     /// `provenance.json`: None for runs from before it was written, never
     /// started, or whose file cannot be read (a warning says so).
     pub provenance: Option<Provenance>,
+    /// Which file cannot be read, why, and what to do ([`DAMAGED`] runs).
+    pub damaged: Option<String>,
     pub dir: PathBuf,
 }
 
@@ -44,11 +51,16 @@ impl RunRecord {
         self.state == "failed"
     }
 
+    /// Why the run failed, stopped, or cannot be read.
+    pub fn reason(&self) -> Option<&str> {
+        self.damaged.as_deref().or(self.status.as_ref().and_then(|s| s.reason.as_deref()))
+    }
+
     /// The headline ACC / NMI / ARI of this run under [`metric_source`]'s rule.
     pub fn reported(&self) -> Option<[Option<f64>; 3]> {
         let (cfg, sum) = (self.config.as_ref()?, self.summary.as_ref()?);
         let src = metric_source(&cfg.loss);
-        Some(["acc", "nmi", "ari"].map(|m| sum.metrics.get(&format!("{src}.{m}")).copied()))
+        Some(crate::record::SCORES.map(|m| sum.metrics.get(&format!("{src}.{m}")).copied()))
     }
 }
 
@@ -100,43 +112,63 @@ pub fn collect(store: &Path) -> anyhow::Result<Collected> {
     Ok(Collected { store: store.to_path_buf(), plan, notes, runs, swept_keys, frame, series })
 }
 
-/// Read one run folder. Absent files are absent values; unreadable ones are errors
-/// naming the file (a corrupt store should be noticed, not averaged over).
+/// Read one run folder through the store. Absent files are absent values; a
+/// run whose files cannot be read is [`DAMAGED`], with which file and what to
+/// do as its reason (a corrupt run is shown, never averaged over, and never
+/// keeps the report of the others from being written).
 pub fn read_run(store: &Path, entry: &PlanEntry) -> anyhow::Result<RunRecord> {
     let dir = store.join("runs").join(&entry.run_id);
-    let status: Option<RunStatus> = read_opt_json(&dir.join("status.json"))?;
-    let summary: Option<Summary> = read_opt_json(&dir.join("summary.json"))?;
-    let cfg_path = dir.join("config.toml");
-    let config = if cfg_path.is_file() { Some(crate::store::read_run_config(&cfg_path)?) } else { None };
-    let epochs = read_metrics(&dir.join("metrics.jsonl"))?;
-    let provenance = read_provenance(&dir);
-    let state = match (&status, &summary) {
+    let mut rec = RunRecord {
+        entry: entry.clone(),
+        state: MISSING.to_string(),
+        status: None,
+        config: None,
+        summary: None,
+        epochs: Vec::new(),
+        provenance: None,
+        damaged: None,
+        dir: dir.clone(),
+    };
+    // A folder without config.toml is not a run yet, as the store sees it.
+    let Ok(run) = RunDir::open(&dir) else { return Ok(rec) };
+    if let Err(e) = read_files(&run, &mut rec) {
+        let what = match e.downcast_ref::<Damaged>() {
+            Some(d) => d.message.clone(),
+            None => format!("{e:#}"),
+        };
+        tracing::warn!("run {} is damaged: {what}; the report lists it as such", entry.run_id);
+        rec.state = DAMAGED.to_string();
+        rec.damaged = Some(what);
+    }
+    Ok(rec)
+}
+
+/// Fill `rec` from `run`'s files; the first one that cannot be read is the error.
+fn read_files(run: &RunDir, rec: &mut RunRecord) -> anyhow::Result<()> {
+    rec.config = Some(run.read_config()?);
+    let summary = run.read_summary()?;
+    let status = if run.status_path().is_file() { Some(run.status()?) } else { None };
+    rec.state = match (&status, &summary) {
         (Some(st), _) => st.state.to_string(),
         // A summary is only written at the end: the run finished even if its
         // status file was lost.
         (None, Some(_)) => RunState::Done.to_string(),
         (None, None) => MISSING.to_string(),
     };
-    Ok(RunRecord { entry: entry.clone(), state, status, config, summary, epochs, provenance, dir })
+    rec.epochs = read_metrics(&run.metrics_path())?;
+    (rec.status, rec.summary) = (status, summary);
+    rec.provenance = read_provenance(run);
+    Ok(())
 }
 
 /// A run folder's provenance.json through the store. It describes the results
 /// without changing them, so an unreadable one is a warning and the run's
 /// provenance unknown, never a refused report.
-fn read_provenance(dir: &Path) -> Option<Provenance> {
-    let run = crate::store::RunDir::open(dir).ok()?;
+fn read_provenance(run: &RunDir) -> Option<Provenance> {
     run.read_provenance().unwrap_or_else(|e| {
         tracing::warn!("{e:#}: the run's provenance is shown as unknown");
         None
     })
-}
-
-fn read_opt_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Option<T>> {
-    if path.is_file() {
-        read_json(path).map(Some)
-    } else {
-        Ok(None)
-    }
 }
 
 /// Read `metrics.jsonl`. The trainer appends a line per epoch, so a crash can
@@ -200,8 +232,8 @@ pub fn value_text(v: &serde_json::Value) -> String {
 
 /// The run frame, one row per run in plan order. Columns, in this order:
 ///
-/// - `run_id`, `state` (pending/running/interrupted/done/failed, or `missing`),
-///   `reason` (why it failed or stopped), `blocks` (the blocks that produced it,
+/// - `run_id`, `state` (pending/running/interrupted/done/failed, `missing` or
+///   `damaged`), `reason` (why it failed or stopped, or what cannot be read), `blocks` (the blocks that produced it,
 ///   joined by `+`);
 /// - each swept key under its dotted name, in plan order (typed: integer, float,
 ///   boolean, or text; lists and tables as JSON text), `seed` among them when seeds vary;
@@ -222,7 +254,7 @@ pub fn run_frame(runs: &[RunRecord], swept_keys: &[String]) -> anyhow::Result<Da
     let strs = |f: &dyn Fn(&RunRecord) -> Option<String>| -> Vec<Option<String>> { runs.iter().map(f).collect() };
     cols.push(Column::new("run_id".into(), strs(&|r| Some(r.entry.run_id.clone()))));
     cols.push(Column::new("state".into(), strs(&|r| Some(r.state.clone()))));
-    cols.push(Column::new("reason".into(), strs(&|r| r.status.as_ref().and_then(|s| s.reason.clone()))));
+    cols.push(Column::new("reason".into(), strs(&|r| r.reason().map(str::to_string))));
     cols.push(Column::new("blocks".into(), strs(&|r| Some(r.entry.blocks.join("+")))));
     for key in swept_keys {
         let vals: Vec<Option<&serde_json::Value>> = runs.iter().map(|r| r.entry.swept.get(key)).collect();

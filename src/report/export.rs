@@ -7,7 +7,7 @@
 //! | column | meaning |
 //! |---|---|
 //! | `run_id` | the run's id (hash of its resolved config) |
-//! | `state` | `pending`, `running`, `interrupted`, `done`, `failed`, or `missing` (no status) |
+//! | `state` | `pending`, `running`, `interrupted`, `done`, `failed`, `missing` (no status), or `damaged` (a file cannot be read; `reason` says which and what to do) |
 //! | `reason` | why it failed or stopped, else empty |
 //! | `blocks` | the blocks that produced it, joined by `+` |
 //! | *swept keys* | each swept key by its dotted name, plan order (`seed` among them when swept) |

@@ -203,6 +203,23 @@ pub fn scatter_plot(points: &[[f64; 2]], labels: &[i64], title: &str, png: &Path
     write_png(png, (640, 600), |area| draw_scatter(area, points, labels, title))
 }
 
+/// Figure 2 from a run's `figures/tsne.csv` (`x,y,label` rows, written by the
+/// trainer through `store::RunDir::write_tsne_csv`), drawn to `png` and `svg`.
+pub fn tsne_figure(csv: &Path, title: &str, png: &Path, svg: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(csv).map_err(|e| anyhow!("reading {}: {e}", csv.display()))?;
+    let (mut points, mut labels) = (Vec::new(), Vec::new());
+    for (i, line) in text.lines().enumerate().skip(1).filter(|(_, l)| !l.trim().is_empty()) {
+        let bad = || anyhow!("{}:{}: expected `x,y,label`, found {line:?}", csv.display(), i + 1);
+        let mut cells = line.split(',');
+        let mut next = || cells.next().map(str::trim).ok_or_else(bad);
+        let (x, y, l) = (next()?, next()?, next()?);
+        points.push([x.parse().map_err(|_| bad())?, y.parse().map_err(|_| bad())?]);
+        labels.push(l.parse().map_err(|_| bad())?);
+    }
+    anyhow::ensure!(!points.is_empty(), "{} holds no points", csv.display());
+    scatter_plot(&points, &labels, title, png, svg)
+}
+
 /// The font is loaded and the figure's folders exist before anything is drawn.
 fn create_parents(paths: &[&Path]) -> anyhow::Result<()> {
     ensure_font();
@@ -298,7 +315,7 @@ const LOSS_KEYS: [&str; 4] = ["loss", "l1", "l2", "l3"];
 pub fn report_figures(c: &Collected, groups: &[Group], dir: &Path, rel: &str) -> anyhow::Result<ReportFigures> {
     let mut wanted: Vec<String> = LOSS_KEYS.iter().map(|s| s.to_string()).collect();
     for src in ["codes", "kmeans_target"] {
-        for m in ["acc", "nmi", "ari"] {
+        for m in crate::record::SCORES {
             wanted.push(format!("{src}.{m}"));
         }
     }
@@ -338,7 +355,7 @@ fn curve_panels(g: &Group, cv: &BTreeMap<String, Curve>) -> [Panel; 2] {
             cv.get(*k).map(|p| Line { name: (*k).to_string(), colour: j, points: p.clone(), band: None })
         })
         .collect();
-    let metrics: Vec<Line> = ["acc", "nmi", "ari"]
+    let metrics: Vec<Line> = crate::record::SCORES
         .iter()
         .enumerate()
         .filter_map(|(j, m)| {

@@ -14,7 +14,7 @@ pub fn tables(c: &Collected, groups: &[Group]) -> Result<Vec<TitledTable>, Repor
     if render::template_source(name).is_none() {
         return Err(ReportError::UnknownTemplate {
             name: name.to_string(),
-            available: render::TEMPLATES.iter().map(|s| s.to_string()).collect(),
+            available: crate::record::Template::names(),
         });
     }
     let titled = |title: &str, table: Table| TitledTable { title: title.to_string(), table };

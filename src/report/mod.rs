@@ -25,7 +25,7 @@ pub mod speed;
 
 pub use aggregate::{aggregate, Counts, Group, Stat};
 pub use collect::{collect, Collected, RunRecord};
-pub use render::{render, TEMPLATES};
+pub use render::render;
 
 /// Errors a caller may branch on.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +37,7 @@ pub enum ReportError {
 }
 
 /// The headline columns of the run frame, computed by [`metric_source`]'s rule.
-pub const FRAME_REPORTED: [&str; 3] = ["acc", "nmi", "ari"];
+pub const FRAME_REPORTED: [&str; 3] = crate::record::SCORES;
 
 /// Which evaluation method's metrics are "ours" for a run: the one rule every
 /// table uses.

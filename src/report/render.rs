@@ -19,9 +19,6 @@ use super::paper::{self, Scores};
 use super::speed;
 use super::ReportError;
 
-/// The report templates a plan may name (`template` in plan.json).
-pub const TEMPLATES: [&str; 4] = ["generic", "table3", "table4", "table5"];
-
 const PARTIALS: [(&str, &str); 4] = [
     ("header", include_str!("../../templates/_header.hbs")),
     ("groups", include_str!("../../templates/_groups.hbs")),
@@ -303,7 +300,7 @@ pub fn render(c: &Collected, groups: &[Group], figures: &ReportFigures, out_dir:
     let name = if c.plan.template.is_empty() { "generic" } else { c.plan.template.as_str() };
     let source = template_source(name).ok_or_else(|| ReportError::UnknownTemplate {
         name: name.to_string(),
-        available: TEMPLATES.iter().map(|s| s.to_string()).collect(),
+        available: crate::record::Template::names(),
     })?;
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
@@ -319,7 +316,7 @@ pub fn render(c: &Collected, groups: &[Group], figures: &ReportFigures, out_dir:
             sweep: c.plan.sweep.clone(),
             template: name.to_string(),
             source: c.plan.source.clone(),
-            store: c.store.display().to_string(),
+            store: shown_store(&c.store, std::env::current_dir().ok().as_deref()),
             overrides: c.plan.overrides.iter().map(|o| format!("`--set {o}`")).collect::<Vec<_>>().join(", "),
             counts: counts(c),
             ran_on: super::ran_on::ran_on(c, groups),
@@ -420,6 +417,29 @@ pub(super) fn groups_table(groups: &[Group]) -> Table {
     t
 }
 
+/// How a report names its store, so that no report carries a machine's
+/// absolute path: a relative path as given on the command line (or in the
+/// sweep file); an absolute one under the working folder `cwd` relative to it;
+/// any other absolute path as `…/` and its last two components
+/// (`/scratch/me/store/cpu-mnist` -> `…/store/cpu-mnist`): docs/reports.md.
+pub fn shown_store(store: &Path, cwd: Option<&Path>) -> String {
+    if store.is_relative() {
+        return store.display().to_string();
+    }
+    if let Some(rel) = cwd.and_then(|c| store.strip_prefix(c).ok()) {
+        return if rel.as_os_str().is_empty() { ".".to_string() } else { rel.display().to_string() };
+    }
+    let names: Vec<String> = store
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    let tail = &names[names.len().saturating_sub(2)..];
+    format!("…/{}", tail.join("/"))
+}
+
 fn not_done(c: &Collected) -> Vec<NotDone> {
     c.runs
         .iter()
@@ -427,7 +447,7 @@ fn not_done(c: &Collected) -> Vec<NotDone> {
         .map(|r| NotDone {
             run_id: r.entry.run_id.clone(),
             state: r.state.clone(),
-            reason: cell(r.status.as_ref().and_then(|s| s.reason.as_deref()).unwrap_or("")),
+            reason: cell(r.reason().unwrap_or("")),
             label: cell(
                 &r.entry.swept.iter().map(|(k, v)| format!("{k}={}", value_text(v))).collect::<Vec<_>>().join(", "),
             ),
@@ -436,7 +456,7 @@ fn not_done(c: &Collected) -> Vec<NotDone> {
 }
 
 /// Figure 2 of the best done run (highest headline ACC, plan order on ties),
-/// where the trainer wrote one.
+/// drawn from the points the trainer wrote (`figures/tsne.csv`), where it wrote them.
 fn tsne_link(c: &Collected, out_dir: &Path) -> Option<Tsne> {
     let mut best: Option<(&RunRecord, f64)> = None;
     for r in c.runs.iter().filter(|r| r.is_done()) {
@@ -447,20 +467,19 @@ fn tsne_link(c: &Collected, out_dir: &Path) -> Option<Tsne> {
         }
     }
     let (run, acc) = best?;
-    let png = run.dir.join("figures").join("tsne.png");
-    if !png.is_file() {
+    let csv = run.dir.join("figures").join("tsne.csv");
+    if !csv.is_file() {
         return None;
     }
-    let svg = run.dir.join("figures").join("tsne.svg");
-    // The report must stand on its own (a store is rarely published with it):
-    // the figure is copied next to the report's other figures; where that fails
-    // the link points into the run's folder instead.
+    // Drawn next to the report's other figures: the report stands on its own
+    // (a store is rarely published with it).
     let figs = out_dir.join(crate::report::file_safe(&c.plan.sweep)).join("figures");
-    let (png_copy, svg_copy) = (figs.join("tsne-best.png"), figs.join("tsne-best.svg"));
-    let copied = std::fs::create_dir_all(&figs).is_ok()
-        && std::fs::copy(&png, &png_copy).is_ok()
-        && std::fs::copy(&svg, &svg_copy).is_ok();
-    let (png, svg) = if copied { (png_copy, svg_copy) } else { (png, svg) };
+    let (png, svg) = (figs.join("tsne-best.png"), figs.join("tsne-best.svg"));
+    let title = format!("t-SNE of cluster embeddings, run {}", run.entry.run_id);
+    if let Err(e) = super::figures::tsne_figure(&csv, &title, &png, &svg) {
+        tracing::warn!("no t-SNE figure in the report: {e:#}");
+        return None;
+    }
     Some(Tsne {
         run_id: run.entry.run_id.clone(),
         acc: format!("{acc:.3}"),

@@ -108,6 +108,9 @@ pub struct SweepOutcome {
     pub skipped_failed: usize,
     /// Locked by another live process.
     pub elsewhere: usize,
+    /// Not started because a status.json or summary.json cannot be read
+    /// (each said on the terminal with what to do; `sweep status` lists them).
+    pub damaged: usize,
     /// Not started because a stop was requested.
     pub not_started: usize,
 }
@@ -136,6 +139,7 @@ impl fmt::Display for SweepOutcome {
             (self.skipped_failed, "failed before (not retried; use --retry-failed)"),
             (self.interrupted, "interrupted"),
             (self.elsewhere, "running elsewhere"),
+            (self.damaged, "damaged (left alone; `sweep status` says what to do)"),
             (self.not_started, "not started"),
         ] {
             if n > 0 {
@@ -156,6 +160,8 @@ pub(super) enum JobEnd {
     SkippedDone,
     SkippedFailed,
     Elsewhere,
+    /// Its files cannot be read: left alone, with what to do.
+    Damaged(String),
 }
 
 /// Run `jobs` in order on `slots` (one worker thread per slot) and return the
@@ -197,6 +203,7 @@ pub fn run_jobs(
             JobEnd::SkippedDone => out.skipped_done += 1,
             JobEnd::SkippedFailed => out.skipped_failed += 1,
             JobEnd::Elsewhere => out.elsewhere += 1,
+            JobEnd::Damaged(_) => out.damaged += 1,
         }
     }
     out.not_started = jobs.len() - ends.len();
@@ -245,23 +252,29 @@ fn store_error(e: anyhow::Error) -> JobEnd {
     JobEnd::Failed(format!("store: {e:#}"))
 }
 
+fn damaged(d: crate::store::Damaged) -> JobEnd {
+    JobEnd::Damaged(d.message)
+}
+
 /// Take `job` for `slot`: its lock and its status marked running (one more
 /// attempt, this process and host, the slot's device). Err: how the job ends
-/// without running (done, failed and not retried, running elsewhere, or a store error).
+/// without running (done, failed and not retried, running elsewhere, damaged,
+/// or a store error). A damaged status.json beside an intact summary.json is
+/// rebuilt as done by [`RunDir::status`].
 fn claim(job: &Job, slot: &Slot, opts: &ScheduleOptions) -> Result<(RunLock, crate::record::RunStatus), JobEnd> {
     let skip = |state: RunState| match state {
         RunState::Done => Err(JobEnd::SkippedDone),
         RunState::Failed if !opts.retry_failed => Err(JobEnd::SkippedFailed),
         _ => Ok(()),
     };
-    skip(job.dir.status().map_err(store_error)?.state)?;
+    skip(job.dir.status().map_err(damaged)?.state)?;
     let lock = match RunLock::try_acquire(&job.dir) {
         Ok(Some(l)) => l,
         Ok(None) => return Err(JobEnd::Elsewhere),
         Err(e) => return Err(store_error(e)),
     };
     // Read again under the lock: another process may have finished it meanwhile.
-    let mut status = job.dir.status().map_err(store_error)?;
+    let mut status = job.dir.status().map_err(damaged)?;
     skip(status.state)?;
     status.state = RunState::Running;
     status.attempts += 1;

@@ -184,6 +184,7 @@ impl Reporter {
             JobEnd::SkippedDone => "already done".to_string(),
             JobEnd::SkippedFailed => "failed before, skipped".to_string(),
             JobEnd::Elsewhere => "running in another process, skipped".to_string(),
+            JobEnd::Damaged(what) => format!("DAMAGED, left alone: {what}"),
         };
         let quiet_skip = matches!(end, JobEnd::SkippedDone);
         match self {

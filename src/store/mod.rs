@@ -109,22 +109,23 @@ impl Store {
         path.join("config.toml").is_file().then(|| RunDir { path, run_id: run_id.to_string() })
     }
 
-    /// How run `run_id` stands (`new` if its folder does not exist yet).
+    /// How run `run_id` stands (`new` if its folder does not exist yet). A run
+    /// whose files cannot be read is [`Observed::Damaged`], with what is wrong
+    /// in [`RunView::damaged`]: one damaged run never hides the others.
     pub fn view(&self, run_id: &str) -> anyhow::Result<RunView> {
-        match self.run(run_id) {
-            None => Ok(RunView {
+        let Some(dir) = self.run(run_id) else { return Ok(RunView::new(run_id)) };
+        let read = || -> Result<RunView, Damaged> {
+            let status = dir.status()?;
+            let cfg = dir.read_config().map_err(|e| Damaged::config(&dir, e))?;
+            Ok(RunView {
                 run_id: run_id.to_string(),
-                observed: Observed::New,
-                status: RunStatus::pending(),
-                epochs: None,
-            }),
-            Some(dir) => Ok(RunView {
-                run_id: run_id.to_string(),
-                observed: dir.observe()?,
-                status: dir.status()?,
-                epochs: Some(dir.read_config()?.total_epochs()),
-            }),
-        }
+                observed: dir.observe_status(&status)?,
+                status,
+                epochs: Some(cfg.total_epochs()),
+                damaged: None,
+            })
+        };
+        Ok(read().unwrap_or_else(|d| RunView { observed: Observed::Damaged, damaged: Some(d), ..RunView::new(run_id) }))
     }
 
     /// Every run directory present, sorted by id.
@@ -155,7 +156,58 @@ pub struct RunView {
     pub status: RunStatus,
     /// Planned epochs, from the stored config.
     pub epochs: Option<usize>,
+    /// What cannot be read, when [`Observed::Damaged`].
+    pub damaged: Option<Damaged>,
 }
+
+impl RunView {
+    /// A run not created in the store yet.
+    pub fn new(run_id: &str) -> Self {
+        Self {
+            run_id: run_id.to_string(),
+            observed: Observed::New,
+            status: RunStatus::pending(),
+            epochs: None,
+            damaged: None,
+        }
+    }
+}
+
+/// A run folder file that cannot be read (torn, truncated, edited by hand):
+/// which file, why, and what to do. Callers show it and go on with the other
+/// runs; the scheduler leaves the run alone until it is repaired.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("run {run_id} is damaged: {message}")]
+pub struct Damaged {
+    pub run_id: String,
+    /// The file that cannot be read.
+    pub file: PathBuf,
+    /// `FILE cannot be read (WHY); WHAT TO DO`.
+    pub message: String,
+}
+
+impl Damaged {
+    fn new(dir: &RunDir, file: PathBuf, why: &anyhow::Error, remedy: &str) -> Self {
+        let message = format!("{} cannot be read ({}); {remedy}", file.display(), root_cause(why));
+        Self { run_id: dir.run_id.clone(), file, message }
+    }
+
+    /// config.toml: [`read_run_config`]'s message already names the file and the remedy.
+    fn config(dir: &RunDir, e: anyhow::Error) -> Self {
+        Self { run_id: dir.run_id.clone(), file: dir.config_path(), message: format!("{e:#}") }
+    }
+}
+
+/// The innermost message of an error chain (the parser's own words, without the path).
+fn root_cause(e: &anyhow::Error) -> String {
+    e.root_cause().to_string()
+}
+
+/// What to do about a damaged status.json (no intact summary.json beside it).
+const STATUS_REMEDY: &str = "delete status.json and the next `sweep run` resumes the run from its last checkpoint";
+/// What to do about a damaged summary.json.
+const SUMMARY_REMEDY: &str =
+    "delete summary.json and status.json and the next `sweep run` finishes the run again from its last checkpoint";
 
 /// Runs per state, stale `running` runs counted as interrupted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -165,6 +217,7 @@ pub struct StateCounts {
     pub failed: usize,
     pub interrupted: usize,
     pub pending: usize,
+    pub damaged: usize,
 }
 
 impl StateCounts {
@@ -177,6 +230,7 @@ impl StateCounts {
                 Observed::State(RunState::Failed) => c.failed += 1,
                 Observed::State(RunState::Interrupted) | Observed::Stale => c.interrupted += 1,
                 Observed::State(RunState::Pending) | Observed::New => c.pending += 1,
+                Observed::Damaged => c.damaged += 1,
             }
         }
         c
@@ -189,7 +243,11 @@ impl std::fmt::Display for StateCounts {
             f,
             "{} done, {} running, {} failed, {} interrupted, {} pending",
             self.done, self.running, self.failed, self.interrupted, self.pending
-        )
+        )?;
+        if self.damaged > 0 {
+            write!(f, ", {} damaged", self.damaged)?;
+        }
+        Ok(())
     }
 }
 
@@ -203,6 +261,9 @@ pub enum Observed {
     Stale,
     /// Not created in the store yet.
     New,
+    /// Its status.json, summary.json or config.toml cannot be read
+    /// ([`RunView::damaged`] says which and what to do).
+    Damaged,
 }
 
 impl std::fmt::Display for Observed {
@@ -211,6 +272,7 @@ impl std::fmt::Display for Observed {
             Observed::State(s) => s.fmt(f),
             Observed::Stale => f.write_str("interrupted (stale)"),
             Observed::New => f.write_str("new"),
+            Observed::Damaged => f.write_str("damaged"),
         }
     }
 }
@@ -322,14 +384,44 @@ impl RunDir {
         read_run_config(&self.config_path())
     }
 
-    /// The recorded status (`pending` when none has been written).
-    pub fn status(&self) -> anyhow::Result<RunStatus> {
+    /// The recorded status (`pending` when none has been written). A
+    /// status.json that cannot be read beside an intact summary.json (written
+    /// only when the run is done) is rebuilt from it, with a warning; without
+    /// one the run is [`Damaged`].
+    pub fn status(&self) -> Result<RunStatus, Damaged> {
         let p = self.status_path();
-        if p.is_file() {
-            read_json(&p)
-        } else {
-            Ok(RunStatus::pending())
+        if !p.is_file() {
+            return Ok(RunStatus::pending());
         }
+        let why = match read_json(&p) {
+            Ok(status) => return Ok(status),
+            Err(e) => e,
+        };
+        match self.read_summary() {
+            Ok(Some(summary)) => Ok(self.rebuild_status(&summary, &why)),
+            _ => Err(Damaged::new(self, p, &why, STATUS_REMEDY)),
+        }
+    }
+
+    /// A done status from `summary`, written over the damaged status.json
+    /// (best effort: a read-only store still gets the rebuilt status).
+    fn rebuild_status(&self, summary: &Summary, why: &anyhow::Error) -> RunStatus {
+        let p = self.status_path();
+        let attempts = match self.read_provenance() {
+            Ok(Some(prov)) => prov.attempts.len() as u32,
+            _ => 0,
+        };
+        let status = RunStatus { state: RunState::Done, epoch: summary.epochs, attempts, ..RunStatus::pending() };
+        tracing::warn!(
+            "run {}: {} cannot be read ({}); its summary.json is intact, so the run is done: status.json rebuilt from it",
+            self.run_id,
+            p.display(),
+            root_cause(why)
+        );
+        if let Err(e) = self.set_status(&status) {
+            tracing::warn!("run {}: could not write the rebuilt status.json: {e:#}", self.run_id);
+        }
+        status
     }
 
     pub fn set_status(&self, status: &RunStatus) -> anyhow::Result<()> {
@@ -339,9 +431,19 @@ impl RunDir {
     /// The status checked against the lock: a `running` run whose lock nobody
     /// holds is stale.
     pub fn observe(&self) -> anyhow::Result<Observed> {
-        let st = self.status()?;
-        if st.state == RunState::Running && !RunLock::is_held(self)? {
-            return Ok(Observed::Stale);
+        Ok(self.observe_status(&self.status()?)?)
+    }
+
+    /// [`Self::observe`] of a status already read.
+    fn observe_status(&self, st: &RunStatus) -> Result<Observed, Damaged> {
+        if st.state == RunState::Running {
+            let held = RunLock::is_held(self).map_err(|e| {
+                let remedy = "check the folder's permissions; delete the lock file if no process runs the run";
+                Damaged::new(self, self.lock_path(), &e, remedy)
+            })?;
+            if !held {
+                return Ok(Observed::Stale);
+            }
         }
         Ok(Observed::State(st.state))
     }
@@ -459,13 +561,13 @@ impl RunDir {
         write_json_atomic(&self.provenance_path(), provenance)
     }
 
-    pub fn read_summary(&self) -> anyhow::Result<Option<Summary>> {
+    /// summary.json, None until the run is done; [`Damaged`] when it cannot be read.
+    pub fn read_summary(&self) -> Result<Option<Summary>, Damaged> {
         let p = self.summary_path();
-        if p.is_file() {
-            read_json(&p).map(Some)
-        } else {
-            Ok(None)
+        if !p.is_file() {
+            return Ok(None);
         }
+        read_json(&p).map(Some).map_err(|e| Damaged::new(self, p, &e, SUMMARY_REMEDY))
     }
 }
 
@@ -519,7 +621,10 @@ fn cut_torn_tail(f: &mut File) -> std::io::Result<()> {
 /// hand-edited or damaged file is refused with what is wrong and its path.
 pub fn read_run_config(p: &Path) -> anyhow::Result<RunConfig> {
     let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-    let spec: RunSpec = toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
+    let spec: RunSpec = match toml::from_str(&text) {
+        Ok(spec) => spec,
+        Err(e) => bail!("{}: cannot be parsed ({}); {CONFIG_REMEDY}", p.display(), e.message()),
+    };
     let problems = match spec.resolve() {
         Ok(cfg) => match cfg.validate() {
             problems if problems.is_empty() => return Ok(cfg),
@@ -527,9 +632,9 @@ pub fn read_run_config(p: &Path) -> anyhow::Result<RunConfig> {
         },
         Err(msg) => vec![msg],
     };
-    bail!(
-        "{}: {}; the file was edited by hand or damaged: restore it, or move the run folder away to train the run afresh",
-        p.display(),
-        problems.join("; ")
-    )
+    bail!("{}: {}; {CONFIG_REMEDY}", p.display(), problems.join("; "))
 }
+
+/// What to do about a config.toml that cannot be read back.
+const CONFIG_REMEDY: &str =
+    "the file was edited by hand or damaged: restore it, or move the run folder away to train the run afresh";

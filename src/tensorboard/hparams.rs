@@ -188,14 +188,14 @@ pub fn final_metric_keys(cfg: &RunConfig) -> Vec<String> {
     methods.extend(cfg.eval.kmeans_features.iter().map(|&f| kmeans_key(f)));
     methods.extend(cfg.eval.consensus.iter().map(|f| f.key()));
     let mut keys: Vec<String> =
-        methods.iter().flat_map(|m| ["acc", "nmi", "ari"].map(|s| format!("{m}.{s}"))).collect();
+        methods.iter().flat_map(|m| crate::record::SCORES.map(|s| format!("{m}.{s}"))).collect();
     keys.extend(["clusters_used", "largest_cluster_frac"].map(String::from));
     if cfg.eval.diversity {
         keys.push("diversity.mean".into());
     }
     if cfg.finetune.epochs > 0 {
         let before = crate::record::BEFORE_FINETUNE;
-        keys.extend(["acc", "nmi", "ari"].map(|s| format!("{before}codes.{s}")));
+        keys.extend(crate::record::SCORES.map(|s| format!("{before}codes.{s}")));
     }
     keys
 }

@@ -2,8 +2,11 @@
 //!
 //! `checkpoints/step-N.ot` holds the online and target weights under their
 //! VarStore names (`online.*`, `target.*`: the parameter names are the format),
-//! Adam's moments, and the M transforms; `checkpoints/last.json` holds the
-//! counters and names the tensor file. The tensor file is written first
+//! the optimiser's state ([`crate::train::optim`]'s `state()`: `adam.exp_avg` and
+//! `adam.exp_avg_sq` for Adam, `sgd.momentum` for SGD and LARS, and the
+//! per-parameter step counts `optim.steps`), and the M transforms
+//! (`transforms`); `checkpoints/last.json` holds the counters and names the
+//! tensor file. The tensor file is written first
 //! (atomically), the JSON is then replaced atomically, and the checkpoint it
 //! replaces is kept as `previous.json` with its tensor file until the next one
 //! is complete: a kill at any moment leaves a consistent pair on disk, and a

@@ -36,6 +36,9 @@ use step::{Engine, SALT_EVAL, SALT_ORDER};
 
 /// Loss terms, in the order [`Engine::step`] stacks them.
 const TERMS: [&str; 4] = ["loss", "l1", "l2", "l3"];
+/// The checkpoint counters' key for the seconds an epoch trained before a
+/// stop (the epoch's record adds them to the resumed part's).
+const SECONDS_BEFORE_STOP: &str = "seconds_before_stop";
 /// Steps between host reads of the loss (finiteness check, progress, log).
 const FLUSH_EVERY: usize = 10;
 
@@ -270,6 +273,8 @@ impl<'a> Trainer<'a> {
         while self.meta.step_in_epoch < steps {
             if ctl.stop_requested() {
                 self.flush_pending(&mut pending, ctl, self_labelling)?;
+                // The epoch's seconds so far, so that its record counts them once resumed.
+                *self.meta.epoch_sums.entry(SECONDS_BEFORE_STOP.into()).or_insert(0.0) += start.elapsed().as_secs_f64();
                 self.save_checkpoint("writing the checkpoint on stop")?;
                 return Err(RunFailure::Interrupted);
             }
@@ -388,7 +393,8 @@ impl<'a> Trainer<'a> {
             train.insert("lr".into(), self.engine.lr_at(last, self.schedule.total_steps()));
             train.insert("ema_tau".into(), self.engine.ema_tau(self.meta.global_step, self.schedule.total_steps()));
         }
-        train.insert("seconds".into(), pass.seconds);
+        // The whole epoch's training time, the part before a stop included.
+        train.insert("seconds".into(), pass.seconds + sums.get(SECONDS_BEFORE_STOP).copied().unwrap_or(0.0));
         let images = (pass.steps_trained * self.schedule.batch) as f64;
         train.insert("images_per_sec".into(), images / pass.seconds.max(1e-9));
         train
@@ -555,7 +561,8 @@ fn write_assignments(dir: &RunDir, ds: &Dataset, out: &evaluate::EvalOutput) -> 
     out.assignments.write_csv(&dir.assignments_path(), ds.paths.as_deref(), Some(&ds.labels))
 }
 
-/// Figure 2: t-SNE of a seeded sample of the cluster embeddings, coloured by class.
+/// Figure 2's points: t-SNE of a seeded sample of the cluster embeddings, with
+/// their class (`figures/tsne.csv`).
 fn write_tsne(cfg: &RunConfig, dir: &RunDir, ds: &Dataset, out: &evaluate::EvalOutput) -> anyhow::Result<()> {
     let n = out.assignments.indices.len();
     let take = cfg.eval.tsne_samples.min(n);
@@ -574,13 +581,6 @@ fn write_tsne(cfg: &RunConfig, dir: &RunDir, ds: &Dataset, out: &evaluate::EvalO
     let rows_f: Vec<Vec<f32>> = flat.chunks(d).map(<[f32]>::to_vec).collect();
     let pts = crate::eval::tsne::tsne(&rows_f, 30.0, 1000, mix_seed(cfg.seed, SALT_EVAL ^ 0x75f))?;
     let labels: Vec<i64> = rows.iter().map(|&r| ds.labels[out.assignments.indices[r] as usize]).collect();
-    dir.write_tsne_csv(&pts, &labels)?;
-    let fig = dir.figures_dir();
-    crate::report::figures::scatter_plot(
-        &pts,
-        &labels,
-        &format!("t-SNE of cluster embeddings, run {}", dir.run_id()),
-        &fig.join("tsne.png"),
-        &fig.join("tsne.svg"),
-    )
+    // The points only: the report draws the figure from them.
+    dir.write_tsne_csv(&pts, &labels)
 }

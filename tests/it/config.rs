@@ -684,3 +684,20 @@ fn convergence_keys_enter_the_id_only_when_set() {
         assert!(errs.contains(key), "{key} not refused: {errs}");
     }
 }
+
+#[test]
+fn schema_example_has_every_key() {
+    // The keys come from the spec types' deserialiser alone, the options left
+    // out of the serialisation while off included.
+    let keys = sweep::config::schema::keys();
+    for k in ["seed", "data.classes", "data.synthetic.classes", "finetune.epochs", "train.freeze_prototypes_steps"] {
+        assert!(keys.iter().any(|x| x == k), "{k} missing from {keys:?}");
+    }
+    assert!(keys.len() > 60, "{keys:?}");
+    let missing = sweep::config::schema::missing_from_example();
+    assert!(
+        missing.is_empty(),
+        "off by default, so left out of the serialised defaults: switch them on in config::schema::example \
+         (docs/architecture.md, \"How to add a run-config key\"): {missing:?}"
+    );
+}

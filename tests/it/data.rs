@@ -119,7 +119,7 @@ fn idx_errors_name_the_file() {
     let full = std::fs::read(&img).unwrap();
     std::fs::write(&img, &full[..full.len() - 5]).unwrap();
     match data::load(&c).unwrap_err() {
-        DataError::Truncated { path, expected, got } => {
+        DataError::Truncated { path, expected, got, .. } => {
             assert_eq!(path, img);
             assert_eq!((expected, got), (16 + 3 * 784, 16 + 3 * 784 - 5));
         }
@@ -128,14 +128,14 @@ fn idx_errors_name_the_file() {
     // Labels where images should be: wrong magic.
     std::fs::write(&img, idx_labels(&[1, 2, 3])).unwrap();
     match data::load(&c).unwrap_err() {
-        DataError::BadMagic { path, expected: 2051, found: 2049 } => assert_eq!(path, img),
+        DataError::BadMagic { path, expected: 2051, found: 2049, .. } => assert_eq!(path, img),
         e => panic!("expected BadMagic, got {e}"),
     }
     std::fs::write(&img, &full).unwrap();
     // A label of 10.
     std::fs::write(&lab, idx_labels(&[1, 10, 3])).unwrap();
     match data::load(&c).unwrap_err() {
-        DataError::LabelOutOfRange { path, index: 1, label: 10, classes: 10 } => assert_eq!(path, lab),
+        DataError::LabelOutOfRange { path, index: 1, label: 10, classes: 10, .. } => assert_eq!(path, lab),
         e => panic!("expected LabelOutOfRange, got {e}"),
     }
     // Counts that do not match.
@@ -150,11 +150,14 @@ fn idx_errors_name_the_file() {
     assert!(matches!(e, DataError::Missing { .. }), "{e}");
     let msg = e.to_string();
     assert!(msg.contains("train-labels-idx1-ubyte") && msg.contains("sweep data fetch mnist"), "{msg}");
-    // A damaged gzip stream is an Io error naming the .gz file.
+    // A damaged gzip stream is a damaged file naming the .gz file and the fix.
     std::fs::write(tmp.path().join("train-labels-idx1-ubyte.gz"), b"\x1f\x8b\x08\x00garbage").unwrap();
     match data::load(&c).unwrap_err() {
-        DataError::Io { path, .. } => assert!(path.ends_with("train-labels-idx1-ubyte.gz")),
-        e => panic!("expected Io, got {e}"),
+        e @ DataError::Damaged { .. } => {
+            assert!(e.path().ends_with("train-labels-idx1-ubyte.gz"));
+            assert!(e.to_string().contains("sweep data fetch mnist --force"), "{e}");
+        }
+        e => panic!("expected Damaged, got {e}"),
     }
 }
 
@@ -243,7 +246,7 @@ fn cifar_errors_name_the_file() {
     let rec = cifar_record(&[3], 0);
     std::fs::write(&test, [rec.clone(), rec[..100].to_vec()].concat()).unwrap();
     match data::load(&c).unwrap_err() {
-        DataError::Truncated { path, expected, got } => {
+        DataError::Truncated { path, expected, got, .. } => {
             assert_eq!(path, test);
             assert_eq!((expected, got), (2 * 3073, 3073 + 100));
         }
@@ -251,7 +254,7 @@ fn cifar_errors_name_the_file() {
     }
     std::fs::write(&test, [rec, cifar_record(&[10], 0)].concat()).unwrap();
     match data::load(&c).unwrap_err() {
-        DataError::LabelOutOfRange { path, index: 1, label: 10, classes: 10 } => assert_eq!(path, test),
+        DataError::LabelOutOfRange { path, index: 1, label: 10, classes: 10, .. } => assert_eq!(path, test),
         e => panic!("expected LabelOutOfRange, got {e}"),
     }
     // An archive without the wanted member names the member.
@@ -324,7 +327,7 @@ fn stl10_is_transposed_from_column_major() {
     }
     std::fs::write(tmp.path().join("test_y.bin"), [4u8, 4]).unwrap();
     match data::load(&c).unwrap_err() {
-        DataError::Truncated { path, expected, got } => {
+        DataError::Truncated { path, expected, got, .. } => {
             assert!(path.ends_with("test_X.bin"));
             assert_eq!((expected, got), (2 * px as u64, px as u64));
         }
@@ -612,4 +615,24 @@ fn real_cifar10_streams_from_the_tarball() {
     for k in 0..10 {
         assert_eq!(ds.labels.iter().filter(|&&l| l == k).count(), 1000);
     }
+}
+
+/// A fetched file cut short (an interrupted copy, a full disk) names the fix:
+/// fetching that dataset again over the damaged copy.
+#[test]
+fn truncated_fetched_file_says_fetch_again_with_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mirror = crate::common::fixture("fetch/mirror/mnist");
+    for name in ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"] {
+        std::fs::copy(mirror.join(name), tmp.path().join(name)).unwrap();
+    }
+    let img = tmp.path().join("train-images-idx3-ubyte.gz");
+    let full = std::fs::read(&img).unwrap();
+    std::fs::write(&img, &full[..full.len() / 2]).unwrap();
+    let e = data::load(&cfg(DatasetName::Mnist, tmp.path(), Split::Train)).unwrap_err();
+    assert!(matches!(e, DataError::Damaged { .. } | DataError::Truncated { .. }), "{e}");
+    assert_eq!(e.path(), img);
+    let msg = e.to_string();
+    assert!(msg.contains("sweep data fetch mnist --force"), "{msg}");
+    assert!(!msg.contains("exists and is readable"), "{msg}");
 }

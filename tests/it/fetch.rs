@@ -226,6 +226,16 @@ fn mnist_is_downloaded_verified_and_kept_as_gz() {
     let forced = fetch(&mnist_source(), &FetchOptions { force: true, ..opts(tmp.path(), &server) }).unwrap();
     assert!(forced.iter().all(|o| matches!(o, FileOutcome::Downloaded { .. })));
     assert_eq!(server.hits(), hits + 4);
+    // A copy cut short (what the readers' errors send here with
+    // `sweep data fetch NAME --force`) is present to the presence check, so only
+    // --force replaces it, with the verified file.
+    let rel = "mnist/train-images-idx3-ubyte.gz";
+    let want = mirror_file(rel);
+    std::fs::write(tmp.path().join(rel), &want[..want.len() / 2]).unwrap();
+    let kept = fetch(&mnist_source(), &opts(tmp.path(), &server)).unwrap();
+    assert!(kept.iter().all(|o| matches!(o, FileOutcome::AlreadyPresent(_))), "{kept:?}");
+    fetch(&mnist_source(), &FetchOptions { force: true, ..opts(tmp.path(), &server) }).unwrap();
+    assert_eq!(std::fs::read(tmp.path().join(rel)).unwrap(), want, "the damaged copy is replaced");
 }
 
 #[test]

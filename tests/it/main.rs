@@ -7,6 +7,7 @@ mod config;
 mod consensus;
 #[cfg(feature = "torch")]
 mod data;
+mod docs;
 #[cfg(feature = "torch")]
 mod e2e;
 #[cfg(feature = "torch")]
@@ -18,6 +19,7 @@ mod loss;
 mod metrics;
 #[cfg(feature = "torch")]
 mod model;
+mod modules;
 #[cfg(feature = "torch")]
 mod predict;
 mod provenance;

@@ -208,9 +208,12 @@ fn generic_store() -> FakeStore {
     s
 }
 
-/// Replace the temporary folder in a report by a fixed name.
+/// Replace the temporary folder in a report by a fixed name: its whole path,
+/// and the `…/NAME` a store outside the working folder is shown as
+/// ([`report::render::shown_store`]).
 fn stable(md: &str, tmp: &Path) -> String {
-    md.replace(&tmp.display().to_string(), "[TMP]")
+    let name = tmp.file_name().unwrap().to_string_lossy();
+    md.replace(&tmp.display().to_string(), "[TMP]").replace(&format!("…/{name}"), "[TMP]")
 }
 
 #[test]
@@ -338,16 +341,11 @@ fn generic_report_snapshot_and_figures() {
     let s = generic_store();
     let store = s.finish();
     std::fs::write(store.join("notes.md"), "- 2 epochs instead of 1000.\n- Synthetic data.\n").unwrap();
-    // The best done run (m = 10, seed 2, ACC 0.8) has a t-SNE figure.
+    // The best done run (m = 10, seed 2, ACC 0.8) has t-SNE points; the
+    // report draws Figure 2 from them.
     let best = store.join("runs/m10-s2/figures");
-    report::figures::scatter_plot(
-        &[[0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [2.0, 0.5]],
-        &[0, 0, 1, 1],
-        "t-SNE",
-        &best.join("tsne.png"),
-        &best.join("tsne.svg"),
-    )
-    .unwrap();
+    std::fs::create_dir_all(&best).unwrap();
+    std::fs::write(best.join("tsne.csv"), "x,y,label\n0,0,0\n1,1,0\n0,1,1\n2,0.5,1\n").unwrap();
     let out = s.dir.path().join("reports");
     let path = report::write_report(&store, &out).unwrap();
     assert_eq!(path, out.join("grid.md"));
@@ -357,6 +355,10 @@ fn generic_report_snapshot_and_figures() {
             let p = out.join("grid/figures").join(format!("{f}.{ext}"));
             assert!(std::fs::metadata(&p).unwrap().len() > 1000, "{} is too small", p.display());
         }
+    }
+    for ext in ["svg", "png"] {
+        let p = out.join("grid/figures").join(format!("tsne-best.{ext}"));
+        assert!(std::fs::metadata(&p).unwrap().len() > 1000, "{} is too small", p.display());
     }
     let png = image::open(out.join("grid/figures/diversity.png")).unwrap();
     assert_eq!((png.width(), png.height()), (560, 420));
@@ -966,4 +968,57 @@ fn export_has_the_provenance_columns() {
     for k in ["device", "isa", "engine_version", "commit", "dirty", "libtorch"] {
         assert_eq!(row(3, k), serde_json::Value::Null, "a run without provenance.json has no {k}");
     }
+}
+
+/// The store line names no machine's absolute path: as given when relative,
+/// relative to the working folder when under it, else its last two components.
+#[test]
+fn report_names_the_store_without_a_machine_path() {
+    use report::render::shown_store;
+    let cwd = Path::new("/home/me/sweep");
+    assert_eq!(shown_store(Path::new("runs/quickstart"), Some(cwd)), "runs/quickstart");
+    assert_eq!(shown_store(Path::new("../shared/store"), Some(cwd)), "../shared/store");
+    assert_eq!(shown_store(Path::new("/home/me/sweep/runs/grid"), Some(cwd)), "runs/grid");
+    assert_eq!(shown_store(Path::new("/home/me/sweep"), Some(cwd)), ".");
+    assert_eq!(shown_store(Path::new("/work/store/cpu-mnist"), Some(cwd)), "…/store/cpu-mnist");
+    assert_eq!(shown_store(Path::new("/store"), None), "…/store");
+    // In a whole report: the store is under a temporary folder, outside the working one.
+    let s = generic_store();
+    let store = s.finish();
+    let md = std::fs::read_to_string(report::write_report(&store, &s.dir.path().join("reports")).unwrap()).unwrap();
+    let name = s.dir.path().file_name().unwrap().to_string_lossy();
+    assert!(md.contains(&format!("- store: `…/{name}/store`")), "{md}");
+    assert!(!md.contains(&s.dir.path().display().to_string()), "no absolute path: {md}");
+}
+
+/// One damaged run never blocks the report (issue #35): a done run whose
+/// status.json is torn but whose summary.json is intact is reported as done; a
+/// run whose summary.json is torn is listed as damaged, with the file and what
+/// to do; a run whose config.toml is damaged likewise; the others are reported.
+#[test]
+fn a_damaged_run_never_blocks_the_report() {
+    let s = generic_store();
+    let store = s.finish();
+    let tear = |run: &str, file: &str| {
+        let p = store.join("runs").join(run).join(file);
+        let text = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &text[..text.len() / 2]).unwrap();
+    };
+    tear("m10-s0", "status.json");
+    tear("m10-s1", "summary.json");
+    tear("m30-s0", "config.toml");
+    let c = collect(&store).unwrap();
+    let state = |id: &str| c.runs.iter().find(|r| r.entry.run_id == id).unwrap();
+    assert_eq!(state("m10-s0").state, "done", "rebuilt from summary.json");
+    assert!(state("m10-s0").summary.is_some());
+    for (id, file) in [("m10-s1", "summary.json"), ("m30-s0", "config.toml")] {
+        let r = state(id);
+        assert_eq!(r.state, collect::DAMAGED, "{id}");
+        let why = r.reason().unwrap();
+        assert!(why.contains(file) && (why.contains("delete") || why.contains("move the run folder")), "{why}");
+    }
+    assert_eq!(state("m10-s2").state, "done");
+    let md = std::fs::read_to_string(report::write_report(&store, &s.dir.path().join("reports")).unwrap()).unwrap();
+    assert!(md.contains("| damaged |") || md.contains("damaged"), "{md}");
+    assert!(md.contains("m10-s1") && md.contains("summary.json"), "{md}");
 }

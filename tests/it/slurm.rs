@@ -151,7 +151,7 @@ fn store_first_then_the_queue() {
     assert_eq!(states["d"], SlurmState::Queued("RUNNING".into()));
     assert_eq!(states["e"], SlurmState::Queued("PENDING".into()));
 
-    let view = |observed| RunView { run_id: "x".into(), observed, status: RunStatus::pending(), epochs: None };
+    let view = |observed| RunView { observed, ..RunView::new("x") };
     let gone = SlurmState::Gone;
     let queued = SlurmState::Queued("PENDING".into());
     assert_eq!(status_label(&view(Observed::New), Some(&queued)), "new (slurm pending)");
@@ -169,6 +169,7 @@ fn store_first_then_the_queue() {
     assert_eq!(pick(Observed::Stale, None, false), Pick::Submit);
     assert_eq!(pick(failed, Some(&gone), false), Pick::Failed);
     assert_eq!(pick(failed, Some(&gone), true), Pick::Submit);
+    assert_eq!(pick(Observed::Damaged, None, true), Pick::Damaged, "left alone until repaired");
 }
 
 fn tiny_text() -> String {

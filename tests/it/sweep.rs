@@ -472,6 +472,69 @@ fn example_sweeps_expand() {
     assert!(n >= 4, "found {n} examples");
 }
 
+/// A done summary.json for `dir`.
+fn done_summary(dir: &RunDir, epochs: usize) -> Summary {
+    Summary {
+        run_id: dir.run_id().to_string(),
+        epochs,
+        steps: 20,
+        metrics: [("codes.acc".to_string(), 0.75)].into_iter().collect(),
+        train: Default::default(),
+        collapsed: false,
+        warnings: vec![],
+        train_seconds: 1.5,
+        device: "cpu".into(),
+    }
+}
+
+/// Cut a run's status.json in half, as a crash or a full disk outside the
+/// store's atomic writes would.
+fn tear_status(dir: &RunDir) {
+    let text = std::fs::read(dir.status_path()).unwrap();
+    std::fs::write(dir.status_path(), &text[..text.len() / 2]).unwrap();
+}
+
+/// One damaged run never blocks the others (issue #35): in `sweep run`, a done
+/// run whose status.json is torn but whose summary.json is intact stays done
+/// (status.json rebuilt from the summary); a run with nothing to rebuild from
+/// is left alone as damaged, saying which file and what to do; the others run.
+/// `sweep status` then lists every run and the damaged one in full.
+#[test]
+fn a_damaged_run_never_blocks_run_or_status() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path()).unwrap();
+    let js = jobs(&store, 4);
+    let slots = make_slots(&[DeviceSpec::Cpu], 1);
+    let first = run_jobs(&js[..2], &slots, &Fake::new(&[], 1), &StopFlag::new(), &quiet(false));
+    assert_eq!(first.done, 2);
+    js[0].dir.write_summary(&done_summary(&js[0].dir, 2)).unwrap();
+    tear_status(&js[0].dir);
+    tear_status(&js[1].dir);
+
+    let fake = Fake::new(&[], 1);
+    let out = run_jobs(&js, &slots, &fake, &StopFlag::new(), &quiet(false));
+    assert_eq!(fake.ran_seeds(), [2, 3], "the damaged run is left alone, the others run");
+    assert_eq!((out.skipped_done, out.done, out.damaged, out.failed), (1, 2, 1, 0), "{out}");
+    assert!(out.to_string().contains("1 damaged"), "{out}");
+    let rebuilt = state(&js[0]);
+    assert_eq!((rebuilt.state, rebuilt.epoch), (RunState::Done, 2), "rebuilt from summary.json");
+    let st: RunStatus = sweep::util::read_json(&js[0].dir.status_path()).unwrap();
+    assert_eq!(st, rebuilt, "and written back");
+    let damaged = js[1].dir.status().unwrap_err();
+    assert_eq!(damaged.file, js[1].dir.status_path());
+    assert!(damaged.message.contains("delete status.json"), "{damaged}");
+
+    let view = store.view(&js[1].entry.run_id).unwrap();
+    assert_eq!(view.observed, Observed::Damaged);
+    let args = sweep::cli::status::StatusArgs { target: Some(tmp.path().to_path_buf()), store: None, watch: None };
+    let (text, _) = sweep::cli::status::snapshot(&args).unwrap();
+    assert!(text.contains("3 done, 0 running, 0 failed, 0 interrupted, 0 pending, 1 damaged"), "{text}");
+    for j in &js {
+        assert!(text.contains(&j.entry.run_id), "every run is listed:\n{text}");
+    }
+    assert!(text.contains(&damaged.message), "the damaged run in full:\n{text}");
+}
+
 fn common_root() -> std::path::PathBuf {
     super::common::root()
 }
