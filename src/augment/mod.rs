@@ -103,8 +103,19 @@ impl Augmenter {
     /// B x C' x R x R, normalised. View 1 is blurred with p = blur_p[0], view 2
     /// with p = blur_p[1].
     pub fn two_views(&self, batch: &Tensor) -> (Tensor, Tensor) {
+        let (v1, v2, _) = self.views(batch, 0);
+        (v1, v2)
+    }
+
+    /// A training step's views: the two large ones of [`Augmenter::two_views`]
+    /// and, when `small > 0`, multi-crop's small ones of
+    /// [`Augmenter::small_views`], drawn after them (so that runs without small
+    /// views draw as before), the batch converted to float once.
+    pub fn views(&self, batch: &Tensor, small: usize) -> (Tensor, Tensor, Option<Tensor>) {
         let x = self.to_unit_rgb(batch);
-        (self.view(&x, self.blur_p[0]), self.view(&x, self.blur_p[1]))
+        let (v1, v2) = (self.view(&x, self.blur_p[0]), self.view(&x, self.blur_p[1]));
+        let vs = (small > 0).then(|| self.small_views_of(&x, small));
+        (v1, v2, vs)
     }
 
     /// The self-labelling stage's strong view (method.md §11): view 1's
@@ -129,7 +140,12 @@ impl Augmenter {
     /// of `augment.small_crop_scale` to `small_crop_size` pixels, then view 2's
     /// colour, grayscale and blur (p = blur_p[1]), every image its own draws.
     pub fn small_views(&self, batch: &Tensor, n: usize) -> Tensor {
-        let x = self.to_unit_rgb(batch).repeat([n as i64, 1, 1, 1]);
+        self.small_views_of(&self.to_unit_rgb(batch), n)
+    }
+
+    /// [`Augmenter::small_views`] of a batch already in [0, 1] RGB.
+    fn small_views_of(&self, x: &Tensor, n: usize) -> Tensor {
+        let x = x.repeat([n as i64, 1, 1, 1]);
         self.view_with(&x, &self.small_crop, &self.jitter, self.blur_p[1])
     }
 

@@ -157,11 +157,11 @@ pub const DEFAULT_SMALL_CROP_SIZE: u32 = 16;
 /// SwAV's small-crop scale range (its large crops take [0.14, 1]).
 pub const DEFAULT_SMALL_CROP_SCALE: [f64; 2] = [0.05, 0.14];
 
-fn is_default_small_size(v: &u32) -> bool {
+pub(super) fn is_default_small_size(v: &u32) -> bool {
     *v == DEFAULT_SMALL_CROP_SIZE
 }
 
-fn is_default_small_scale(v: &[f64; 2]) -> bool {
+pub(super) fn is_default_small_scale(v: &[f64; 2]) -> bool {
     *v == DEFAULT_SMALL_CROP_SCALE
 }
 
@@ -374,11 +374,11 @@ impl LrSchedule {
 pub const DEFAULT_MOMENTUM: f64 = 0.9;
 pub const DEFAULT_TRUST_COEFFICIENT: f64 = 0.001;
 
-fn is_default_momentum(v: &f64) -> bool {
+pub(super) fn is_default_momentum(v: &f64) -> bool {
     *v == DEFAULT_MOMENTUM
 }
 
-fn is_default_trust(v: &f64) -> bool {
+pub(super) fn is_default_trust(v: &f64) -> bool {
     *v == DEFAULT_TRUST_COEFFICIENT
 }
 

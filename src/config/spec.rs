@@ -145,18 +145,10 @@ pub struct AugmentSpec {
     pub std: [f64; 3],
     #[serde(skip_serializing_if = "super::run::is_zero")]
     pub small_crops: usize,
-    #[serde(skip_serializing_if = "is_default_small_size")]
+    #[serde(skip_serializing_if = "super::run::is_default_small_size")]
     pub small_crop_size: u32,
-    #[serde(skip_serializing_if = "is_default_small_scale")]
+    #[serde(skip_serializing_if = "super::run::is_default_small_scale")]
     pub small_crop_scale: [f64; 2],
-}
-
-fn is_default_small_size(v: &u32) -> bool {
-    *v == DEFAULT_SMALL_CROP_SIZE
-}
-
-fn is_default_small_scale(v: &[f64; 2]) -> bool {
-    *v == DEFAULT_SMALL_CROP_SCALE
 }
 
 impl Default for AugmentSpec {
@@ -201,9 +193,9 @@ pub struct TrainSpec {
     pub checkpoint_every: usize,
     #[serde(skip_serializing_if = "Optimizer::is_adam")]
     pub optimizer: Optimizer,
-    #[serde(skip_serializing_if = "is_default_momentum")]
+    #[serde(skip_serializing_if = "super::run::is_default_momentum")]
     pub momentum: f64,
-    #[serde(skip_serializing_if = "is_default_trust")]
+    #[serde(skip_serializing_if = "super::run::is_default_trust")]
     pub trust_coefficient: f64,
     #[serde(skip_serializing_if = "LrSchedule::is_constant")]
     pub lr_schedule: LrSchedule,
@@ -213,14 +205,6 @@ pub struct TrainSpec {
     pub final_lr: f64,
     #[serde(skip_serializing_if = "super::run::is_zero")]
     pub freeze_prototypes_steps: usize,
-}
-
-fn is_default_momentum(v: &f64) -> bool {
-    *v == DEFAULT_MOMENTUM
-}
-
-fn is_default_trust(v: &f64) -> bool {
-    *v == DEFAULT_TRUST_COEFFICIENT
 }
 
 impl Default for TrainSpec {

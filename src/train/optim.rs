@@ -115,6 +115,11 @@ impl FlatOptimizer {
         self.frozen = frozen;
     }
 
+    /// Whether some parameters sit out the steps now ([`FlatOptimizer::set_frozen`]).
+    pub fn has_frozen(&self) -> bool {
+        self.frozen.iter().any(|&f| f)
+    }
+
     fn is_frozen(&self, i: usize) -> bool {
         self.frozen.get(i).copied().unwrap_or(false)
     }
@@ -166,6 +171,7 @@ impl FlatOptimizer {
     /// step for every parameter that takes it.
     fn coefficients(&mut self, grads: &[Tensor]) -> Vec<Option<Coef>> {
         let s = self.settings;
+        let lars = if s.rule == Optimizer::Lars { self.lars_ratios(grads) } else { Vec::new() };
         (0..self.params.len())
             .map(|i| {
                 if self.is_frozen(i) {
@@ -181,7 +187,7 @@ impl FlatOptimizer {
                     }
                     Optimizer::Sgd => Coef::Momentum { first: t == 1, scale: 1.0, wd: s.weight_decay as f32 },
                     Optimizer::Lars => {
-                        let (scale, wd) = self.lars_ratio(i, &grads[i]);
+                        let (scale, wd) = lars[i];
                         Coef::Momentum { first: t == 1, scale, wd }
                     }
                 })
@@ -189,24 +195,33 @@ impl FlatOptimizer {
             .collect()
     }
 
-    /// LARS's trust ratio and weight decay for parameter `i` (solo-learn's
+    /// LARS's trust ratio and weight decay of every parameter (solo-learn's
     /// `LARS`, exclude_bias_n_norm_lars = True, no clipping): a 1-D parameter,
-    /// or one whose weight or gradient norm is zero, steps as plain SGD without
-    /// weight decay; the others scale (g + wd w) by
-    /// eta ||w|| / (||g|| + wd ||w|| + eps). Float32, as torch computes it.
-    fn lars_ratio(&self, i: usize, grad: &Tensor) -> (f32, f32) {
-        if self.one_dim[i] || !grad.defined() {
-            return (1.0, 0.0);
+    /// a frozen one, or one whose weight or gradient norm is zero, steps as plain
+    /// SGD without weight decay; the others scale (g + wd w) by
+    /// eta ||w|| / (||g|| + wd ||w|| + eps). Float32, as torch computes it. The
+    /// norms are stacked and read back to the host once per step, not twice per
+    /// parameter (each read is a device sync on a GPU).
+    fn lars_ratios(&self, grads: &[Tensor]) -> Vec<(f32, f32)> {
+        let adapted: Vec<usize> =
+            (0..self.params.len()).filter(|&i| !self.one_dim[i] && !self.is_frozen(i) && grads[i].defined()).collect();
+        let mut ratios = vec![(1.0, 0.0); self.params.len()];
+        if adapted.is_empty() {
+            return ratios;
         }
+        let norms: Vec<Tensor> =
+            adapted.iter().flat_map(|&i| [self.params[i].detach().norm(), grads[i].detach().norm()]).collect();
+        let norms = Tensor::stack(&norms, 0).to_kind(Kind::Float).to_device(tch::Device::Cpu);
+        let norms = Vec::<f32>::try_from(norms).expect("norms are a float vector");
         let s = self.settings;
-        let norm = |t: &Tensor| f32::try_from(t.detach().norm()).expect("a norm is a scalar");
-        let (w, g) = (norm(&self.params[i]), norm(grad));
-        if w == 0.0 || g == 0.0 {
-            return (1.0, 0.0);
-        }
         let wd = s.weight_decay as f32;
-        let ratio = w / (g + w * wd + LARS_EPS as f32) * s.trust_coefficient as f32;
-        (ratio, wd)
+        for (k, &i) in adapted.iter().enumerate() {
+            let (w, g) = (norms[2 * k], norms[2 * k + 1]);
+            if w != 0.0 && g != 0.0 {
+                ratios[i] = (w / (g + w * wd + LARS_EPS as f32) * s.trust_coefficient as f32, wd);
+            }
+        }
+        ratios
     }
 
     /// The step as tensor operations over ranges of the flat buffer (consecutive

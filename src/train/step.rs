@@ -201,12 +201,7 @@ impl Engine {
         // are the step's only draws.
         let seed = mix_seed(self.cfg.seed, SALT_STEP ^ ((global_step as u64) << 8));
         let small_crops = self.cfg.augment.small_crops;
-        let (x1, x2, xs) = crate::runtime::rng::seeded(seed, || {
-            let (x1, x2) = self.augmenter.two_views(batch);
-            // Drawn after the large views, so runs without small views draw as before.
-            let xs = (small_crops > 0).then(|| self.augmenter.small_views(batch, small_crops));
-            (x1, x2, xs)
-        });
+        let (x1, x2, xs) = crate::runtime::rng::seeded(seed, || self.augmenter.views(batch, small_crops));
         clock.times.augment += clock.lap();
 
         let nets = &self.nets;
@@ -278,7 +273,9 @@ impl Engine {
         clock.times.backward += clock.lap();
         self.optim.settings.lr = self.lr_at(global_step, total_steps);
         let warming = global_step < self.cfg.train.freeze_prototypes_steps;
-        self.optim.set_frozen(if warming { self.prototype_params.clone() } else { Vec::new() });
+        if warming != self.optim.has_frozen() {
+            self.optim.set_frozen(if warming { self.prototype_params.clone() } else { Vec::new() });
+        }
         self.optim.step(&grads);
         if self.cfg.loss.renormalize_prototypes {
             self.nets.online.renormalize_prototypes();

@@ -327,6 +327,17 @@ fn floats(v: &serde_json::Value) -> Vec<f32> {
     v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
 }
 
+/// A fixture case's parameter shapes (`"shapes": [[2, 3], [3]]`).
+fn fixture_shapes(case: &serde_json::Value) -> Vec<Vec<i64>> {
+    let dims = |s: &serde_json::Value| s.as_array().unwrap().iter().map(|d| d.as_i64().unwrap()).collect();
+    case["shapes"].as_array().unwrap().iter().map(dims).collect()
+}
+
+/// A fixture's flat float list as a tensor of shape `s`.
+fn tensor(v: &serde_json::Value, s: &[i64]) -> Tensor {
+    Tensor::from_slice(&floats(v)).reshape(s)
+}
+
 fn assert_close(name: &str, got: &[f32], want: &[f32]) {
     assert_eq!(got.len(), want.len(), "{name}: length");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
@@ -341,13 +352,7 @@ fn flat_optimizer_adam_matches_torch_optim_adam() {
     let fx: serde_json::Value = serde_json::from_str(&text).unwrap();
     for case in fx["cases"].as_array().unwrap() {
         let (lr, wd) = (case["lr"].as_f64().unwrap(), case["weight_decay"].as_f64().unwrap());
-        let shapes: Vec<Vec<i64>> = case["shapes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s.as_array().unwrap().iter().map(|d| d.as_i64().unwrap()).collect())
-            .collect();
-        let tensor = |v: &serde_json::Value, s: &[i64]| Tensor::from_slice(&floats(v)).reshape(s);
+        let shapes = fixture_shapes(case);
         // Fused CPU pass, tensor-op pass (the CUDA path), and the fused pass with
         // the all-zero gradient given as "no gradient" (undefined): all equal torch.
         for (variant, undefined_zero) in [("fused", false), ("unfused", false), ("fused", true)] {
@@ -471,13 +476,7 @@ fn flat_optimizer_matches_torch_sgd_lars_and_per_parameter_steps() {
             momentum: num("momentum"),
             trust_coefficient: num("trust_coefficient"),
         };
-        let shapes: Vec<Vec<i64>> = case["shapes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s.as_array().unwrap().iter().map(|d| d.as_i64().unwrap()).collect())
-            .collect();
-        let tensor = |v: &serde_json::Value, s: &[i64]| Tensor::from_slice(&floats(v)).reshape(s);
+        let shapes = fixture_shapes(case);
         for fused in [true, false] {
             let params: Vec<Tensor> =
                 case["init"].as_array().unwrap().iter().zip(&shapes).map(|(v, s)| tensor(v, s)).collect();

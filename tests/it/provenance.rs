@@ -30,6 +30,19 @@ fn one_job(tmp: &std::path::Path, cfg: &RunConfig) -> (Job, std::path::PathBuf) 
     (jobs.remove(0), file)
 }
 
+/// Runs `job` (interrupted once, recorded in `first`) again to its end: its
+/// second attempt, after checking that the first was kept as it was.
+fn finish_second_attempt(job: &Job, slots: &[Slot], exe: &dyn Executor, first: &Provenance) -> Attempt {
+    let out = run_jobs(std::slice::from_ref(job), slots, exe, &StopFlag::new(), &quiet());
+    assert_eq!(out.done, 1, "{out}");
+    let both = job.dir.read_provenance().unwrap().unwrap();
+    assert_eq!(both.attempts.len(), 2);
+    assert_eq!(both.attempts[0], first.attempts[0], "the first attempt is kept as it was");
+    let b = both.attempts[1].clone();
+    assert_eq!((b.number, b.outcome), (2, Some(Outcome::Finished)));
+    b
+}
+
 #[test]
 fn rfc3339_is_utc_with_leap_days() {
     assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
@@ -88,13 +101,7 @@ fn each_attempt_is_appended_the_first_kept_and_a_new_isa_warned() {
     assert_eq!(sf.sha256, file_sha256(&file));
     assert_eq!(sf.sha256.as_ref().map(String::len), Some(64));
 
-    let out = run_jobs(std::slice::from_ref(&job), &slots, &exe, &StopFlag::new(), &quiet());
-    assert_eq!(out.done, 1, "{out}");
-    let both = job.dir.read_provenance().unwrap().unwrap();
-    assert_eq!(both.attempts.len(), 2);
-    assert_eq!(both.attempts[0], first.attempts[0], "the first attempt is kept as it was");
-    let b = &both.attempts[1];
-    assert_eq!((b.number, b.outcome), (2, Some(Outcome::Finished)));
+    let b = &finish_second_attempt(&job, &slots, &exe, &first);
     assert_eq!(b.warnings.len(), 1, "{:?}", b.warnings);
     assert!(b.warnings[0].starts_with("resumed on ISA level AVX512 where it started on AVX2"), "{}", b.warnings[0]);
 }
@@ -228,13 +235,7 @@ mod torch {
         }
         assert_eq!(json["attempts"][0]["device"]["isa"], isa);
 
-        let out = run_jobs(std::slice::from_ref(&job), &slots, &exe, &StopFlag::new(), &quiet());
-        assert_eq!(out.done, 1, "{out}");
-        let both = job.dir.read_provenance().unwrap().unwrap();
-        assert_eq!(both.attempts.len(), 2);
-        assert_eq!(both.attempts[0], first.attempts[0], "the first attempt is kept");
-        let b = &both.attempts[1];
-        assert_eq!((b.number, b.outcome), (2, Some(Outcome::Finished)));
+        let b = &super::finish_second_attempt(&job, &slots, &exe, &first);
         assert!(b.warnings.is_empty(), "same machine, same engine: {:?}", b.warnings);
         // (Threads aside: another test may change libtorch's between the attempts.)
         let threadless = |m: &Machine| Machine { threads: None, ..m.clone() };
