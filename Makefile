@@ -44,8 +44,12 @@ venv: $(STAMP) $(TB_STAMP)
 build: venv
 	$(CARGO) build
 
+# Two binaries (docs/architecture.md, "Two binaries"): sweep-engine with libtorch,
+# and a `sweep` without it that plans, reports and shows status at once and hands
+# the commands that train over to the engine beside it.
 release: venv
-	$(CARGO) build --release
+	$(CARGO) build --release --bins
+	$(CARGO) build --release --no-default-features --bin sweep
 
 doctor: release
 	./target/release/sweep doctor

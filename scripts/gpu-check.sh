@@ -15,7 +15,7 @@
 # Everything lands in $OUT: the logs, the CIFAR sweep file as run, and the stores
 # without checkpoints (render them with `sweep report STORE`).
 #
-# Inputs, carried in .gpu/ (git-ignored): sweep.gz (the stripped release binary),
+# Inputs, carried in .gpu/ (git-ignored): sweep.gz (the stripped target/release/sweep-engine, which does every command),
 # test_batch.bin.gz (CIFAR-10's test batch) and mnist/*.gz. Usage there:
 #   OUT=/some/dir TOTAL_S=500 bash scripts/gpu-check.sh
 set -u

@@ -379,6 +379,7 @@ impl std::fmt::Display for PackResult {
 pub const TORCH_SCRIPT: &str = include_str!("../benches/concurl_torch.py");
 
 /// How `sweep bench --compare` runs the PyTorch side.
+#[derive(Debug, Clone)]
 pub struct CompareOptions {
     /// A Python with torch (2.11.0, as linked here) and kornia.
     pub python: std::path::PathBuf,
@@ -512,5 +513,87 @@ impl std::fmt::Display for BenchResult {
             writeln!(f, "  GPU memory held by the run: {m:.0} MiB")?;
         }
         Ok(())
+    }
+}
+
+/// What `sweep bench` measures, typed.
+#[derive(Debug, Clone)]
+pub struct BenchRequest {
+    /// A named configuration ([`named_config`]); ignored by [`BenchMode::Kmeans`].
+    pub name: String,
+    pub device: crate::schedule::DeviceSpec,
+    pub warmup: usize,
+    pub steps: usize,
+    pub mode: BenchMode,
+    /// Changes to the named configuration.
+    pub changes: BenchChanges,
+    /// Train on this dataset, in this folder, instead of random images.
+    pub data: Option<(DatasetName, std::path::PathBuf)>,
+}
+
+/// Which measurement.
+#[derive(Debug, Clone)]
+pub enum BenchMode {
+    /// The training step's median time (each phase's too, with `breakdown`).
+    Steps { breakdown: bool },
+    /// The same step in PyTorch, alternating with this one.
+    Compare(CompareOptions),
+    /// N runs trained at once against one after another.
+    Pack(usize),
+    /// k-means on `rows` x 256 random rows, K = 10.
+    Kmeans { rows: usize, n_init: usize },
+}
+
+/// The command line's changes to a named configuration.
+#[derive(Debug, Clone, Default)]
+pub struct BenchChanges {
+    pub batch: Option<usize>,
+    pub nchw: bool,
+    pub bf16: bool,
+    pub small_crops: usize,
+    pub small_size: u32,
+    pub width: Option<f64>,
+}
+
+impl BenchChanges {
+    fn apply(&self, cfg: &mut RunConfig) {
+        if let Some(b) = self.batch {
+            cfg.train.batch_size = b;
+        }
+        cfg.train.channels_last = !self.nchw;
+        cfg.train.bf16 = self.bf16;
+        cfg.augment.small_crops = self.small_crops;
+        cfg.augment.small_crop_size = self.small_size;
+        if let Some(w) = self.width {
+            cfg.model.width = w;
+        }
+    }
+}
+
+/// `sweep bench`: the measurement `req` asks for, as the text to print.
+pub fn bench(req: &BenchRequest) -> anyhow::Result<String> {
+    let device = crate::runtime::device::to_tch(req.device);
+    if let BenchMode::Kmeans { rows, n_init } = req.mode {
+        let (secs, inertia) = crate::eval::kmeans::bench_kmeans(device, rows, 256, 10, n_init)?;
+        return Ok(format!(
+            "k-means on {rows} x 256, K = 10, n_init = {n_init} on {}: median {secs:.3} s (inertia {inertia:.6e})\n",
+            req.device
+        ));
+    }
+    let mut cfg = named_config(&req.name, req.data.clone())?;
+    req.changes.apply(&mut cfg);
+    let data = if req.data.is_some() {
+        let cache = crate::train::executor::DataCache::default();
+        let loaded = cache.get(&cfg, req.device).map_err(anyhow::Error::from)?;
+        BenchData::loaded(&cfg, loaded)?
+    } else {
+        BenchData::random(&cfg, device)
+    };
+    let (name, warmup, steps) = (&req.name, req.warmup, req.steps);
+    match &req.mode {
+        BenchMode::Compare(opts) => Ok(compare(&cfg, name, device, &data, warmup, steps, opts)?.to_string()),
+        BenchMode::Pack(n) => Ok(pack(&cfg, name, device, &data, *n, warmup, steps)?.to_string()),
+        BenchMode::Steps { breakdown } => Ok(run(&cfg, name, device, &data, warmup, steps, *breakdown)?.to_string()),
+        BenchMode::Kmeans { .. } => unreachable!("answered above"),
     }
 }

@@ -48,7 +48,7 @@ pub struct SlurmOptions {
     /// Extra sbatch options, one per line (`--account=x` or `#SBATCH --account=x`).
     pub sbatch: Vec<String>,
     /// `--devices` of each task (`auto`: the GPUs Slurm gave it, else the CPU).
-    pub devices: String,
+    pub devices: crate::schedule::Devices,
 }
 
 impl Default for SlurmOptions {
@@ -61,7 +61,7 @@ impl Default for SlurmOptions {
             max_parallel: None,
             runs_per_task: 1,
             sbatch: Vec::new(),
-            devices: "auto".to_string(),
+            devices: crate::schedule::Devices::Auto,
         }
     }
 }
@@ -257,7 +257,7 @@ pub fn array_script(layout: &Layout, opts: &SlurmOptions, spec: ArraySpec) -> St
         shell_quote(&layout.exe.to_string_lossy()),
         shell_quote(&layout.manifest().to_string_lossy()),
         spec.offset,
-        shell_quote(&opts.devices)
+        shell_quote(&opts.devices.to_string())
     );
     s
 }

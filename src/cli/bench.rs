@@ -74,63 +74,44 @@ pub struct BenchArgs {
 }
 
 #[cfg(not(feature = "torch"))]
-pub fn exec(_: &BenchArgs) -> anyhow::Result<i32> {
+pub fn exec(_: &BenchArgs, _: &crate::config::Environment) -> anyhow::Result<i32> {
     Err(super::no_torch("benchmark training"))
 }
 
 /// --python, else $SWEEP_PYTHON, else the project venv's python, else python3.
 #[cfg(feature = "torch")]
-fn python(given: &Option<PathBuf>) -> PathBuf {
+fn python(given: &Option<PathBuf>, env: &crate::config::Environment) -> PathBuf {
     given
         .clone()
-        .or_else(|| std::env::var_os("SWEEP_PYTHON").map(PathBuf::from))
+        .or_else(|| env.python.clone())
         .or_else(|| Some(PathBuf::from(".venv/bin/python")).filter(|p| p.exists()))
         .unwrap_or_else(|| PathBuf::from("python3"))
 }
 
 #[cfg(feature = "torch")]
-pub fn exec(a: &BenchArgs) -> anyhow::Result<i32> {
-    use crate::bench::{self, BenchData, CompareOptions};
-    let spec = a.device;
-    let device = crate::runtime::device::to_tch(spec);
-    if a.name == "kmeans" {
-        let (secs, inertia) = crate::eval::kmeans::bench_kmeans(device, a.rows, 256, 10, a.n_init)?;
-        println!(
-            "k-means on {} x 256, K = 10, n_init = {} on {}: median {:.3} s (inertia {:.6e})",
-            a.rows, a.n_init, a.device, secs, inertia
-        );
-        return Ok(0);
-    }
-    let data = match (&a.dataset, &a.data_root) {
-        (Some(ds), Some(root)) => Some((*ds, root.clone())),
-        _ => None,
-    };
-    let mut cfg = bench::named_config(&a.name, data)?;
-    if let Some(b) = a.batch {
-        cfg.train.batch_size = b;
-    }
-    cfg.train.channels_last = !a.nchw;
-    cfg.train.bf16 = a.bf16;
-    cfg.augment.small_crops = a.small_crops;
-    cfg.augment.small_crop_size = a.small_size;
-    if let Some(w) = a.width {
-        cfg.model.width = w;
-    }
-    let data = if a.dataset.is_some() {
-        let cache = crate::train::executor::DataCache::default();
-        let loaded = cache.get(&cfg, spec).map_err(anyhow::Error::from)?;
-        BenchData::loaded(&cfg, loaded)?
-    } else {
-        BenchData::random(&cfg, device)
-    };
-    if a.compare {
-        let opts =
-            CompareOptions { python: python(&a.python), rounds: a.rounds, torch_channels_last: a.torch_channels_last };
-        print!("{}", bench::compare(&cfg, &a.name, device, &data, a.warmup, a.steps, &opts)?);
+pub fn exec(a: &BenchArgs, env: &crate::config::Environment) -> anyhow::Result<i32> {
+    use crate::bench::{BenchChanges, BenchMode, BenchRequest, CompareOptions};
+    let mode = if a.name == "kmeans" {
+        BenchMode::Kmeans { rows: a.rows, n_init: a.n_init }
+    } else if a.compare {
+        let python = python(&a.python, env);
+        BenchMode::Compare(CompareOptions { python, rounds: a.rounds, torch_channels_last: a.torch_channels_last })
     } else if let Some(n) = a.pack {
-        print!("{}", bench::pack(&cfg, &a.name, device, &data, n, a.warmup, a.steps)?);
+        BenchMode::Pack(n)
     } else {
-        print!("{}", bench::run(&cfg, &a.name, device, &data, a.warmup, a.steps, a.breakdown)?);
-    }
+        BenchMode::Steps { breakdown: a.breakdown }
+    };
+    let changes = BenchChanges {
+        batch: a.batch,
+        nchw: a.nchw,
+        bf16: a.bf16,
+        small_crops: a.small_crops,
+        small_size: a.small_size,
+        width: a.width,
+    };
+    let data = a.dataset.zip(a.data_root.clone());
+    let req =
+        BenchRequest { name: a.name.clone(), device: a.device, warmup: a.warmup, steps: a.steps, mode, changes, data };
+    print!("{}", crate::ops::bench(&req)?);
     Ok(0)
 }

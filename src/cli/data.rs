@@ -6,8 +6,9 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use crate::cli::table::text_table;
-use crate::config::DatasetName;
-use crate::data::fetch::{self, FetchOptions, FileOutcome, MIRROR_ENV};
+use crate::config::{DatasetName, Environment};
+use crate::data::fetch::{FetchOptions, FileOutcome};
+use crate::ops::{self, Fetched};
 
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
@@ -47,16 +48,17 @@ pub struct ListArgs {
     pub dir: Option<PathBuf>,
 }
 
-pub fn exec(args: &DataArgs) -> anyhow::Result<i32> {
+pub fn exec(args: &DataArgs, env: &Environment) -> anyhow::Result<i32> {
     match &args.command {
-        DataCommand::Fetch(a) => fetch(a),
-        DataCommand::List(a) => list(a),
+        DataCommand::Fetch(a) => fetch(a, env),
+        DataCommand::List(a) => list(a, env),
     }
 }
 
-/// --dir, else the data folder ($SWEEP_DATA, else the user's cache folder).
-fn data_dir(given: &Option<PathBuf>) -> Option<PathBuf> {
-    Some(given.clone().unwrap_or_else(crate::config::dataset::data_home))
+/// --dir, else the data folder ($SWEEP_DATA, else the user's cache folder), absolute.
+fn data_dir(given: &Option<PathBuf>, env: &Environment) -> anyhow::Result<PathBuf> {
+    let dir = given.clone().unwrap_or_else(|| env.data_home.clone());
+    std::path::absolute(&dir).with_context(|| format!("resolving {}", dir.display()))
 }
 
 /// How to write `data.root` in a sweep file for `path`, with and without $SWEEP_DATA.
@@ -72,84 +74,46 @@ fn root_lines(dir: &Path, root: &Path) -> String {
     s
 }
 
-fn fetch(args: &FetchArgs) -> anyhow::Result<i32> {
-    let names = args.names.clone();
-    let dir = data_dir(&args.dir).context("give the folder to download into with --dir DIR (or set SWEEP_DATA)")?;
-    let dir = std::path::absolute(&dir).with_context(|| format!("resolving {}", dir.display()))?;
-    let mirror = args.mirror.clone().or_else(|| std::env::var(MIRROR_ENV).ok().filter(|m| !m.is_empty()));
+fn fetch(args: &FetchArgs, env: &Environment) -> anyhow::Result<i32> {
+    let dir = data_dir(&args.dir, env)?;
+    let mirror = args.mirror.clone().or_else(|| env.data_mirror.clone());
     let opts = FetchOptions { dir: dir.clone(), mirror, force: args.force, progress: true };
     let mut code = 0;
-    for name in names {
-        if let Some(text) = fetch::manual_instructions(name, &dir) {
-            println!("{text}\n");
-            code = 1;
-            continue;
-        }
-        let Some(source) = fetch::source(name) else {
-            println!("`{name}` has no files to download: {}\n", no_download_reason(name));
-            continue;
-        };
-        let outcomes = fetch::fetch(&source, &opts).with_context(|| format!("fetching {name}"))?;
-        for o in &outcomes {
-            match o {
-                FileOutcome::AlreadyPresent(p) => println!("present     {} (--force downloads it again)", p.display()),
-                FileOutcome::Downloaded { path, bytes } => {
-                    println!("downloaded  {} ({bytes} bytes, verified)", path.display())
+    for &name in &args.names {
+        match ops::fetch_dataset(name, &opts)? {
+            Fetched::Manual(text) => {
+                println!("{text}\n");
+                code = 1;
+            }
+            Fetched::NoFiles(why) => println!("`{name}` has no files to download: {why}\n"),
+            Fetched::Ready { files, root } => {
+                for f in &files {
+                    match f {
+                        FileOutcome::AlreadyPresent(p) => {
+                            println!("present     {} (--force downloads it again)", p.display())
+                        }
+                        FileOutcome::Downloaded { path, bytes } => {
+                            println!("downloaded  {} ({bytes} bytes, verified)", path.display())
+                        }
+                    }
                 }
+                println!("{name} is ready; in the sweep file:\n{}\n", root_lines(&dir, &root));
             }
         }
-        println!("{name} is ready; in the sweep file:\n{}\n", root_lines(&dir, &source.data_root(&dir)));
     }
     Ok(code)
 }
 
-fn no_download_reason(name: DatasetName) -> &'static str {
-    match name {
-        DatasetName::Synthetic => "it is generated in memory from data.synthetic.seed",
-        _ => "it reads your own tree of class folders (data.root = that folder)",
-    }
-}
-
-fn list(args: &ListArgs) -> anyhow::Result<i32> {
-    let dir = match data_dir(&args.dir) {
-        Some(d) => Some(std::path::absolute(&d).with_context(|| format!("resolving {}", d.display()))?),
-        None => None,
-    };
-    let shown_dir = dir.clone().unwrap_or_else(|| PathBuf::from("DIR"));
-    let rows: Vec<Vec<String>> = DatasetName::ALL
-        .iter()
-        .map(|&name| {
-            let (how, present, root) = match (fetch::source(name), name) {
-                (Some(s), _) => {
-                    let present = match &dir {
-                        Some(d) if s.is_present(d) => "yes",
-                        Some(_) => "no",
-                        None => "-",
-                    };
-                    ("sweep data fetch", present, s.data_root(&shown_dir).display().to_string())
-                }
-                (None, DatasetName::Imagenet10 | DatasetName::ImagenetDogs) => {
-                    let folder = shown_dir.join(name.as_str());
-                    let present = match &dir {
-                        Some(_) if folder.is_dir() => "folder exists",
-                        Some(_) => "no",
-                        None => "-",
-                    };
-                    ("your ImageNet copy", present, folder.display().to_string())
-                }
-                (None, DatasetName::Synthetic) => ("built in", "always", "(none)".into()),
-                (None, _) => ("your class folders", "-", "(your folder)".into()),
-            };
-            vec![name.as_str().to_string(), how.to_string(), present.to_string(), root]
-        })
+fn list(args: &ListArgs, env: &Environment) -> anyhow::Result<i32> {
+    let dir = data_dir(&args.dir, env)?;
+    let rows: Vec<Vec<String>> = ops::dataset_table(Some(&dir))
+        .into_iter()
+        .map(|r| vec![r.name.as_str().to_string(), r.source.to_string(), r.present.to_string(), r.root])
         .collect();
     print!("{}", text_table(&["dataset", "source", "present", "data.root"], &rows));
-    match dir {
-        Some(d) => println!(
-            "\n`sweep data fetch NAME --dir {}` downloads one; for the ImageNet subsets it prints the class list and layout.",
-            d.display()
-        ),
-        None => println!("\nGive --dir DIR (or set SWEEP_DATA) to see which datasets are present there."),
-    }
+    println!(
+        "\n`sweep data fetch NAME --dir {}` downloads one; for the ImageNet subsets it prints the class list and layout.",
+        dir.display()
+    );
     Ok(0)
 }

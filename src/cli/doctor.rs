@@ -16,7 +16,7 @@ pub fn exec(_: &DoctorArgs) -> anyhow::Result<i32> {
 
 #[cfg(feature = "torch")]
 pub fn exec(_: &DoctorArgs) -> anyhow::Result<i32> {
-    let info = crate::runtime::device::probe();
+    let info = crate::ops::doctor();
     print!("{info}");
     Ok(if info.libtorch_ok { 0 } else { 1 })
 }

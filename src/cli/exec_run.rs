@@ -26,18 +26,9 @@ pub fn exec(_: &ExecRunArgs) -> anyhow::Result<i32> {
 
 #[cfg(feature = "torch")]
 pub fn exec(a: &ExecRunArgs) -> anyhow::Result<i32> {
-    use crate::schedule::{Executor, Job, RunControl, RunFailure, Slot, StopFlag, EXIT_INTERRUPTED, SUSPENDED_PREFIX};
-    use crate::store::RunDir;
-
-    let dir = RunDir::open(&a.run_dir)?;
-    let device = a.device;
-    let stop = StopFlag::new();
-    crate::schedule::install_ctrlc(&stop)?;
-    let job = Job::from_dir(dir)?;
-    let options = crate::train::RunOptions { tensorboard: !a.no_tensorboard };
-    let exe = crate::train::executor::TorchExecutor { options, ..Default::default() };
-    let ctl = RunControl::stdout_protocol(stop);
-    match exe.execute(&job, &Slot { index: 0, device }, &ctl) {
+    use crate::schedule::{RunFailure, EXIT_INTERRUPTED, SUSPENDED_PREFIX};
+    let (run_id, end) = crate::ops::exec_run(&a.run_dir, a.device, !a.no_tensorboard)?;
+    match end {
         Ok(()) => Ok(0),
         Err(RunFailure::Interrupted) => Ok(EXIT_INTERRUPTED),
         Err(RunFailure::Suspended { reason }) => {
@@ -45,7 +36,7 @@ pub fn exec(a: &ExecRunArgs) -> anyhow::Result<i32> {
             Ok(EXIT_INTERRUPTED)
         }
         Err(RunFailure::Failed { reason }) => {
-            eprintln!("run {} failed: {}", job.dir.run_id(), crate::util::strip_backtrace(&reason));
+            eprintln!("run {run_id} failed: {}", crate::util::strip_backtrace(&reason));
             Ok(1)
         }
     }

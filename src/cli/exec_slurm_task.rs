@@ -14,7 +14,7 @@ pub struct ExecSlurmTaskArgs {
     pub index: usize,
     /// Devices: `auto` (the GPUs Slurm gave the task, else the CPU), `cpu`, `cuda:0,...`.
     #[arg(long, default_value = "auto")]
-    pub devices: String,
+    pub devices: crate::schedule::Devices,
 }
 
 pub fn exec(a: &ExecSlurmTaskArgs) -> anyhow::Result<i32> {

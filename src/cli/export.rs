@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::report::{self, export::Format};
+use crate::report::export::Format;
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("format").args(["csv", "json"])))]
@@ -24,9 +24,9 @@ pub struct ExportArgs {
 }
 
 pub fn exec(args: ExportArgs) -> anyhow::Result<i32> {
-    let store = report::resolve_store(&args.target.unwrap_or_else(|| PathBuf::from(".")))?;
+    let store = crate::store::locate(&args.target.unwrap_or_else(|| PathBuf::from(".")), None)?;
     let format = if args.json { Format::Json } else { Format::Csv };
-    report::export::export(&store, format, args.out.as_deref())?;
+    crate::ops::export(&store, format, args.out.as_deref())?;
     if let Some(out) = &args.out {
         eprintln!("wrote {}", out.display());
     }

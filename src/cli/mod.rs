@@ -2,10 +2,14 @@
 //! `exec` that resolves its inputs and calls the library. No logic lives here.
 use clap::{Parser, Subcommand};
 
+use crate::config::expand::LoadOptions;
+use crate::config::Environment;
+
 pub mod bench;
 pub mod completions;
 pub mod data;
 pub mod doctor;
+pub mod engine;
 pub mod exec_run;
 pub mod exec_slurm_task;
 pub mod export;
@@ -40,9 +44,9 @@ impl Default for SweepLoadArgs {
 }
 
 impl SweepLoadArgs {
-    pub fn options(&self) -> crate::config::expand::LoadOptions {
+    pub fn options(&self, env: &Environment) -> LoadOptions {
         let Self { max_runs, set } = self;
-        crate::config::expand::LoadOptions { max_runs: *max_runs, overrides: set.clone() }
+        LoadOptions { max_runs: *max_runs, overrides: set.clone(), ..LoadOptions::with_environment(env) }
     }
 }
 
@@ -59,7 +63,7 @@ impl SweepLoadArgs {
 ///   sweep data fetch cifar10 --dir DATA     download a dataset (verified)
 ///   sweep predict RUN_DIR --data IMAGES/    cluster new images with a finished run
 #[derive(Debug, Parser)]
-#[command(name = "sweep", version, about, long_about, verbatim_doc_comment)]
+#[command(name = "sweep", bin_name = "sweep", version, about, long_about, verbatim_doc_comment)]
 pub struct Cli {
     /// More log output (repeat for more); also RUST_LOG.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -105,6 +109,27 @@ pub enum Command {
 #[cfg(not(feature = "torch"))]
 pub(crate) use crate::ops::no_torch;
 
+impl Command {
+    /// What the command does with libtorch, when it needs it: the commands that
+    /// train, predict, benchmark or probe a device. A build without libtorch
+    /// hands these over to the engine ([`engine`]).
+    pub fn needs_libtorch(&self) -> Option<&'static str> {
+        match self {
+            Command::Doctor(_) => Some("check libtorch and the devices"),
+            Command::Run(_) | Command::Train(_) | Command::ExecRun(_) | Command::ExecSlurmTask(_) => Some("train"),
+            Command::Predict(_) => Some("predict with a trained model"),
+            Command::Bench(_) => Some("benchmark training"),
+            Command::Plan(_)
+            | Command::Status(_)
+            | Command::Report(_)
+            | Command::Export(_)
+            | Command::Data(_)
+            | Command::Submit(_)
+            | Command::Completions(_) => None,
+        }
+    }
+}
+
 /// Rust ignores SIGPIPE, so `sweep plan big.toml | head` would panic on the
 /// first write after `head` exits. Command-line tools die quietly there
 /// instead, as ripgrep and coreutils do: a run cut short this way is resumed
@@ -124,21 +149,10 @@ pub fn main() -> i32 {
     init_tracing(cli.verbose);
     #[cfg(feature = "torch")]
     crate::runtime::device::tune_host_allocator();
-    let result = match cli.command {
-        Command::Doctor(a) => doctor::exec(&a),
-        Command::Plan(a) => plan::exec(&a),
-        Command::Run(a) => run::exec(&a),
-        Command::Train(a) => train::exec(&a),
-        Command::Status(a) => status::exec(&a),
-        Command::Report(a) => report::exec(a),
-        Command::Export(a) => export::exec(a),
-        Command::Predict(a) => predict::exec(&a),
-        Command::Bench(a) => bench::exec(&a),
-        Command::Data(a) => data::exec(&a),
-        Command::Submit(a) => submit::exec(&a),
-        Command::Completions(a) => completions::exec(&a),
-        Command::ExecRun(a) => exec_run::exec(&a),
-        Command::ExecSlurmTask(a) => exec_slurm_task::exec(&a),
+    let result = match cli.command.needs_libtorch() {
+        Some(what) if !cfg!(feature = "torch") => Err(engine::hand_over(what)),
+        // The environment is read here, once, and handed down.
+        _ => dispatch(cli.command, &Environment::from_process()),
     };
     match result {
         Ok(code) => code,
@@ -150,6 +164,26 @@ pub fn main() -> i32 {
             }
             2
         }
+    }
+}
+
+/// The command's own `exec`: its exit code.
+fn dispatch(command: Command, env: &Environment) -> anyhow::Result<i32> {
+    match command {
+        Command::Doctor(a) => doctor::exec(&a),
+        Command::Plan(a) => plan::exec(&a, env),
+        Command::Run(a) => run::exec(&a, env),
+        Command::Train(a) => train::exec(&a, env),
+        Command::Status(a) => status::exec(&a, &LoadOptions::with_environment(env)),
+        Command::Report(a) => report::exec(a),
+        Command::Export(a) => export::exec(a),
+        Command::Predict(a) => predict::exec(&a, env),
+        Command::Bench(a) => bench::exec(&a, env),
+        Command::Data(a) => data::exec(&a, env),
+        Command::Submit(a) => submit::exec(&a, env),
+        Command::Completions(a) => completions::exec(&a),
+        Command::ExecRun(a) => exec_run::exec(&a),
+        Command::ExecSlurmTask(a) => exec_slurm_task::exec(&a),
     }
 }
 

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::cli::table::text_table;
-use crate::config::expand::load_sweep_with;
+use crate::config::Environment;
+use crate::ops::{self, PlanView};
 use crate::schedule::swept_label;
-use crate::store::{Observed, StateCounts, Store};
 
 #[derive(Debug, Clone, Args)]
 pub struct PlanArgs {
@@ -20,44 +20,43 @@ pub struct PlanArgs {
     pub store: Option<PathBuf>,
 }
 
-pub fn exec(args: &PlanArgs) -> anyhow::Result<i32> {
-    let expanded = load_sweep_with(&args.file, &args.load.options())?;
-    let store_path = args.store.clone().unwrap_or_else(|| expanded.store.clone());
-    Store::check_usable(&store_path)?;
-    // A store that does not exist yet simply has every run `new`.
-    let store = Store::existing(&store_path).ok();
-    let mut views = Vec::with_capacity(expanded.runs.len());
-    let mut rows = Vec::with_capacity(expanded.runs.len());
-    for (entry, _) in &expanded.runs {
-        let view = match &store {
-            Some(s) => Some(s.view(&entry.run_id)?),
-            None => None,
-        };
-        let state = view.as_ref().map(|v| v.observed).unwrap_or(Observed::New);
-        rows.push(vec![entry.run_id.clone(), entry.blocks.join(","), swept_label(entry), state.to_string()]);
-        views.extend(view);
-    }
-    print!("{}", text_table(&["run", "blocks", "swept", "state"], &rows));
-    for need in crate::data::fetch::data_needs(expanded.runs.iter().map(|(_, c)| c)) {
+pub fn exec(args: &PlanArgs, env: &Environment) -> anyhow::Result<i32> {
+    let view = ops::plan(&args.file, &args.load.options(env), args.store.as_deref())?;
+    print!("{}", render(&view));
+    Ok(0)
+}
+
+/// The runs' table, the datasets they read, the overrides and the counts.
+fn render(view: &PlanView) -> String {
+    let ex = &view.expanded;
+    let rows: Vec<Vec<String>> = ex
+        .runs
+        .iter()
+        .zip(&view.states)
+        .map(|((entry, _), state)| {
+            vec![entry.run_id.clone(), entry.blocks.join(","), swept_label(entry), state.to_string()]
+        })
+        .collect();
+    let mut text = text_table(&["run", "blocks", "swept", "state"], &rows);
+    for need in &view.data {
         let Some(root) = &need.root else { continue };
         let state = match (need.present, need.fetchable) {
             (true, _) => "present".to_string(),
             (false, true) => "missing: `sweep run` fetches it on first use (or `sweep data fetch`)".to_string(),
             (false, false) => format!("missing: see `sweep data fetch {}`", need.dataset),
         };
-        println!("data `{}`: {} ({state})", need.dataset, root.display());
+        text.push_str(&format!("data `{}`: {} ({state})\n", need.dataset, root.display()));
     }
-    if !expanded.plan.overrides.is_empty() {
-        println!("overrides: --set {}", expanded.plan.overrides.join(" --set "));
+    if !ex.plan.overrides.is_empty() {
+        text.push_str(&format!("overrides: --set {}\n", ex.plan.overrides.join(" --set ")));
     }
-    let counts = StateCounts::of(&views);
-    println!(
-        "\nsweep `{}` (template `{}`): {} runs, {} already done; store {}",
-        expanded.plan.sweep,
-        expanded.plan.template,
-        expanded.runs.len(),
-        counts.done,
-        store_path.display()
-    );
-    Ok(0)
+    text.push_str(&format!(
+        "\nsweep `{}` (template `{}`): {} runs, {} already done; store {}\n",
+        ex.plan.sweep,
+        ex.plan.template,
+        ex.runs.len(),
+        view.counts.done,
+        view.store.display()
+    ));
+    text
 }

@@ -38,27 +38,23 @@ fn parse_split(s: &str) -> Result<Split, String> {
 }
 
 #[cfg(not(feature = "torch"))]
-pub fn exec(_: &PredictArgs) -> anyhow::Result<i32> {
+pub fn exec(_: &PredictArgs, _: &crate::config::Environment) -> anyhow::Result<i32> {
     Err(super::no_torch("predict with a trained model"))
 }
 
 #[cfg(feature = "torch")]
-pub fn exec(a: &PredictArgs) -> anyhow::Result<i32> {
+pub fn exec(a: &PredictArgs, env: &crate::config::Environment) -> anyhow::Result<i32> {
     use crate::config::DataSpec;
-    use crate::train::predict::{predict, read_data_spec, PredictData};
+    use crate::ops::PredictInput;
 
-    let data = match (&a.data, a.dataset) {
-        (Some(p), _) if p.is_dir() => PredictData::Images(p.clone()),
-        (Some(p), _) => PredictData::Spec(read_data_spec(p)?),
+    let input = match (&a.data, a.dataset) {
+        (Some(p), _) => PredictInput::Path(p.clone()),
         (None, Some(dataset)) => {
-            PredictData::Spec(DataSpec { dataset, root: a.root.clone(), split: a.split, ..DataSpec::default() })
+            PredictInput::Dataset(DataSpec { dataset, root: a.root.clone(), split: a.split, ..DataSpec::default() })
         }
         (None, None) => anyhow::bail!("give --data FILE|FOLDER or --dataset NAME"),
     };
-    let device = crate::runtime::device::to_tch(a.device);
-    let pred = predict(&a.run_dir, &data, device)?;
-    let out = a.out.clone().unwrap_or_else(|| a.run_dir.join("predictions.csv"));
-    pred.write_csv(&out)?;
-    println!("{} images predicted with run {}: {}", pred.assignments.indices.len(), pred.run_id, out.display());
+    let done = crate::ops::predict(&a.run_dir, &input, a.device, a.out.as_deref(), &env.data_home)?;
+    println!("{} images predicted with run {}: {}", done.images, done.run_id, done.out.display());
     Ok(0)
 }

@@ -19,8 +19,8 @@ pub struct ReportArgs {
 }
 
 pub fn exec(args: ReportArgs) -> anyhow::Result<i32> {
-    let store = report::resolve_store(&args.target.unwrap_or_else(|| PathBuf::from(".")))?;
-    let path = report::write_report_as(&store, &args.out, args.format)?;
+    let store = crate::store::locate(&args.target.unwrap_or_else(|| PathBuf::from(".")), None)?;
+    let path = crate::ops::report(&store, &args.out, args.format)?;
     println!("{}", path.display());
     Ok(0)
 }

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::config::Environment;
 use crate::ops;
-use crate::schedule::ProgressMode;
+use crate::schedule::{Devices, ProgressMode};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -18,7 +19,7 @@ pub struct RunArgs {
     pub store: Option<PathBuf>,
     /// Devices: `auto` (every GPU, else the CPU), `cpu`, or `cuda:0,cuda:1`.
     #[arg(long, default_value = "auto")]
-    pub devices: String,
+    pub devices: Devices,
     /// Concurrent runs per device (pack several small runs onto one large GPU).
     #[arg(long, default_value_t = 1)]
     pub per_device: usize,
@@ -48,7 +49,7 @@ pub struct RunArgs {
     pub no_tensorboard: bool,
 }
 
-pub fn exec(a: &RunArgs) -> anyhow::Result<i32> {
+pub fn exec(a: &RunArgs, env: &Environment) -> anyhow::Result<i32> {
     let RunArgs {
         file,
         load,
@@ -63,7 +64,7 @@ pub fn exec(a: &RunArgs) -> anyhow::Result<i32> {
         offline,
         no_tensorboard,
     } = a;
-    let expanded = crate::config::expand::load_sweep_with(file, &load.options())?;
+    let expanded = crate::config::expand::load_sweep_with(file, &load.options(env))?;
     let settings = ops::RunSettings {
         store: store.clone().unwrap_or_else(|| expanded.store.clone()),
         devices: devices.clone(),
@@ -75,6 +76,7 @@ pub fn exec(a: &RunArgs) -> anyhow::Result<i32> {
         progress: if *plain { ProgressMode::Lines } else { ProgressMode::Auto },
         offline: *offline,
         tensorboard: !no_tensorboard,
+        data_mirror: env.data_mirror.clone(),
     };
     let run = ops::run_sweep(expanded, &settings)?;
     if let Some(report) = &run.report {

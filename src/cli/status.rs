@@ -1,12 +1,12 @@
 //! `sweep status [FILE|STORE]`: how far a sweep has got, from its store.
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::Args;
 
 use crate::cli::table::text_table;
-use crate::config::load_sweep;
-use crate::store::{Damaged, RunView, StateCounts, Store};
+use crate::config::expand::LoadOptions;
+use crate::ops::{self, StatusView};
+use crate::store::Damaged;
 
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
@@ -23,14 +23,14 @@ pub struct StatusArgs {
 /// Longest reason shown in the table (the whole one is in status.json).
 const REASON_CHARS: usize = 100;
 
-pub fn exec(args: &StatusArgs) -> anyhow::Result<i32> {
+pub fn exec(args: &StatusArgs, opts: &LoadOptions) -> anyhow::Result<i32> {
     let Some(secs) = args.watch else {
-        print!("{}", snapshot(args)?.0);
+        print!("{}", snapshot(args, opts)?.0);
         return Ok(0);
     };
     anyhow::ensure!(secs >= 1, "--watch takes a number of seconds >= 1");
     loop {
-        let (text, running) = snapshot(args)?;
+        let (text, running) = snapshot(args, opts)?;
         // Clear the screen and home the cursor, as `watch` does.
         print!("\x1b[2J\x1b[H{text}");
         if running == 0 {
@@ -45,26 +45,16 @@ pub fn exec(args: &StatusArgs) -> anyhow::Result<i32> {
 
 /// The status text of the sweep or store `args` names, and how many of its runs
 /// are running now (live, not stale).
-pub fn snapshot(args: &StatusArgs) -> anyhow::Result<(String, usize)> {
+fn snapshot(args: &StatusArgs, opts: &LoadOptions) -> anyhow::Result<(String, usize)> {
     let target = args.target.clone().unwrap_or_else(|| PathBuf::from("."));
-    let (store, ids) = if target.is_file() {
-        let expanded = load_sweep(&target)?;
-        let path = args.store.clone().unwrap_or_else(|| expanded.store.clone());
-        let ids: Vec<String> = expanded.runs.iter().map(|(e, _)| e.run_id.clone()).collect();
-        (Store::existing(&path).with_context(|| format!("sweep {} has not run yet", target.display()))?, ids)
-    } else {
-        let store = Store::existing(args.store.as_deref().unwrap_or(Path::new(&target)))?;
-        let ids = match store.read_plan()? {
-            Some(plan) => plan.runs.into_iter().map(|e| e.run_id).collect(),
-            None => store.runs()?.into_iter().map(|r| r.run_id().to_string()).collect(),
-        };
-        (store, ids)
-    };
-    let views = ids.iter().map(|id| store.view(id)).collect::<anyhow::Result<Vec<_>>>()?;
-    // The store is the truth; Slurm's queue (when there is one and runs were
-    // submitted to it) only adds to runs the store has not seen start or end.
-    let slurm = crate::backend::slurm::submitted_states(store.root())?;
-    let rows: Vec<Vec<String>> = views
+    let view = ops::status(&target, args.store.as_deref(), opts)?;
+    Ok((render(&view), view.counts.running))
+}
+
+/// The counts, a table of the runs, and each damaged run in full.
+fn render(view: &StatusView) -> String {
+    let rows: Vec<Vec<String>> = view
+        .runs
         .iter()
         .map(|v| {
             let epoch = match v.epochs {
@@ -78,26 +68,17 @@ pub fn snapshot(args: &StatusArgs) -> anyhow::Result<(String, usize)> {
             if reason.chars().count() > REASON_CHARS {
                 reason = reason.chars().take(REASON_CHARS - 3).collect::<String>() + "...";
             }
-            let state = crate::backend::slurm::status_label(v, slurm.get(&v.run_id));
-            vec![v.run_id.clone(), state, epoch, v.status.attempts.to_string(), reason]
+            vec![v.run_id.clone(), view.state_label(v), epoch, v.status.attempts.to_string(), reason]
         })
         .collect();
-    let counts = StateCounts::of(&views);
-    let mut text = format!("{}: {} runs: {}\n\n", store.root().display(), views.len(), counts);
+    let mut text = format!("{}: {} runs: {}\n\n", view.store.display(), view.runs.len(), view.counts);
     text.push_str(&text_table(&["run", "state", "epoch", "attempts", "reason"], &rows));
-    text.push_str(&damaged_lines(&views));
-    Ok((text, counts.running))
-}
-
-/// Each damaged run in full (which file, why, what to do), under the table.
-fn damaged_lines(views: &[RunView]) -> String {
-    let damaged: Vec<&Damaged> = views.iter().filter_map(|v| v.damaged.as_ref()).collect();
-    if damaged.is_empty() {
-        return String::new();
-    }
-    let mut text = format!("\n{} damaged run(s), left alone by `sweep run` until repaired:\n", damaged.len());
-    for d in damaged {
-        text.push_str(&format!("  {}: {}\n", d.run_id, d.message));
+    let damaged: Vec<&Damaged> = view.runs.iter().filter_map(|v| v.damaged.as_ref()).collect();
+    if !damaged.is_empty() {
+        text.push_str(&format!("\n{} damaged run(s), left alone by `sweep run` until repaired:\n", damaged.len()));
+        for d in damaged {
+            text.push_str(&format!("  {}: {}\n", d.run_id, d.message));
+        }
     }
     text
 }

@@ -49,7 +49,7 @@ pub struct SubmitArgs {
     pub sbatch: Vec<String>,
     /// Devices inside each task: `auto` (the GPUs Slurm gives it, else the CPU), `cpu`.
     #[arg(long, default_value = "auto")]
-    pub devices: String,
+    pub devices: crate::schedule::Devices,
     /// Resubmit failed runs, and runs whose task vanished.
     #[arg(long)]
     pub retry_failed: bool,
@@ -61,11 +61,11 @@ pub struct SubmitArgs {
     pub dry_run: bool,
 }
 
-pub fn exec(a: &SubmitArgs) -> anyhow::Result<i32> {
+pub fn exec(a: &SubmitArgs, env: &crate::config::Environment) -> anyhow::Result<i32> {
     match a.backend {
         Backend::Slurm => {}
     }
-    let expanded = crate::config::expand::load_sweep_with(&a.file, &a.load.options())?;
+    let expanded = crate::config::expand::load_sweep_with(&a.file, &a.load.options(env))?;
     let req = slurm::Submit {
         store: a.store.clone().unwrap_or_else(|| expanded.store.clone()),
         opts: SlurmOptions {
@@ -84,7 +84,7 @@ pub fn exec(a: &SubmitArgs) -> anyhow::Result<i32> {
         exe: std::env::current_exe().context("finding the path of this executable")?,
         max_array_size: None,
     };
-    let outcome = slurm::submit(&expanded, &req)?;
+    let outcome = crate::ops::submit(&expanded, &req)?;
     eprintln!("sweep `{}`: {outcome}", expanded.plan.sweep);
     if let Some(dir) = &outcome.dir {
         println!("{}", dir.display());

@@ -34,7 +34,11 @@ impl Provenance {
 }
 
 /// Assemble, fix up `data.root`, deserialise and resolve one run's config.
-pub(super) fn build(sets: &[Set<'_>], fallback: &Origin) -> Result<(RunConfig, Provenance), Vec<Problem>> {
+pub(super) fn build(
+    sets: &[Set<'_>],
+    fallback: &Origin,
+    data_home: &Path,
+) -> Result<(RunConfig, Provenance), Vec<Problem>> {
     let mut table = toml::Table::new();
     let mut prov = Vec::with_capacity(sets.len());
     for s in sets {
@@ -46,7 +50,7 @@ pub(super) fn build(sets: &[Set<'_>], fallback: &Origin) -> Result<(RunConfig, P
     if let Some(root) = table.get_mut("data").and_then(|d| d.get_mut("root")) {
         let at = prov.locate("data.root").unwrap_or(fallback);
         if let toml::Value::String(s) = root {
-            match expand_root(s, at) {
+            match expand_root(s, at, data_home) {
                 Ok(p) => *s = p.to_string_lossy().into_owned(),
                 Err(msg) => problems.push(Problem::new(at.clone(), msg)),
             }
@@ -60,8 +64,7 @@ pub(super) fn build(sets: &[Set<'_>], fallback: &Origin) -> Result<(RunConfig, P
             // No data.root: the dataset's standard folder in the data folder
             // (where `sweep data fetch` puts it). Not part of the run's identity.
             if spec.data.root.is_none() {
-                spec.data.root =
-                    spec.data.dataset.standard_folder().map(|f| crate::config::dataset::data_home().join(f));
+                spec.data.root = spec.data.dataset.standard_folder().map(|f| data_home.join(f));
             }
             match spec.resolve() {
                 Ok(cfg) => Ok((cfg, prov)),
@@ -76,19 +79,18 @@ pub(super) fn build(sets: &[Set<'_>], fallback: &Origin) -> Result<(RunConfig, P
 
 /// `data.root` as the file `file` wrote it, resolved as in run and sweep files
 /// (for readers of a bare `[data]` table, such as `sweep predict`).
-pub fn resolve_data_root(raw: &Path, file: &Path) -> Result<PathBuf, String> {
-    expand_root(&raw.to_string_lossy(), &Origin::file(&Arc::new(file.to_path_buf())))
+pub fn resolve_data_root(raw: &Path, file: &Path, data_home: &Path) -> Result<PathBuf, String> {
+    expand_root(&raw.to_string_lossy(), &Origin::file(&Arc::new(file.to_path_buf())), data_home)
 }
 
-/// `$SWEEP_DATA` at the start expands to the data folder
-/// ([`crate::config::dataset::data_home`]: the variable, else the user's cache
-/// folder); a relative path is taken from the folder of the file that wrote it.
-fn expand_root(raw: &str, at: &Origin) -> Result<PathBuf, String> {
-    let var = format!("${}", crate::config::dataset::DATA_ENV);
+/// `$SWEEP_DATA` at the start expands to the data folder `data_home`
+/// ([`crate::config::Environment::data_home`]: the variable, else the user's
+/// cache folder); a relative path is taken from the folder of the file that
+/// wrote it.
+fn expand_root(raw: &str, at: &Origin, data_home: &Path) -> Result<PathBuf, String> {
+    let var = format!("${}", crate::config::environment::DATA_ENV);
     let expanded = match raw.strip_prefix(&var) {
-        Some(rest) if rest.is_empty() || rest.starts_with('/') => {
-            crate::config::dataset::data_home().join(rest.trim_start_matches('/'))
-        }
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => data_home.join(rest.trim_start_matches('/')),
         _ => PathBuf::from(raw),
     };
     if expanded.is_absolute() {

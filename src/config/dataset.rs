@@ -217,22 +217,6 @@ impl std::fmt::Display for Split {
     }
 }
 
-/// The environment variable naming the data folder.
-pub const DATA_ENV: &str = "SWEEP_DATA";
-
-/// The data folder: `$SWEEP_DATA` when set, else the user's cache folder
-/// (`~/.cache/sweep/datasets` on Linux, the platform's equivalent elsewhere),
-/// else `./datasets`. `$SWEEP_DATA` in a `data.root` and a missing `data.root`
-/// both resolve through it, so a sweep plans without any data present.
-pub fn data_home() -> std::path::PathBuf {
-    match std::env::var_os(DATA_ENV).filter(|v| !v.is_empty()) {
-        Some(v) => std::path::PathBuf::from(v),
-        None => dirs::cache_dir()
-            .map(|c| c.join("sweep").join("datasets"))
-            .unwrap_or_else(|| std::path::PathBuf::from("datasets")),
-    }
-}
-
 /// Where one split of a file-based public dataset lies under `data.root`: the
 /// files its reader (src/data/) opens, the sub-folders they may sit in besides
 /// the root itself (where the download's archive unpacks to), whether each may

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::candidate::{build, located_validation, Set};
+use super::environment::Environment;
 use super::grid::{block_plans, build_runs, check_size};
 use super::layers::{load_layers, merge_grid, parse_overrides};
 use super::located::{Origin, Problem, SweepError};
@@ -58,11 +59,21 @@ pub struct LoadOptions {
     pub max_runs: u64,
     /// `--set KEY=VALUE` overrides, in order (a later one wins on the same key).
     pub overrides: Vec<String>,
+    /// What `$SWEEP_DATA` in a `data.root`, and a missing `data.root`, resolve
+    /// through ([`crate::config::Environment::data_home`]).
+    pub data_home: PathBuf,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { max_runs: DEFAULT_MAX_RUNS, overrides: Vec::new() }
+        Self::with_environment(&Environment::from_process())
+    }
+}
+
+impl LoadOptions {
+    /// The defaults, with the data folder of `env`.
+    pub fn with_environment(env: &Environment) -> Self {
+        Self { max_runs: DEFAULT_MAX_RUNS, overrides: Vec::new(), data_home: env.data_home.clone() }
     }
 }
 
@@ -85,7 +96,7 @@ pub fn load_sweep_with(path: &Path, opts: &LoadOptions) -> Result<Expanded, Swee
         problems.push(p);
         return Err(SweepError { problems: dedup(problems) });
     }
-    let expanded = expand(&file, &mut problems).map(|mut e| {
+    let expanded = expand(&file, &opts.data_home, &mut problems).map(|mut e| {
         e.plan.overrides = opts.overrides.clone();
         e
     });
@@ -99,19 +110,19 @@ pub fn load_sweep_with(path: &Path, opts: &LoadOptions) -> Result<Expanded, Swee
 /// Load a single-run TOML file (a bare `RunConfig`), with the same strictness and
 /// error locations as sweep files. Relative `data.root` is taken from the file's folder.
 pub fn load_run_config(path: &Path) -> Result<RunConfig, SweepError> {
-    load_run_config_with(path, &[])
+    load_run_config_with(path, &LoadOptions::default())
 }
 
-/// [`load_run_config`] with `--set KEY=VALUE` overrides applied over the file
-/// (values only: a single run has no axes).
-pub fn load_run_config_with(path: &Path, overrides: &[String]) -> Result<RunConfig, SweepError> {
+/// [`load_run_config`] with the `--set KEY=VALUE` overrides of `opts` applied
+/// over the file (values only: a single run has no axes) and its data folder.
+pub fn load_run_config_with(path: &Path, opts: &LoadOptions) -> Result<RunConfig, SweepError> {
     let file = Arc::new(path.to_path_buf());
     let text = std::fs::read_to_string(path).map_err(|e| SweepError {
         problems: vec![Problem::new(Origin::file(&file), format!("cannot read the run file: {e}"))],
     })?;
     let mut problems = Vec::new();
     let mut leaves = parse_run_text(path, &text, &mut problems);
-    for o in parse_overrides(overrides, &mut problems) {
+    for o in parse_overrides(&opts.overrides, &mut problems) {
         match o {
             Override::Value { key, leaf } => {
                 leaves.retain(|k, _| !(k == &key || k.starts_with(&format!("{key}."))));
@@ -128,7 +139,7 @@ pub fn load_run_config_with(path: &Path, overrides: &[String]) -> Result<RunConf
     let sets: Vec<Set<'_>> = leaves.iter().map(|(k, l)| Set { key: k, value: &l.value, at: &l.value_at }).collect();
     let fallback = Origin::file(&file);
     if problems.is_empty() {
-        match build(&sets, &fallback) {
+        match build(&sets, &fallback, &opts.data_home) {
             Ok((cfg, prov)) => {
                 problems.extend(located_validation(&cfg, &prov, &fallback));
                 if problems.is_empty() {
@@ -192,7 +203,7 @@ fn plain_name(name: &str) -> Result<(), &'static str> {
 /// A checked sweep file -> its plan, in phases: the header (name, template), the
 /// keys and block names, one plan per block, then the runs those plans build
 /// (deduplicated by run id). Every problem found is pushed; None when any was.
-fn expand(file: &SweepFile, problems: &mut Vec<Problem>) -> Option<Expanded> {
+fn expand(file: &SweepFile, data_home: &Path, problems: &mut Vec<Problem>) -> Option<Expanded> {
     let top = Origin::file(&file.path);
     let name = check_header(file, &top, problems);
     let mut checker = Checker::default();
@@ -207,7 +218,7 @@ fn expand(file: &SweepFile, problems: &mut Vec<Problem>) -> Option<Expanded> {
         .map(|b| (b.name.value.clone(), merge_grid(file.grid.clone(), b.grid.clone(), false)))
         .collect();
     let blocks = block_plans(file, &merged, problems);
-    let runs = build_runs(&blocks, !file.blocks.is_empty(), &checker, &top, problems);
+    let runs = build_runs(&blocks, !file.blocks.is_empty(), &checker, &top, data_home, problems);
     if runs.is_empty() && problems.is_empty() {
         problems.push(Problem::new(top.clone(), "the sweep expands to no runs (everything excluded?)"));
     }
@@ -226,11 +237,39 @@ fn expand(file: &SweepFile, problems: &mut Vec<Problem>) -> Option<Expanded> {
         acc_thresholds: file.acc_thresholds.clone(),
         runs: runs.iter().map(|(e, _)| e.clone()).collect(),
     };
-    let store = match &file.store {
-        Some(s) => PathBuf::from(&s.value),
-        None => Path::new("runs").join(&name),
-    };
+    let store = store_rule(file, &name);
     Some(Expanded { plan, runs, store })
+}
+
+/// A sweep's store folder: its `store` key (through `extends`), else
+/// `runs/<name>`, relative to the current folder. The one rule for every
+/// command ([`store_of`], `store::locate`).
+fn store_rule(file: &SweepFile, name: &str) -> PathBuf {
+    match &file.store {
+        Some(s) => PathBuf::from(&s.value),
+        None => Path::new("runs").join(name),
+    }
+}
+
+/// The store of the sweep file at `path`, by the rule of `sweep run`, from
+/// its layers alone (`extends` followed; no run is built, so neither the
+/// data nor the runs' settings need to be valid).
+pub fn store_of(path: &Path) -> Result<PathBuf, SweepError> {
+    let mut problems = Vec::new();
+    let file = load_layers(path, None, &mut Vec::new(), &mut problems);
+    match file {
+        Some(file) => match &file.name {
+            Some(name) => Ok(store_rule(&file, &name.value)),
+            None if file.store.is_some() => Ok(store_rule(&file, "")),
+            None => Err(SweepError {
+                problems: vec![Problem::new(
+                    Origin::file(&Arc::new(path.to_path_buf())),
+                    "missing `name` (the store folder defaults to runs/<name>)",
+                )],
+            }),
+        },
+        None => Err(SweepError { problems: dedup(problems) }),
+    }
 }
 
 /// The sweep's `name` (a plain folder name; required) and `template` (one of

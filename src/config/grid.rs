@@ -3,6 +3,7 @@
 //! `[[include]]`s and `[[exclude]]`s, the size check before anything is built,
 //! and the runs the candidates build, keyed by run id.
 use std::collections::HashMap;
+use std::path::Path;
 
 use indexmap::IndexMap;
 use serde_json::Value as Json;
@@ -251,6 +252,7 @@ fn build_candidate(
     c: &Candidate<'_>,
     ctx: &str,
     top: &Origin,
+    data_home: &Path,
     problems: &mut Vec<Problem>,
 ) -> Option<(RunConfig, Json)> {
     let with_ctx = |mut p: Problem| {
@@ -259,7 +261,7 @@ fn build_candidate(
         }
         p
     };
-    let (cfg, prov) = match build(&c.sets, top) {
+    let (cfg, prov) = match build(&c.sets, top, data_home) {
         Ok(x) => x,
         Err(ps) => {
             problems.extend(ps.into_iter().map(with_ctx));
@@ -288,6 +290,7 @@ pub(super) fn build_runs(
     has_blocks: bool,
     checker: &Checker,
     top: &Origin,
+    data_home: &Path,
     problems: &mut Vec<Problem>,
 ) -> IndexMap<String, (PlanEntry, RunConfig)> {
     let many_blocks = blocks.len() > 1 || has_blocks;
@@ -303,7 +306,7 @@ pub(super) fn build_runs(
                 (false, false) => format!("run {}", c.label),
                 (false, true) => String::new(),
             };
-            let Some((cfg, json)) = build_candidate(b, c, &ctx, top, problems) else { continue };
+            let Some((cfg, json)) = build_candidate(b, c, &ctx, top, data_home, problems) else { continue };
             let id = run_id(&cfg);
             let keys = b.swept.iter().chain(&c.extra_swept).copied();
             let entry = runs

@@ -8,6 +8,7 @@
 //! The submodules form no cycle (docs/architecture.md, "No cycles").
 mod candidate;
 pub mod dataset;
+pub mod environment;
 pub mod expand;
 mod grid;
 pub mod identity;
@@ -22,6 +23,7 @@ pub mod sweepfile;
 mod validate;
 
 pub use dataset::{DatasetName, Split};
+pub use environment::Environment;
 pub use expand::{load_run_config, load_sweep, Expanded};
 pub use identity::run_id;
 pub use run::*;

@@ -30,9 +30,6 @@ use sha2::{Digest as _, Sha256};
 
 use crate::config::DatasetName;
 
-/// Environment variable that replaces every official address's host with a mirror.
-pub const MIRROR_ENV: &str = "SWEEP_DATA_MIRROR";
-
 /// An expected digest, lowercase hex.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Digest {

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::Expanded;
-use crate::schedule::{ProgressMode, SweepOutcome};
+use crate::schedule::{Devices, ProgressMode, SweepOutcome};
 
 /// How a sweep's runs are run (`sweep run`, `sweep train`), resolved from the
 /// command line and the sweep file.
@@ -13,8 +13,8 @@ use crate::schedule::{ProgressMode, SweepOutcome};
 pub struct RunSettings {
     /// The store folder (the command line's, else the sweep file's).
     pub store: PathBuf,
-    /// `auto` (every GPU, else the CPU), `cpu`, or `cuda:0,cuda:1`.
-    pub devices: String,
+    /// `auto` (every GPU, else the CPU), or a list.
+    pub devices: Devices,
     /// Concurrent runs per device (at least 1).
     pub per_device: usize,
     /// Run the runs that failed before again.
@@ -31,6 +31,8 @@ pub struct RunSettings {
     /// TensorBoard event files (`--no-tensorboard`: none); the sweep file's
     /// `tensorboard = false` turns them off as well.
     pub tensorboard: bool,
+    /// A mirror of the public datasets' downloads (`$SWEEP_DATA_MIRROR`).
+    pub data_mirror: Option<String>,
 }
 
 /// What [`run_sweep`] ended with.
@@ -47,7 +49,7 @@ pub fn run_sweep(_: Expanded, _: &RunSettings) -> anyhow::Result<SweepRun> {
 }
 
 #[cfg(not(feature = "torch"))]
-pub fn run_slurm_task(_: &Path, _: usize, _: &str) -> anyhow::Result<SweepOutcome> {
+pub fn run_slurm_task(_: &Path, _: usize, _: &Devices) -> anyhow::Result<SweepOutcome> {
     Err(super::no_torch("run a Slurm task"))
 }
 
@@ -60,12 +62,12 @@ pub fn run_sweep(expanded: Expanded, s: &RunSettings) -> anyhow::Result<SweepRun
     anyhow::ensure!(s.per_device >= 1, "--per-device must be at least 1");
     let store = Store::open(&s.store)?;
     let jobs = crate::schedule::prepare_jobs(&store, &expanded)?;
-    ensure_data(&jobs, s.offline)?;
+    ensure_data(&jobs, s.offline, s.data_mirror.clone())?;
     let tensorboard = s.tensorboard && expanded.plan.tensorboard;
     if tensorboard {
         crate::tensorboard::write_experiment_or_warn(&store, &expanded);
     }
-    let devices = crate::runtime::device::resolve(&s.devices)?;
+    let devices = crate::runtime::device::resolve(&s.devices);
     if let Some(t) = s.threads {
         tch::set_num_threads(t);
     }
@@ -93,7 +95,7 @@ pub fn run_sweep(expanded: Expanded, s: &RunSettings) -> anyhow::Result<SweepRun
 /// task's devices (see [`crate::backend::slurm`]); each is locked and its status
 /// kept as in any sweep.
 #[cfg(feature = "torch")]
-pub fn run_slurm_task(manifest: &Path, index: usize, devices: &str) -> anyhow::Result<SweepOutcome> {
+pub fn run_slurm_task(manifest: &Path, index: usize, devices: &Devices) -> anyhow::Result<SweepOutcome> {
     use crate::backend::slurm::{read_task, task_decision, TaskDecision};
     use crate::schedule::{Job, ScheduleOptions};
     use crate::store::RunDir;
@@ -117,7 +119,7 @@ pub fn run_slurm_task(manifest: &Path, index: usize, devices: &str) -> anyhow::R
     if jobs.is_empty() {
         return Ok(SweepOutcome::default());
     }
-    let devices = crate::runtime::device::resolve(devices)?;
+    let devices = crate::runtime::device::resolve(devices);
     // The task's runs were chosen at submission; a failed one among them is
     // deliberately retried (`submit --retry-failed`), once: see task_decision.
     let opts = ScheduleOptions { retry_failed: true, progress: ProgressMode::Lines };
@@ -129,12 +131,11 @@ pub fn run_slurm_task(manifest: &Path, index: usize, devices: &str) -> anyhow::R
 
 /// Every dataset an unfinished run reads is there (or fetched) before any run starts.
 #[cfg(feature = "torch")]
-fn ensure_data(jobs: &[crate::schedule::Job], offline: bool) -> anyhow::Result<()> {
-    use crate::data::fetch::{data_needs, ensure_present, MIRROR_ENV};
+fn ensure_data(jobs: &[crate::schedule::Job], offline: bool, mirror: Option<String>) -> anyhow::Result<()> {
+    use crate::data::fetch::{data_needs, ensure_present};
     let pending =
         jobs.iter().filter(|j| j.dir.status().map(|s| s.state != crate::record::RunState::Done).unwrap_or(true));
     let needs = data_needs(pending.map(|j| &j.config));
-    let mirror = std::env::var(MIRROR_ENV).ok().filter(|m| !m.is_empty());
     ensure_present(&needs, offline, mirror)
 }
 

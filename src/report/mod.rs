@@ -9,8 +9,6 @@
 //! ```
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-
 use crate::config::LossConfig;
 
 pub mod aggregate;
@@ -32,8 +30,6 @@ pub use render::render;
 pub enum ReportError {
     #[error("unknown report template `{name}` (available: {})", available.join(", "))]
     UnknownTemplate { name: String, available: Vec<String> },
-    #[error("{0} is neither a sweep file (.toml) nor a store (a folder holding plan.json)")]
-    NotAStore(PathBuf),
 }
 
 /// The headline columns of the run frame, computed by [`metric_source`]'s rule.
@@ -55,42 +51,6 @@ pub fn metric_source(loss: &LossConfig) -> &'static str {
     } else {
         "codes"
     }
-}
-
-/// The store a command argument names: a store folder (holding `plan.json`) as
-/// is, or a sweep file's store (see [`store_of_sweep_file`]).
-pub fn resolve_store(arg: &Path) -> anyhow::Result<PathBuf> {
-    if arg.is_dir() {
-        if arg.join("plan.json").is_file() {
-            return Ok(arg.to_path_buf());
-        }
-        return Err(ReportError::NotAStore(arg.to_path_buf()).into());
-    }
-    if arg.is_file() && arg.extension().is_some_and(|e| e == "toml") {
-        return store_of_sweep_file(arg);
-    }
-    Err(ReportError::NotAStore(arg.to_path_buf()).into())
-}
-
-/// A sweep file's store, by the orchestrator's rule: its `store` key, else
-/// `runs/<name>`, both relative to the current folder (only these two keys are
-/// read, so a report renders even where the sweep's data is absent).
-pub fn store_of_sweep_file(file: &Path) -> anyhow::Result<PathBuf> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let table: toml::Table = text.parse().with_context(|| format!("parsing {}", file.display()))?;
-    if let Some(store) = table.get("store") {
-        let s = store.as_str().with_context(|| format!("{}: `store` must be a string", file.display()))?;
-        // Same rule as the orchestrator: relative to the current directory.
-        return Ok(PathBuf::from(s));
-    }
-    let name = match table.get("name") {
-        Some(n) => n.as_str().with_context(|| format!("{}: `name` must be a string", file.display()))?.to_string(),
-        None => file
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .with_context(|| format!("{}: no `name` key", file.display()))?,
-    };
-    Ok(PathBuf::from("runs").join(name))
 }
 
 /// What `sweep report` writes.

@@ -69,14 +69,12 @@ pub fn available() -> Vec<DeviceSpec> {
     }
 }
 
-/// The devices a `--devices` value names: `auto` is [`available`], anything
-/// else a comma-separated list (`cpu`, `cuda:0,cuda:1`).
-pub fn resolve(spec: &str) -> anyhow::Result<Vec<DeviceSpec>> {
-    use anyhow::Context as _;
-    if spec == "auto" {
-        return Ok(available());
+/// The devices `devices` names: `auto` is [`available`], a list itself.
+pub fn resolve(devices: &crate::schedule::Devices) -> Vec<DeviceSpec> {
+    match devices {
+        crate::schedule::Devices::Auto => available(),
+        crate::schedule::Devices::List(list) => list.clone(),
     }
-    crate::schedule::parse_devices(spec).with_context(|| format!("--devices {spec}"))
 }
 
 pub struct GpuInfo {

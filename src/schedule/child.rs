@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::device::{DeviceSpec, Slot};
-use super::progress::{Progress, RunControl};
+use super::progress::{parse_epoch_line, Progress, RunControl};
 use super::{Executor, Job, RunFailure};
 
 /// Exit status of `exec-run` when it stopped on request after checkpointing.
@@ -134,9 +134,12 @@ impl Executor for IsolatedExecutor {
         let status = std::thread::scope(|s| {
             s.spawn(|| {
                 for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    match Progress::parse_line(&line) {
-                        Some(p) => ctl.forward(&p),
-                        None => log_line(&line),
+                    if let Some(p) = Progress::parse_line(&line) {
+                        ctl.forward(&p);
+                    } else if let Some(done) = parse_epoch_line(&line) {
+                        ctl.epoch_closed(done);
+                    } else {
+                        log_line(&line);
                     }
                 }
             });

@@ -48,6 +48,39 @@ pub fn parse_devices(s: &str) -> anyhow::Result<Vec<DeviceSpec>> {
     Ok(devices)
 }
 
+/// The devices a command line names (`--devices`), parsed where it is read:
+/// `auto` (every GPU this process sees, else the CPU; resolved where libtorch
+/// is) or a list (`cpu`, `cuda:0,cuda:1`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Devices {
+    #[default]
+    Auto,
+    List(Vec<DeviceSpec>),
+}
+
+impl FromStr for Devices {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        match s.trim() {
+            "auto" => Ok(Devices::Auto),
+            list => parse_devices(list).map(Devices::List),
+        }
+    }
+}
+
+impl fmt::Display for Devices {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Devices::Auto => f.write_str("auto"),
+            Devices::List(list) => {
+                let names: Vec<String> = list.iter().map(DeviceSpec::to_string).collect();
+                f.write_str(&names.join(","))
+            }
+        }
+    }
+}
+
 /// A place for one run at a time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slot {

@@ -30,8 +30,8 @@ use crate::store::lock::{hostname, RunLock};
 use crate::store::{RunDir, Store};
 
 pub use child::{IsolatedExecutor, EXIT_INTERRUPTED, SUSPENDED_PREFIX};
-pub use device::{make_slots, parse_devices, DeviceSpec, Slot};
-pub use progress::{swept_label, Progress, ProgressMode, RunControl, PROGRESS_TAG};
+pub use device::{make_slots, parse_devices, DeviceSpec, Devices, Slot};
+pub use progress::{swept_label, Progress, ProgressMode, RunControl, EPOCH_TAG, PROGRESS_TAG};
 pub use stop::{install_ctrlc, StopFlag};
 
 use progress::Reporter;
@@ -239,13 +239,23 @@ fn run_one(
     provenance::begin(job, executor.machine(slot), status.attempts);
     reporter.started(job, slot);
     let ctl = {
-        let (reporter, id) = (reporter.clone(), job.entry.run_id.clone());
+        let (reporter, id, dir) = (reporter.clone(), job.entry.run_id.clone(), job.dir.clone());
         RunControl::new(stop.clone(), move |p| reporter.progress(&id, p))
+            .with_epoch_sink(move |n| record_epoch(&dir, n))
     };
     let result = catch_unwind(AssertUnwindSafe(|| executor.execute(job, slot, &ctl))).unwrap_or_else(|payload| {
         Err(RunFailure::Failed { reason: format!("panicked: {}", panic_message(&*payload)) })
     });
     record_end(job, status, result)
+}
+
+/// The epochs done into status.json, as the run closes each (best effort:
+/// metrics.jsonl holds the record; a full disk shows up in the run's writes).
+fn record_epoch(dir: &RunDir, done: usize) {
+    if let Ok(mut status) = dir.status() {
+        status.epoch = done;
+        let _ = dir.set_status(&status);
+    }
 }
 
 fn store_error(e: anyhow::Error) -> JobEnd {

@@ -28,6 +28,14 @@ pub struct Progress {
 
 /// Tag of progress lines an isolated `exec-run` child prints on stdout.
 pub const PROGRESS_TAG: &str = "@sweep-progress ";
+/// Tag of the line a child prints when an epoch has closed (its records
+/// written): the number of epochs done, for the parent's status.json.
+pub const EPOCH_TAG: &str = "@sweep-epoch ";
+
+/// The epochs done that an [`EPOCH_TAG`] line reports.
+pub fn parse_epoch_line(line: &str) -> Option<usize> {
+    line.strip_prefix(EPOCH_TAG)?.trim().parse().ok()
+}
 
 impl Progress {
     /// The line a child process prints for its parent.
@@ -40,6 +48,7 @@ impl Progress {
 }
 
 type Sink = Arc<dyn Fn(&Progress) + Send + Sync>;
+type EpochSink = Arc<dyn Fn(usize) + Send + Sync>;
 
 /// What an executor gets besides its job: the stop request and a place to report
 /// progress.
@@ -47,11 +56,19 @@ type Sink = Arc<dyn Fn(&Progress) + Send + Sync>;
 pub struct RunControl {
     stop: StopFlag,
     sink: Sink,
+    epochs: Option<EpochSink>,
 }
 
 impl RunControl {
     pub fn new(stop: StopFlag, sink: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
-        Self { stop, sink: Arc::new(sink) }
+        Self { stop, sink: Arc::new(sink), epochs: None }
+    }
+
+    /// Where [`RunControl::epoch_closed`] goes: the scheduler writes the
+    /// epochs done into status.json, of which it is the only writer.
+    pub fn with_epoch_sink(mut self, sink: impl Fn(usize) + Send + Sync + 'static) -> Self {
+        self.epochs = Some(Arc::new(sink));
+        self
     }
 
     /// Progress goes nowhere.
@@ -62,12 +79,13 @@ impl RunControl {
     /// For `exec-run` under [`IsolatedExecutor`]: progress is printed on stdout
     /// as [`PROGRESS_TAG`] lines for the parent to read.
     pub fn stdout_protocol(stop: StopFlag) -> Self {
-        Self::new(stop, |p| {
+        // A closed pipe means the parent is gone; the run goes on regardless.
+        let say = |line: String| {
             let mut out = std::io::stdout().lock();
-            // A closed pipe means the parent is gone; the run goes on regardless.
-            let _ = writeln!(out, "{}", p.to_line());
+            let _ = writeln!(out, "{line}");
             let _ = out.flush();
-        })
+        };
+        Self::new(stop, move |p| say(p.to_line())).with_epoch_sink(move |n| say(format!("{EPOCH_TAG}{n}")))
     }
 
     /// Checked between steps: when true, the executor checkpoints and returns
@@ -82,6 +100,13 @@ impl RunControl {
 
     pub fn progress(&self, epoch: usize, epochs: usize, step: usize, steps_per_epoch: usize, loss: f64) {
         (self.sink)(&Progress { epoch, epochs, step, steps_per_epoch, loss });
+    }
+
+    /// An epoch has closed: `done` epochs are recorded.
+    pub fn epoch_closed(&self, done: usize) {
+        if let Some(sink) = &self.epochs {
+            sink(done);
+        }
     }
 
     pub(super) fn forward(&self, p: &Progress) {

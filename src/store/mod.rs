@@ -17,6 +17,31 @@ use crate::util::{read_json, write_atomic, write_json_atomic};
 
 pub use lock::RunLock;
 
+/// A command's TARGET that names no store.
+#[derive(Debug, thiserror::Error)]
+pub enum LocateError {
+    #[error("{0} is neither a sweep file (.toml) nor a store (a folder holding plan.json)")]
+    NotAStore(PathBuf),
+}
+
+/// The store a command names, the one rule of `run`, `status`, `report` and
+/// `export`: `--store` when given; else TARGET, a store folder (holding
+/// plan.json or runs/) as it is, or a sweep file's store by the rule of
+/// `sweep run` ([`crate::config::expand::store_of`]: its `store`, through
+/// `extends`, else runs/<name>, relative to the current folder).
+pub fn locate(target: &Path, store: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(store) = store {
+        return Ok(store.to_path_buf());
+    }
+    if target.is_dir() && (target.join("plan.json").is_file() || target.join("runs").is_dir()) {
+        return Ok(target.to_path_buf());
+    }
+    if target.is_file() && target.extension().is_some_and(|e| e == "toml") {
+        return Ok(crate::config::expand::store_of(target)?);
+    }
+    Err(LocateError::NotAStore(target.to_path_buf()).into())
+}
+
 /// A sweep's store folder.
 #[derive(Debug, Clone)]
 pub struct Store {

@@ -330,13 +330,14 @@ impl<'a> Trainer<'a> {
         while !self.done() {
             let epoch = self.train_epoch(ctl)?;
             self.close_epoch(epoch)?;
+            ctl.epoch_closed(self.meta.epoch);
         }
         self.finish()
     }
 
     /// Ends an epoch: its record in metrics.jsonl (with an evaluation when one is
     /// due: every `eval.every` epochs, after the last, and before a
-    /// self-labelling stage), the epoch in status.json, and a checkpoint every
+    /// self-labelling stage), and a checkpoint every
     /// `train.checkpoint_every` epochs.
     fn close_epoch(&mut self, pass: EpochPass) -> Result<(), RunFailure> {
         let train = self.epoch_means(&pass);
@@ -361,11 +362,6 @@ impl<'a> Trainer<'a> {
         let record = EpochRecord { epoch: done_epochs, step: self.meta.global_step, train: train.clone(), eval };
         self.dir.append_metrics(&record).map_err(|e| failed_ctx("appending metrics", e))?;
         self.last_train = train;
-        // The epoch counter in status.json is ours; the scheduler owns state and reason.
-        if let Ok(mut st) = self.dir.status() {
-            st.epoch = done_epochs;
-            let _ = self.dir.set_status(&st);
-        }
         self.meta.train_seconds = self.train_seconds();
         if is_last || done_epochs % self.cfg.train.checkpoint_every == 0 {
             self.save_checkpoint("writing the checkpoint")?;

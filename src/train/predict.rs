@@ -179,8 +179,9 @@ fn spec_config(run: &RunConfig, spec: &DataSpec) -> RunConfig {
 /// A dataset spec from a TOML file: its `[data]` table (a run-config file's, the
 /// other tables ignored: nothing is trained), or the file's top level when it
 /// has no such table. The keys are `DataSpec`'s, strictly; `data.root` is
-/// resolved as in run files (`$SWEEP_DATA`, relative to the file's folder).
-pub fn read_data_spec(path: &Path) -> anyhow::Result<DataSpec> {
+/// resolved as in run files (`$SWEEP_DATA` through `data_home`, relative to
+/// the file's folder).
+pub fn read_data_spec(path: &Path, data_home: &Path) -> anyhow::Result<DataSpec> {
     use anyhow::Context;
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut top: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
@@ -193,7 +194,7 @@ pub fn read_data_spec(path: &Path) -> anyhow::Result<DataSpec> {
         .try_into()
         .with_context(|| format!("{}: not a data spec (the keys of a run config's [data] table)", path.display()))?;
     if let Some(raw) = spec.root.take() {
-        let root = crate::config::expand::resolve_data_root(&raw, path)
+        let root = crate::config::expand::resolve_data_root(&raw, path, data_home)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         spec.root = Some(root);
     }

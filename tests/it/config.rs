@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
+use sweep::config::expand::{load_sweep_with, LoadOptions};
 use sweep::config::{load_run_config, load_sweep, run_id, Expanded, Problem, SweepError};
 use sweep::config::{Backbone, DatasetName, TransformKind};
 
@@ -305,22 +306,24 @@ fn data_root_expands_sweep_data() {
         "s.toml",
         "name = \"r\"\n[base]\ndata.dataset = \"stl10\"\ndata.root = \"$SWEEP_DATA/stl10\"\ntrain.epochs = 1\n",
     );
-    // Other tests read SWEEP_DATA (the real datasets), so this one never changes
-    // the environment: it checks whichever case the environment gives.
-    match std::env::var_os("SWEEP_DATA") {
-        Some(base) => {
-            let e = load_sweep(&p).unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(e.runs[0].1.data.root.as_deref(), Some(PathBuf::from(base).join("stl10").as_path()));
-            assert_eq!(e.runs[0].1.data.dataset, DatasetName::Stl10);
-        }
-        None => {
-            // Without the variable, the data folder is the user's cache folder.
-            let e = load_sweep(&p).unwrap_or_else(|e| panic!("{e}"));
-            let home = sweep::config::dataset::data_home();
-            assert!(home.ends_with("sweep/datasets"), "{}", home.display());
-            assert_eq!(e.runs[0].1.data.root.as_deref(), Some(home.join("stl10").as_path()));
-        }
+    // The data folder comes from the environment read once (LoadOptions), so a
+    // test gives its own without touching the process's variables.
+    let opts = LoadOptions { data_home: PathBuf::from("/data/home"), ..LoadOptions::default() };
+    let e = load_sweep_with(&p, &opts).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(e.runs[0].1.data.root.as_deref(), Some(Path::new("/data/home/stl10")));
+    assert_eq!(e.runs[0].1.data.dataset, DatasetName::Stl10);
+    // No data.root: the dataset's standard folder in the data folder.
+    let bare = write(dir.path(), "bare.toml", "name = \"r\"\n[base]\ndata.dataset = \"stl10\"\n");
+    let e = load_sweep_with(&bare, &opts).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(e.runs[0].1.data.root.as_deref(), Some(Path::new("/data/home/stl10")));
+    // The process's environment: $SWEEP_DATA, else the user's cache folder.
+    let env = sweep::config::Environment::from_process();
+    match std::env::var_os("SWEEP_DATA").filter(|v| !v.is_empty()) {
+        Some(base) => assert_eq!(env.data_home, PathBuf::from(base)),
+        None => assert!(env.data_home.ends_with("sweep/datasets"), "{}", env.data_home.display()),
     }
+    let e = load_sweep(&p).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(e.runs[0].1.data.root.as_deref(), Some(env.data_home.join("stl10").as_path()));
     // An absolute root is kept as written.
     let q = write(
         dir.path(),
@@ -556,9 +559,10 @@ fn bad_overrides_are_refused_naming_the_override() {
 fn a_single_run_file_takes_values_but_no_axes() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "r.toml", "seed = 3\n[data]\ndataset = \"synthetic\"\n[train]\nepochs = 2\n");
-    let c = sweep::config::expand::load_run_config_with(&p, &["train.epochs=4".into()]).unwrap();
+    let with = |set: &str| LoadOptions { overrides: vec![set.into()], ..LoadOptions::default() };
+    let c = sweep::config::expand::load_run_config_with(&p, &with("train.epochs=4")).unwrap();
     assert_eq!(c.train.epochs, 4);
-    let err = sweep::config::expand::load_run_config_with(&p, &["transform.m=[1,2]".into()]).unwrap_err();
+    let err = sweep::config::expand::load_run_config_with(&p, &with("transform.m=[1,2]")).unwrap_err();
     assert!(err.to_string().contains("a single run has no axes"), "{err}");
 }
 

@@ -10,6 +10,7 @@ mod data;
 mod docs;
 #[cfg(feature = "torch")]
 mod e2e;
+mod engine;
 #[cfg(feature = "torch")]
 mod eval;
 mod fetch;

@@ -10,6 +10,7 @@ use serde_json::json;
 use sweep::config::{DatasetName, RunSpec, TransformKind};
 use sweep::record::{EpochRecord, Plan, PlanEntry, Provenance, RunState, RunStatus, Summary};
 use sweep::report::{self, aggregate, collect, metric_source, ReportError};
+use sweep::store::{locate, LocateError};
 use sweep::util::write_json_atomic;
 
 /// A store being written by hand, the way the orchestrator and trainer would.
@@ -714,18 +715,22 @@ fn unknown_template_is_a_clear_error() {
 fn store_is_found_from_a_sweep_file_or_a_folder() {
     let s = generic_store();
     let store = s.finish();
-    assert_eq!(report::resolve_store(&store).unwrap(), store);
+    assert_eq!(locate(&store, None).unwrap(), store);
     let dir = s.dir.path();
     std::fs::write(dir.join("a.toml"), "name = \"grid\"\nstore = \"store\"\n[base]\nseed = 1\n").unwrap();
     assert_eq!(
-        report::resolve_store(&dir.join("a.toml")).unwrap(),
+        locate(&dir.join("a.toml"), None).unwrap(),
         PathBuf::from("store"),
         "`store` is relative to the current folder, as in `sweep run`"
     );
     std::fs::write(dir.join("b.toml"), "name = \"quick\"\n").unwrap();
-    assert_eq!(report::resolve_store(&dir.join("b.toml")).unwrap(), PathBuf::from("runs/quick"));
-    let err = report::resolve_store(dir).unwrap_err();
-    assert!(matches!(err.downcast_ref::<ReportError>(), Some(ReportError::NotAStore(_))), "{err:#}");
+    assert_eq!(locate(&dir.join("b.toml"), None).unwrap(), PathBuf::from("runs/quick"));
+    // Through `extends`, as `sweep run` expands it; `--store` over everything.
+    std::fs::write(dir.join("c.toml"), "name = \"child\"\nextends = \"a.toml\"\n").unwrap();
+    assert_eq!(locate(&dir.join("c.toml"), None).unwrap(), PathBuf::from("store"));
+    assert_eq!(locate(&dir.join("c.toml"), Some(Path::new("elsewhere"))).unwrap(), PathBuf::from("elsewhere"));
+    let err = locate(dir, None).unwrap_err();
+    assert!(matches!(err.downcast_ref::<LocateError>(), Some(LocateError::NotAStore(_))), "{err:#}");
 }
 
 #[test]
@@ -770,12 +775,7 @@ fn table3_snapshot_through_the_cli() {
     }
     let store = s.finish();
     let out = s.dir.path().join("reports");
-    let args = sweep::cli::report::ReportArgs {
-        target: Some(store),
-        out: out.clone(),
-        format: report::ReportFormat::Markdown,
-    };
-    assert_eq!(sweep::cli::report::exec(args).unwrap(), 0);
+    sweep::ops::report(&locate(&store, None).unwrap(), &out, report::ReportFormat::Markdown).unwrap();
     let md = std::fs::read_to_string(out.join("table3.md")).unwrap();
     insta::assert_snapshot!("table3", stable(&md, s.dir.path()));
 }

@@ -75,7 +75,7 @@ fn array_script_has_every_option_and_the_task_command() {
         max_parallel: Some(4),
         runs_per_task: 3,
         sbatch: vec!["--account=lab".into(), "#SBATCH --qos=long".into()],
-        devices: "auto".into(),
+        devices: sweep::schedule::Devices::Auto,
     };
     let s = array_script(&layout(), &opts, ArraySpec { offset: 1001, count: 17 });
     assert!(s.starts_with("#!/bin/bash\n"), "{s}");

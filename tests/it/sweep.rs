@@ -526,13 +526,17 @@ fn a_damaged_run_never_blocks_run_or_status() {
 
     let view = store.view(&js[1].entry.run_id).unwrap();
     assert_eq!(view.observed, Observed::Damaged);
-    let args = sweep::cli::status::StatusArgs { target: Some(tmp.path().to_path_buf()), store: None, watch: None };
-    let (text, _) = sweep::cli::status::snapshot(&args).unwrap();
-    assert!(text.contains("3 done, 0 running, 0 failed, 0 interrupted, 0 pending, 1 damaged"), "{text}");
-    for j in &js {
-        assert!(text.contains(&j.entry.run_id), "every run is listed:\n{text}");
-    }
-    assert!(text.contains(&damaged.message), "the damaged run in full:\n{text}");
+    let st = sweep::ops::status(tmp.path(), None, &Default::default()).unwrap();
+    let counts = st.counts.to_string();
+    assert!(counts.contains("3 done, 0 running, 0 failed, 0 interrupted, 0 pending, 1 damaged"), "{counts}");
+    let mut listed: Vec<&str> = st.runs.iter().map(|v| v.run_id.as_str()).collect();
+    let mut all: Vec<&str> = js.iter().map(|j| j.entry.run_id.as_str()).collect();
+    listed.sort();
+    all.sort();
+    assert_eq!(listed, all, "every run is listed");
+    let shown: Vec<_> = st.runs.iter().filter_map(|v| v.damaged.as_ref()).collect();
+    assert_eq!(shown.len(), 1);
+    assert_eq!((&shown[0].run_id, &shown[0].message), (&js[1].entry.run_id, &damaged.message), "with what is wrong");
 }
 
 fn common_root() -> std::path::PathBuf {
@@ -541,12 +545,13 @@ fn common_root() -> std::path::PathBuf {
 
 #[test]
 fn plan_and_status_commands_run_on_a_store() {
-    use sweep::cli::{plan, status};
+    use sweep::store::Observed;
     let tmp = tempfile::tempdir().unwrap();
     let file = common_root().join("sweeps").join("examples").join("grid.toml");
     let store_path = tmp.path().join("store");
-    let args = plan::PlanArgs { file: file.clone(), load: Default::default(), store: Some(store_path.clone()) };
-    assert_eq!(plan::exec(&args).unwrap(), 0);
+    let plan = || sweep::ops::plan(&file, &Default::default(), Some(&store_path)).unwrap();
+    let before = plan();
+    assert!(before.states.iter().all(|s| *s == Observed::New) && !store_path.exists(), "planning writes nothing");
     let ex = load_sweep(&file).unwrap();
     let store = Store::open(&store_path).unwrap();
     let js = prepare_jobs(&store, &ex).unwrap();
@@ -559,11 +564,11 @@ fn plan_and_status_commands_run_on_a_store() {
     assert!(out.all_done());
     let views = js.iter().map(|j| store.view(&j.entry.run_id).unwrap()).collect::<Vec<_>>();
     assert_eq!(sweep::store::StateCounts::of(&views).done, js.len());
-    assert_eq!(plan::exec(&args).unwrap(), 0);
-    let st = status::StatusArgs { target: Some(store_path.clone()), store: None, watch: None };
-    assert_eq!(status::exec(&st).unwrap(), 0);
-    let st = status::StatusArgs { target: Some(file), store: Some(store_path), watch: None };
-    assert_eq!(status::exec(&st).unwrap(), 0);
+    assert_eq!(plan().counts.done, js.len());
+    let st = sweep::ops::status(&store_path, None, &Default::default()).unwrap();
+    assert_eq!((st.counts.done, st.runs.len()), (js.len(), js.len()));
+    let st = sweep::ops::status(&file, Some(&store_path), &Default::default()).unwrap();
+    assert_eq!(st.counts.done, js.len());
 }
 
 #[test]
