@@ -7,14 +7,14 @@ use tch::{Device, Kind, Tensor};
 use crate::config::{Backbone, DatasetName, RunConfig, RunSpec, Stem};
 
 use crate::runtime::device::synchronize;
-use crate::train::step::{Engine, PhaseTimes};
+use crate::train::step::{Learner, PhaseTimes};
 
 /// The named configurations (issue: at least cpu-small and cifar-r18).
-pub const NAMES: [&str; 4] = ["cpu-small", "cpu-mnist", "cifar-r18", "cifar-r34"];
+const NAMES: [&str; 4] = ["cpu-small", "cpu-mnist", "cifar-r18", "cifar-r34"];
 
 /// The configuration `name` (synthetic data), or trained on `data` (a dataset
 /// and the folder holding it) instead, at the same 32 px resolution.
-pub fn named_config(name: &str, data: Option<(DatasetName, std::path::PathBuf)>) -> anyhow::Result<RunConfig> {
+fn named_config(name: &str, data: Option<(DatasetName, std::path::PathBuf)>) -> anyhow::Result<RunConfig> {
     let mut cfg = RunSpec::default();
     cfg.data.dataset = DatasetName::Synthetic;
     if let Some((dataset, root)) = data {
@@ -137,7 +137,7 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 /// Peak resident memory of this process (VmHWM), in MiB.
-pub fn peak_rss_mib() -> Option<f64> {
+fn peak_rss_mib() -> Option<f64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -158,18 +158,18 @@ pub fn run(
 ) -> anyhow::Result<BenchResult> {
     let b = cfg.train.batch_size as i64;
     let gpu_before = gpu_baseline(device);
-    let mut engine = Engine::new(cfg, data.channels(), device)?;
+    let mut learner = Learner::new(cfg, data.channels(), device)?;
     let batch_at = |i: usize| data.batch(i, b);
     let total = warmup + steps;
     for i in 0..warmup {
-        let _ = engine.step(&batch_at(i), i, total, None);
+        let _ = learner.step(&batch_at(i), i, total, None);
     }
     synchronize(device);
     let mut times = Vec::with_capacity(steps);
     let mut last = Tensor::zeros([4], (Kind::Float, device));
     for i in 0..steps {
         let t0 = Instant::now();
-        last = engine.step(&batch_at(i), warmup + i, total, None);
+        last = learner.step(&batch_at(i), warmup + i, total, None);
         synchronize(device);
         times.push(t0.elapsed().as_secs_f64());
     }
@@ -181,7 +181,7 @@ pub fn run(
         let mut per: Vec<Vec<f64>> = vec![Vec::new(); PhaseTimes::names().len()];
         for i in 0..steps.clamp(3, 10) {
             let mut pt = PhaseTimes::default();
-            let _ = engine.step(&batch_at(i), total + i, total + 10, Some(&mut pt));
+            let _ = learner.step(&batch_at(i), total + i, total + 10, Some(&mut pt));
             for (j, v) in pt.values().iter().enumerate() {
                 per[j].push(*v);
             }
@@ -240,14 +240,14 @@ impl PackResult {
     fn images(&self) -> f64 {
         (self.runs * self.steps * self.batch) as f64
     }
-    pub fn sequential_images_per_sec(&self) -> f64 {
+    fn sequential_images_per_sec(&self) -> f64 {
         self.images() / self.sequential_seconds
     }
-    pub fn packed_images_per_sec(&self) -> f64 {
+    fn packed_images_per_sec(&self) -> f64 {
         self.images() / self.packed_seconds
     }
     /// Packed over sequential throughput (the issue's target on a GPU: >= 3 for 8 runs).
-    pub fn speedup(&self) -> f64 {
+    fn speedup(&self) -> f64 {
         self.sequential_seconds / self.packed_seconds
     }
 }
@@ -267,10 +267,10 @@ pub fn pack(
     anyhow::ensure!(runs >= 1, "--pack needs at least one run");
     let b = cfg.train.batch_size as i64;
     let gpu_before = gpu_baseline(device);
-    let engines = (0..runs).map(|i| seeded_engine(cfg, data, device, i)).collect::<anyhow::Result<Vec<_>>>()?;
+    let learners = (0..runs).map(|i| seeded_engine(cfg, data, device, i)).collect::<anyhow::Result<Vec<_>>>()?;
     // Built on this thread's stream; each packed thread launches on its own.
     synchronize(device);
-    let packed = time_packed(engines, data, b, warmup, steps)?;
+    let packed = time_packed(learners, data, b, warmup, steps)?;
     let gpu_mib_per_run = gpu_growth_mib(device, gpu_before).map(|m| m / runs as f64);
 
     let mut sequential = 0.0;
@@ -295,32 +295,32 @@ pub fn pack(
     })
 }
 
-/// The engine of run `i` of a pack: `cfg` with seed `i`.
-fn seeded_engine(cfg: &RunConfig, data: &BenchData, device: Device, i: usize) -> anyhow::Result<Engine> {
+/// The learner of run `i` of a pack: `cfg` with seed `i`.
+fn seeded_engine(cfg: &RunConfig, data: &BenchData, device: Device, i: usize) -> anyhow::Result<Learner> {
     let mut c = cfg.clone();
     c.seed = i as u64;
-    Engine::new(&c, data.channels(), device)
+    Learner::new(&c, data.channels(), device)
 }
 
-/// Steps `from..from + n` of `engine` on batches of `b` from `pool` (of a
+/// Steps `from..from + n` of `learner` on batches of `b` from `pool` (of a
 /// schedule of `total` steps), then the device synchronised; the last step's terms.
-fn drive(engine: &mut Engine, pool: &BenchData, b: i64, from: usize, n: usize, total: usize) -> Tensor {
-    let device = engine.device;
+fn drive(learner: &mut Learner, pool: &BenchData, b: i64, from: usize, n: usize, total: usize) -> Tensor {
+    let device = learner.device;
     let mut last = Tensor::zeros([4], (Kind::Float, device));
     for i in from..from + n {
-        last = engine.step(&pool.batch(i, b), i, total, None);
+        last = learner.step(&pool.batch(i, b), i, total, None);
     }
     synchronize(device);
     last
 }
 
-/// Seconds for every engine's `steps` timed steps, all at once, one thread
+/// Seconds for every learner's `steps` timed steps, all at once, one thread
 /// (and on CUDA one stream) each, after `warmup` untimed steps each; a barrier
 /// starts the clock when every thread has warmed up.
-fn time_packed(engines: Vec<Engine>, data: &BenchData, b: i64, warmup: usize, steps: usize) -> anyhow::Result<f64> {
-    let barrier = std::sync::Barrier::new(engines.len() + 1);
+fn time_packed(learners: Vec<Learner>, data: &BenchData, b: i64, warmup: usize, steps: usize) -> anyhow::Result<f64> {
+    let barrier = std::sync::Barrier::new(learners.len() + 1);
     std::thread::scope(|s| -> anyhow::Result<f64> {
-        let handles: Vec<_> = engines
+        let handles: Vec<_> = learners
             .into_iter()
             .map(|mut e| {
                 let (pool, barrier) = (data.share(), &barrier);
@@ -376,7 +376,7 @@ impl std::fmt::Display for PackResult {
 
 /// `benches/concurl_torch.py`, embedded so that `sweep bench --compare` works
 /// from any directory with any Python that has torch and kornia.
-pub const TORCH_SCRIPT: &str = include_str!("../benches/concurl_torch.py");
+const TORCH_SCRIPT: &str = include_str!("../benches/concurl_torch.py");
 
 /// How `sweep bench --compare` runs the PyTorch side.
 #[derive(Debug, Clone)]
@@ -410,7 +410,7 @@ impl CompareResult {
 }
 
 /// The `images_per_sec=X` field of the PyTorch script's output line.
-pub fn parse_images_per_sec(stdout: &str) -> Option<f64> {
+fn parse_images_per_sec(stdout: &str) -> Option<f64> {
     stdout
         .split_whitespace()
         .find_map(|w| w.strip_prefix("images_per_sec="))

@@ -102,6 +102,13 @@ pub struct EpochRecord {
 /// the reports and TensorBoard's HParams columns.
 pub const SCORES: [&str; 3] = ["acc", "nmi", "ari"];
 
+/// A training epoch's loss terms in metrics.jsonl's `train` map, by name:
+/// L, L1, L2, L3 (method.md §3); losses.csv's columns after `step`.
+pub const LOSS_TERMS: [&str; 4] = ["loss", "l1", "l2", "l3"];
+/// A self-labelling epoch's terms (method.md §11): its cross-entropy and the
+/// share of the images confident enough to be pseudo-labelled.
+pub const SELF_LABEL_TERMS: [&str; 2] = ["loss", "confident"];
+
 /// Prefix of the summary's metrics measured at the end of training when a
 /// self-labelling stage followed (`before_finetune.codes.acc`, ...; method.md §11).
 pub const BEFORE_FINETUNE: &str = "before_finetune.";

@@ -12,7 +12,7 @@
 use tch::{Device, Kind, Tensor};
 
 /// ITU-R 601 luma weights, as torchvision's `rgb_to_grayscale`.
-pub const LUMA: [f64; 3] = [0.299, 0.587, 0.114];
+const LUMA: [f64; 3] = [0.299, 0.587, 0.114];
 
 #[derive(Debug, Clone)]
 pub struct JitterConfig {

@@ -30,7 +30,7 @@ use crate::store::{Observed, RunView, Store};
 use crate::util::{read_json, write_atomic, write_json_atomic};
 
 /// Slurm's default MaxArraySize (the largest array index is one less).
-pub const DEFAULT_MAX_ARRAY_SIZE: usize = 1001;
+const DEFAULT_MAX_ARRAY_SIZE: usize = 1001;
 
 /// What goes into the `#SBATCH` lines of every array task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,7 +178,7 @@ pub fn max_array_size() -> usize {
 }
 
 /// A word for bash, single-quoted.
-pub fn shell_quote(s: &str) -> String {
+fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
@@ -332,7 +332,7 @@ impl Queue {
     }
 
     /// The queue now, or None where `squeue` is missing or fails (no Slurm here).
-    pub fn query() -> Option<Self> {
+    fn query() -> Option<Self> {
         let out = Command::new("squeue").args(["-h", "-r", "-o", "%i %T"]).output().ok()?;
         out.status.success().then(|| Self::parse(&String::from_utf8_lossy(&out.stdout)))
     }

@@ -8,11 +8,11 @@
 use std::path::{Path, PathBuf};
 
 /// The engine binary's file name, looked for beside the running `sweep`.
-pub const ENGINE: &str = "sweep-engine";
+const ENGINE: &str = "sweep-engine";
 
 /// Where the engine of the running binary is: beside it (symbolic links
 /// resolved, so a `sweep` linked into ~/bin finds its engine in the build).
-pub fn engine_path() -> anyhow::Result<PathBuf> {
+fn engine_path() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let exe = std::fs::canonicalize(&exe).unwrap_or(exe);
     Ok(exe.with_file_name(ENGINE))

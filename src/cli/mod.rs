@@ -113,7 +113,7 @@ impl Command {
     /// What the command does with libtorch, when it needs it: the commands that
     /// train, predict, benchmark or probe a device. A build without libtorch
     /// hands these over to the engine ([`engine`]).
-    pub fn needs_libtorch(&self) -> Option<&'static str> {
+    fn needs_libtorch(&self) -> Option<&'static str> {
         match self {
             Command::Doctor(_) => Some("check libtorch and the devices"),
             Command::Run(_) | Command::Train(_) | Command::ExecRun(_) | Command::ExecSlurmTask(_) => Some("train"),

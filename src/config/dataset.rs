@@ -43,7 +43,7 @@ pub const IMAGENET10_WNIDS: [&str; 10] = [
     "n07747607",
 ];
 
-pub const IMAGENET_DOGS_WNIDS: [&str; 15] = [
+const IMAGENET_DOGS_WNIDS: [&str; 15] = [
     "n02085936",
     "n02086646",
     "n02088238",

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 /// The data folder's variable.
 pub const DATA_ENV: &str = "SWEEP_DATA";
 /// A mirror of the public datasets' downloads (same relative paths).
-pub const MIRROR_ENV: &str = "SWEEP_DATA_MIRROR";
+const MIRROR_ENV: &str = "SWEEP_DATA_MIRROR";
 /// The Python that `sweep bench --compare` runs PyTorch with.
-pub const PYTHON_ENV: &str = "SWEEP_PYTHON";
+const PYTHON_ENV: &str = "SWEEP_PYTHON";
 
 /// What the environment says, with its defaults filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -35,7 +35,7 @@ pub use super::grid::MAIN_BLOCK;
 pub use super::identity::{identity, run_id};
 
 /// The template used when a sweep file names none.
-pub const DEFAULT_TEMPLATE: &str = crate::record::Template::Generic.name();
+const DEFAULT_TEMPLATE: &str = crate::record::Template::Generic.name();
 
 /// A fully expanded, validated sweep.
 #[derive(Debug, Clone)]

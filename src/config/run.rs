@@ -25,9 +25,11 @@ pub struct RunConfig {
     pub transform: TransformConfig,
     pub train: TrainConfig,
     /// The optional self-labelling stage after training (method.md §11). Off
-    /// (`epochs = 0`) by default and then left out of the run id.
-    #[serde(skip_serializing_if = "FinetuneConfig::is_off")]
-    pub finetune: FinetuneConfig,
+    /// (`epochs = 0`) by default and then left out of the run id. Its table is
+    /// spelled `finetune` in files and in the canonical form the run id hashes
+    /// (the name it had first), so no id moves.
+    #[serde(rename = "finetune", skip_serializing_if = "SelfLabelConfig::is_off")]
+    pub self_labelling: SelfLabelConfig,
     pub eval: EvalConfig,
 }
 
@@ -191,7 +193,7 @@ pub struct LossConfig {
 }
 
 /// SimCLR's temperature for CIFAR-10 (Chen et al. 2020, appendix B.9).
-pub const DEFAULT_SIMCLR_TEMPERATURE: f64 = 0.5;
+const DEFAULT_SIMCLR_TEMPERATURE: f64 = 0.5;
 
 fn is_default_simclr_temperature(t: &f64) -> bool {
     *t == DEFAULT_SIMCLR_TEMPERATURE
@@ -209,7 +211,7 @@ pub enum Representation {
 }
 
 impl Representation {
-    pub fn is_byol(&self) -> bool {
+    fn is_byol(&self) -> bool {
         *self == Representation::Byol
     }
 }
@@ -393,7 +395,7 @@ pub(super) fn is_zero_f64(v: &f64) -> bool {
 /// is trained on those labels by cross-entropy. Labels are never read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct FinetuneConfig {
+pub struct SelfLabelConfig {
     /// Epochs of the stage; 0: no stage.
     pub epochs: usize,
     /// A code must reach this probability for its image to be pseudo-labelled.
@@ -412,13 +414,13 @@ pub struct FinetuneConfig {
     pub freeze_encoder: bool,
 }
 
-impl FinetuneConfig {
+impl SelfLabelConfig {
     pub fn is_off(&self) -> bool {
         self.epochs == 0
     }
 }
 
-impl Default for FinetuneConfig {
+impl Default for SelfLabelConfig {
     fn default() -> Self {
         Self { epochs: 0, confidence: 0.99, balance: true, strength: 1.5, cutout: 0.5, lr: 1e-4, freeze_encoder: false }
     }

@@ -23,16 +23,16 @@ use super::located::{join_key, type_name, Axis, Origin, Problem, Source, ZipGrou
 
 /// The generators a `[random]` block may name. Each name fixes the whole
 /// recipe (seeding and the formulas of [`draw`]): a change to either gets a new name.
-pub const GENERATORS: &[&str] = &["chacha8"];
+const GENERATORS: &[&str] = &["chacha8"];
 
 /// The most configurations one block draws (the sweep's size limit applies too).
-pub const MAX_SAMPLES: usize = 100_000;
+const MAX_SAMPLES: usize = 100_000;
 
 /// Significant digits of drawn floats when the block does not say.
-pub const DEFAULT_DIGITS: u32 = 3;
+const DEFAULT_DIGITS: u32 = 3;
 
 /// The most significant digits a drawn float keeps (an f64 holds 15 exactly).
-pub const MAX_DIGITS: u32 = 15;
+const MAX_DIGITS: u32 = 15;
 
 const RANDOM_KEYS: &[&str] = &["samples", "seed", "generator", "digits", "params"];
 const DISTS: &[&str] = &["uniform", "loguniform", "int", "choice"];

@@ -109,7 +109,7 @@ fn example() -> Json {
     c.loss.representation = crate::config::Representation::Simclr;
     c.loss.simclr_temperature = 0.1;
     c.eval.consensus = vec![crate::config::ConsensusFn::Cspa];
-    c.finetune.epochs = 1;
+    c.self_labelling.epochs = 1;
     c.train.optimizer = crate::config::Optimizer::Lars;
     c.train.momentum = 0.5;
     c.train.trust_coefficient = 0.01;

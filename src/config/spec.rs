@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use super::dataset::{DatasetName, Split};
 use super::run::{
-    AugmentConfig, Backbone, DataConfig, EvalConfig, FinetuneConfig, LossConfig, LrSchedule, ModelConfig, Optimizer,
-    RunConfig, SobelMode, Stem, SyntheticConfig, TrainConfig, TransformConfig, DEFAULT_MOMENTUM,
+    AugmentConfig, Backbone, DataConfig, EvalConfig, LossConfig, LrSchedule, ModelConfig, Optimizer, RunConfig,
+    SelfLabelConfig, SobelMode, Stem, SyntheticConfig, TrainConfig, TransformConfig, DEFAULT_MOMENTUM,
     DEFAULT_SMALL_CROP_SCALE, DEFAULT_SMALL_CROP_SIZE, DEFAULT_TRUST_COEFFICIENT,
 };
 
@@ -36,8 +36,9 @@ pub struct RunSpec {
     pub loss: LossConfig,
     pub transform: TransformConfig,
     pub train: TrainSpec,
-    #[serde(skip_serializing_if = "FinetuneConfig::is_off")]
-    pub finetune: FinetuneConfig,
+    /// The self-labelling stage, spelled `finetune` in files ([`RunConfig::self_labelling`]).
+    #[serde(rename = "finetune", skip_serializing_if = "SelfLabelConfig::is_off")]
+    pub self_labelling: SelfLabelConfig,
     pub eval: EvalConfig,
 }
 
@@ -246,12 +247,12 @@ impl RunSpec {
     /// default without `data.classes` (the message names the key, as
     /// [`RunConfig::validate`]'s do).
     pub fn resolve(self) -> Result<RunConfig, String> {
-        let RunSpec { seed, data, model, augment, loss, transform, train, finetune, eval } = self;
+        let RunSpec { seed, data, model, augment, loss, transform, train, self_labelling, eval } = self;
         let data = data.resolve()?;
         let model = model.resolve(data.resolution);
         let augment = augment.resolve(data.resolution);
         let train = train.resolve(data.dataset);
-        Ok(RunConfig { seed, data, model, augment, loss, transform, train, finetune, eval })
+        Ok(RunConfig { seed, data, model, augment, loss, transform, train, self_labelling, eval })
     }
 }
 

@@ -101,7 +101,7 @@ impl RunConfig {
         if !(0.0..=1.0).contains(&self.train.ema_tau) {
             e.push(format!("train.ema_tau = {}: must be in [0, 1]", self.train.ema_tau));
         }
-        self.validate_finetune(e);
+        self.validate_self_labelling(e);
         self.validate_optimisation(e);
         if self.train.checkpoint_every == 0 {
             e.push("train.checkpoint_every must be >= 1".into());
@@ -302,7 +302,7 @@ impl RunConfig {
             ("train.epochs", self.train.epochs as u64, 1_000_000, "epochs (the paper uses at most 1000)"),
             ("train.steps_per_epoch", self.train.steps_per_epoch.unwrap_or(1) as u64, 10_000_000, "steps per epoch"),
             ("train.checkpoint_every", self.train.checkpoint_every as u64, 1_000_000, "epochs between checkpoints"),
-            ("finetune.epochs", self.finetune.epochs as u64, 1_000_000, "self-labelling epochs"),
+            ("finetune.epochs", self.self_labelling.epochs as u64, 1_000_000, "self-labelling epochs"),
             (
                 "loss.sinkhorn_iters",
                 self.loss.sinkhorn_iters as u64,
@@ -338,7 +338,7 @@ impl RunConfig {
     /// target), the M transforms, the prototypes, two augmented views of one
     /// batch and the encoder's first activation per view. Only sizes are used:
     /// nothing is allocated. Used to refuse runs that can never fit anywhere.
-    pub fn memory_estimate(&self) -> u64 {
+    fn memory_estimate(&self) -> u64 {
         const F32: f64 = 4.0;
         let m = &self.model;
         let w = m.width;
@@ -376,7 +376,7 @@ impl RunConfig {
     }
 
     /// Images per epoch where known without reading files.
-    pub fn dataset_len(&self) -> Option<usize> {
+    fn dataset_len(&self) -> Option<usize> {
         let d = &self.data;
         let full = match d.dataset {
             DatasetName::Synthetic => Some(d.synthetic.classes * d.synthetic.per_class),
@@ -393,7 +393,7 @@ impl RunConfig {
     /// with " + self-labelling" when the stage follows.
     pub fn method_name(&self) -> String {
         let base = self.loss.method_name();
-        if self.finetune.is_off() {
+        if self.self_labelling.is_off() {
             base
         } else {
             format!("{base} + self-labelling")
@@ -402,12 +402,12 @@ impl RunConfig {
 
     /// Epochs of the whole run: training, then the self-labelling stage.
     pub fn total_epochs(&self) -> usize {
-        self.train.epochs + self.finetune.epochs
+        self.train.epochs + self.self_labelling.epochs
     }
 
     /// method.md §11's self-labelling stage; nothing to check when it is off.
-    fn validate_finetune(&self, e: &mut Vec<String>) {
-        let f = &self.finetune;
+    fn validate_self_labelling(&self, e: &mut Vec<String>) {
+        let f = &self.self_labelling;
         if f.is_off() {
             return;
         }

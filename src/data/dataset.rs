@@ -192,7 +192,7 @@ pub fn subset_indices(n: usize, limit: Option<usize>, seed: u64) -> Option<Vec<u
 /// Resize N x C x H x W uint8 images to `side` x `side` once at load: bilinear
 /// with antialiasing (torchvision's `Resize(antialias=True)`), rounded back to
 /// uint8. Done in chunks so the float copy stays small.
-pub fn resize_uint8(images: &Tensor, side: i64) -> Tensor {
+fn resize_uint8(images: &Tensor, side: i64) -> Tensor {
     const CHUNK: i64 = 2048;
     let n = images.size()[0];
     let parts: Vec<Tensor> = (0..(n + CHUNK - 1) / CHUNK)

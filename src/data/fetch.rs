@@ -117,7 +117,7 @@ impl Source {
     }
     /// Every file in place for a run whose `data.root` is `root` (any folder:
     /// the files sit directly in it, as the readers look for them).
-    pub fn is_present_at_root(&self, root: &Path) -> bool {
+    fn is_present_at_root(&self, root: &Path) -> bool {
         let prefix = format!("{}/", self.root);
         self.files.iter().flat_map(|f| &f.produces).all(|p| root.join(p.strip_prefix(&prefix).unwrap_or(p)).is_file())
     }
@@ -138,7 +138,7 @@ pub struct DataNeed {
 
 impl DataNeed {
     /// The data folder a fetch would download into (root's parent).
-    pub fn fetch_dir(&self) -> Option<&Path> {
+    fn fetch_dir(&self) -> Option<&Path> {
         self.root.as_deref().and_then(Path::parent)
     }
 }

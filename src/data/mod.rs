@@ -13,8 +13,6 @@ mod cifar;
 #[cfg(feature = "torch")]
 mod dataset;
 #[cfg(feature = "torch")]
-mod device;
-#[cfg(feature = "torch")]
 mod error;
 #[cfg(feature = "torch")]
 mod folder;
@@ -23,6 +21,8 @@ mod idx;
 #[cfg(feature = "torch")]
 mod raw;
 #[cfg(feature = "torch")]
+mod resident;
+#[cfg(feature = "torch")]
 mod stl10;
 #[cfg(feature = "torch")]
 mod synthetic;
@@ -30,10 +30,10 @@ mod synthetic;
 #[cfg(feature = "torch")]
 pub use dataset::*;
 #[cfg(feature = "torch")]
-pub use device::DeviceData;
-#[cfg(feature = "torch")]
 pub use error::DataError;
 #[cfg(feature = "torch")]
 pub use idx::{IMAGES_MAGIC, LABELS_MAGIC};
+#[cfg(feature = "torch")]
+pub use resident::DeviceData;
 #[cfg(feature = "torch")]
 pub use synthetic::PATTERNS;

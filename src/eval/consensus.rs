@@ -80,7 +80,7 @@ impl Ensemble {
     }
 
     /// H, the number of hyperedges (clusters over all partitions).
-    pub fn hyperedges(&self) -> usize {
+    fn hyperedges(&self) -> usize {
         self.sizes.len()
     }
 

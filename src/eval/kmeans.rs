@@ -25,7 +25,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
-use crate::config::EvalConfig;
 use crate::util::mix_seed;
 
 /// Budget for one chunk of the distance matrix, in float32 elements (64 MiB).
@@ -48,12 +47,6 @@ impl KMeansConfig {
     /// scikit-learn's defaults (n_init = 10, max_iter = 300, tol = 1e-4).
     pub fn new(k: usize, seed: u64) -> Self {
         Self { k, n_init: 10, max_iter: 300, tol: 1e-4, seed }
-    }
-
-    /// The run's evaluation settings (`eval.kmeans_restarts`, `kmeans_iters`,
-    /// `kmeans_tol`) for K clusters.
-    pub fn from_eval(eval: &EvalConfig, k: usize, seed: u64) -> Self {
-        Self { k, n_init: eval.kmeans_restarts, max_iter: eval.kmeans_iters, tol: eval.kmeans_tol, seed }
     }
 }
 
@@ -259,7 +252,7 @@ fn lloyd_from(x: &Tensor, x_sq: &Tensor, init: Tensor, max_iter: usize, tol_abs:
 }
 
 /// Seed of the benchmark's blob generator (shared with benches/kmeans_sklearn.py).
-pub const BENCH_SEED: u64 = 20_240_601;
+const BENCH_SEED: u64 = 20_240_601;
 
 /// Uniform in [0, 1) from the SplitMix64 of (BENCH_SEED, index): the 53 high bits.
 fn bench_uniform(index: u64) -> f64 {

@@ -139,7 +139,7 @@ impl Contingency {
     /// Mutual information in nats, computed term by term as scikit-learn's
     /// `mutual_info_score` does (including its zeroing of terms below f64 eps and
     /// clipping at 0), so exact-zero cases agree with it.
-    pub fn mutual_info(&self) -> f64 {
+    fn mutual_info(&self) -> f64 {
         if self.class_sizes.len() <= 1 || self.cluster_sizes.len() <= 1 {
             // MI <= min(H(U), H(V)) = 0 with a single cluster on either side.
             return 0.0;

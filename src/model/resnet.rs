@@ -32,7 +32,7 @@ pub struct EncoderConfig {
 impl EncoderConfig {
     /// Reads backbone, stem and width from a resolved `cfg` (the stem default
     /// depends on the resolution, filled by `RunSpec::resolve`).
-    pub fn from_run(cfg: &RunConfig, in_channels: i64) -> Self {
+    fn from_run(cfg: &RunConfig, in_channels: i64) -> Self {
         let blocks = match cfg.model.backbone {
             Backbone::Resnet18 => [2, 2, 2, 2],
             Backbone::Resnet34 => [3, 4, 6, 3],
@@ -125,7 +125,7 @@ impl Encoder {
         Self::from_config(p, EncoderConfig::from_run(cfg, in_channels))
     }
 
-    pub fn from_config(p: &nn::Path, config: EncoderConfig) -> Self {
+    fn from_config(p: &nn::Path, config: EncoderConfig) -> Self {
         let c0 = config.widths[0];
         // cifar: 3x3 stride 1 keeps 32 px images at full resolution in stage 1;
         // imagenet: 7x7 stride 2 (then a max-pool in forward) for 96 / 224 px.

@@ -116,7 +116,7 @@ pub fn collect(store: &Path) -> anyhow::Result<Collected> {
 /// run whose files cannot be read is [`DAMAGED`], with which file and what to
 /// do as its reason (a corrupt run is shown, never averaged over, and never
 /// keeps the report of the others from being written).
-pub fn read_run(store: &Path, entry: &PlanEntry) -> anyhow::Result<RunRecord> {
+fn read_run(store: &Path, entry: &PlanEntry) -> anyhow::Result<RunRecord> {
     let dir = store.join("runs").join(&entry.run_id);
     let mut rec = RunRecord {
         entry: entry.clone(),
@@ -309,7 +309,7 @@ pub fn run_frame(runs: &[RunRecord], swept_keys: &[String]) -> anyhow::Result<Da
 /// `commit`, `dirty` (true when any attempt's build had uncommitted changes),
 /// `libtorch`. A run whose attempts differ lists each distinct value once,
 /// joined by `; `; a run without provenance.json has nulls.
-pub fn provenance_columns(runs: &[RunRecord]) -> Vec<Column> {
+fn provenance_columns(runs: &[RunRecord]) -> Vec<Column> {
     type Field = fn(&Attempt) -> Option<String>;
     let fields: [(&str, Field); 5] = [
         ("device", |a| Some(a.machine.device.model.clone().unwrap_or_else(|| a.machine.device.name.clone()))),
@@ -364,7 +364,7 @@ pub fn enum_text<T: serde::Serialize>(v: &T) -> String {
 /// Long form of every epoch of every run: `run_id`, `epoch` (1-based), `key`
 /// (a `train` key such as `loss`, `l1`, or an `eval` key such as `codes.acc`,
 /// `diversity.mean`), `value`. Runs in plan order, epochs ascending, keys sorted.
-pub fn series_frame(runs: &[RunRecord]) -> anyhow::Result<DataFrame> {
+fn series_frame(runs: &[RunRecord]) -> anyhow::Result<DataFrame> {
     let (mut ids, mut epochs, mut keys, mut values) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for r in runs {
         for e in &r.epochs {

@@ -89,7 +89,7 @@ pub fn write_csv<W: Write>(df: &DataFrame, w: W) -> anyhow::Result<()> {
 }
 
 /// Write `df` as a pretty JSON array of objects (keys in column order).
-pub fn write_json<W: Write>(df: &DataFrame, mut w: W) -> anyhow::Result<()> {
+fn write_json<W: Write>(df: &DataFrame, mut w: W) -> anyhow::Result<()> {
     let names = df.get_column_names();
     let cols = df.get_columns();
     let mut rows = Vec::with_capacity(df.height());

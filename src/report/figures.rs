@@ -308,12 +308,10 @@ pub struct ReportFigures {
     pub speed: Option<FigureLink>,
 }
 
-const LOSS_KEYS: [&str; 4] = ["loss", "l1", "l2", "l3"];
-
 /// Draw the training curves of every group, the diversity figure and the
 /// time-to-accuracy figure into `dir`; `rel` is `dir` as the report links it.
 pub fn report_figures(c: &Collected, groups: &[Group], dir: &Path, rel: &str) -> anyhow::Result<ReportFigures> {
-    let mut wanted: Vec<String> = LOSS_KEYS.iter().map(|s| s.to_string()).collect();
+    let mut wanted: Vec<String> = crate::record::LOSS_TERMS.iter().map(|s| s.to_string()).collect();
     for src in ["codes", "kmeans_target"] {
         for m in crate::record::SCORES {
             wanted.push(format!("{src}.{m}"));
@@ -348,7 +346,7 @@ pub fn report_figures(c: &Collected, groups: &[Group], dir: &Path, rel: &str) ->
 /// its metric source ([`metric_source`]) per evaluation.
 fn curve_panels(g: &Group, cv: &BTreeMap<String, Curve>) -> [Panel; 2] {
     let src = g.config.as_ref().map(|c| metric_source(&c.loss)).unwrap_or("codes");
-    let losses: Vec<Line> = LOSS_KEYS
+    let losses: Vec<Line> = crate::record::LOSS_TERMS
         .iter()
         .enumerate()
         .filter_map(|(j, k)| {

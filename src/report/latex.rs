@@ -5,7 +5,8 @@
 //! them); this module only typesets them. Needs `\usepackage{booktabs}`.
 use super::aggregate::Group;
 use super::collect::Collected;
-use super::render::{self, Matcher, Table, TitledTable};
+use super::paper_tables::{self, Matcher};
+use super::render::{self, Table, TitledTable};
 use super::ReportError;
 
 /// The tables of the plan's template, in report order, with their titles.
@@ -21,17 +22,18 @@ pub fn tables(c: &Collected, groups: &[Group]) -> Result<Vec<TitledTable>, Repor
     let mut m = Matcher::new(groups);
     let mut out = match name {
         "table3" => {
-            let mut t: Vec<TitledTable> = render::table3(&mut m)
+            let mut t: Vec<TitledTable> = paper_tables::table3(&mut m)
                 .into_iter()
                 .map(|t| titled(&format!("Table III, {}", t.title), t.table))
                 .collect();
-            t.push(titled("Appendix: ConCURL with ResNet-18 and ResNet-34", render::appendix(&mut m)));
+            t.push(titled("Appendix: ConCURL with ResNet-18 and ResNet-34", paper_tables::appendix(&mut m)));
             t
         }
-        "table4" => vec![titled("Table IV: loss-weight settings", render::table4(&mut m))],
-        "table5" => {
-            render::table5(&mut m).into_iter().map(|t| titled(&format!("Table V, {}", t.title), t.table)).collect()
-        }
+        "table4" => vec![titled("Table IV: loss-weight settings", paper_tables::table4(&mut m))],
+        "table5" => paper_tables::table5(&mut m)
+            .into_iter()
+            .map(|t| titled(&format!("Table V, {}", t.title), t.table))
+            .collect(),
         _ => Vec::new(),
     };
     out.push(titled("All settings", render::groups_table(groups)));

@@ -17,6 +17,7 @@ pub mod export;
 pub mod figures;
 pub mod latex;
 pub mod paper;
+pub mod paper_tables;
 pub mod ran_on;
 pub mod render;
 pub mod speed;

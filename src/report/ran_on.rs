@@ -12,7 +12,7 @@ use super::aggregate::Group;
 use super::collect::{Collected, RunRecord, MISSING};
 
 /// What a run without provenance.json ran on.
-pub const UNKNOWN: &str = "unknown";
+const UNKNOWN: &str = "unknown";
 
 /// One "ran on" line of the header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,7 +24,7 @@ pub struct RanOn {
 
 /// `AMD EPYC 7B13, ISA AVX2, sweep 0.1.0 (ba3ff18c)`: one attempt's device
 /// model (else the device's name), ATen's CPU capability and the engine.
-pub fn attempt_text(a: &Attempt) -> String {
+fn attempt_text(a: &Attempt) -> String {
     let d = &a.machine.device;
     let model = d.model.as_deref().unwrap_or(&d.name);
     let isa = d.isa.as_deref().unwrap_or(UNKNOWN);
@@ -32,7 +32,7 @@ pub fn attempt_text(a: &Attempt) -> String {
 }
 
 /// What one run ran on, each distinct text once in attempt order.
-pub fn run_texts(r: &RunRecord) -> Vec<String> {
+fn run_texts(r: &RunRecord) -> Vec<String> {
     let mut out = Vec::new();
     match &r.provenance {
         Some(p) if !p.attempts.is_empty() => {

@@ -13,7 +13,7 @@ use crate::record::EpochRecord;
 
 /// The ACC thresholds of the "minutes to ACC" columns when the sweep file
 /// names none (`acc_thresholds`).
-pub const THRESHOLDS: [f64; 2] = [0.80, 0.90];
+const THRESHOLDS: [f64; 2] = [0.80, 0.90];
 
 /// The thresholds of this report: the sweep file's, else [`THRESHOLDS`].
 pub fn thresholds(c: &Collected) -> Vec<f64> {

@@ -23,7 +23,7 @@ pub const KNOWN_ISA_LEVELS: [&str; 8] = ["DEFAULT", "AVX2", "AVX512", "ZVECTOR",
 
 /// ATen's CPU capability (`AVX2`), as `torch.backends.cpu.get_cpu_capability()`
 /// says it (the `ATEN_CPU_CAPABILITY` variable can lower it).
-pub fn cpu_capability() -> Option<String> {
+fn cpu_capability() -> Option<String> {
     let mut buf = [0 as c_char; 64];
     // SAFETY: the shim writes at most buf.len() bytes, NUL-terminated.
     let rc = unsafe { sweep_cpu_capability(buf.as_mut_ptr(), buf.len() as c_int) };

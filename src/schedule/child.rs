@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::device::{DeviceSpec, Slot};
 use super::progress::{parse_epoch_line, Progress, RunControl};
+use super::slots::{DeviceSpec, Slot};
 use super::{Executor, Job, RunFailure};
 
 /// Exit status of `exec-run` when it stopped on request after checkpointing.

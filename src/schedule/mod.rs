@@ -13,9 +13,9 @@
 //! ([`progress`]), the child-process executor ([`child`]), and each run's
 //! provenance.json, written around every attempt ([`provenance`]).
 pub mod child;
-pub mod device;
 pub mod progress;
 pub mod provenance;
+pub mod slots;
 pub mod stop;
 
 use std::fmt;
@@ -30,8 +30,8 @@ use crate::store::lock::{hostname, RunLock};
 use crate::store::{RunDir, Store};
 
 pub use child::{IsolatedExecutor, EXIT_INTERRUPTED, SUSPENDED_PREFIX};
-pub use device::{make_slots, parse_devices, DeviceSpec, Devices, Slot};
 pub use progress::{swept_label, Progress, ProgressMode, RunControl, EPOCH_TAG, PROGRESS_TAG};
+pub use slots::{make_slots, parse_devices, DeviceSpec, Devices, Slot};
 pub use stop::{install_ctrlc, StopFlag};
 
 use progress::Reporter;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::record::PlanEntry;
 
-use super::device::Slot;
+use super::slots::Slot;
 use super::stop::StopFlag;
 use super::{Job, JobEnd, SweepOutcome};
 

@@ -100,7 +100,7 @@ impl Store {
         &self.root
     }
 
-    pub fn plan_path(&self) -> PathBuf {
+    fn plan_path(&self) -> PathBuf {
         self.root.join("plan.json")
     }
 
@@ -124,7 +124,7 @@ impl Store {
     }
 
     /// Where run `run_id` lives (whether or not it exists yet).
-    pub fn run_path(&self, run_id: &str) -> PathBuf {
+    fn run_path(&self, run_id: &str) -> PathBuf {
         self.root.join("runs").join(run_id)
     }
 
@@ -324,7 +324,21 @@ impl RunDir {
         let text = toml::to_string(cfg).context("serialising the run config")?;
         let path = dir.config_path();
         if path.is_file() {
-            let old = dir.read_config()?;
+            let old = match dir.read_config() {
+                Ok(old) => old,
+                Err(e) => {
+                    // The plan's config has this run's id, so it is what the
+                    // file held: written again, the run goes on (or stays done).
+                    tracing::warn!(
+                        "run {}: {} cannot be read ({}); written again from the sweep file, whose settings give this run's id",
+                        dir.run_id,
+                        path.display(),
+                        root_cause(&e)
+                    );
+                    write_atomic(&path, text.as_bytes())?;
+                    return Ok(dir);
+                }
+            };
             if identity(&old) != identity(cfg) {
                 bail!(
                     "{} holds a different config for run {}: a run-id collision or a corrupted store \
@@ -378,7 +392,7 @@ impl RunDir {
     pub fn checkpoint_dir(&self) -> PathBuf {
         self.path.join("checkpoints")
     }
-    pub fn figures_dir(&self) -> PathBuf {
+    fn figures_dir(&self) -> PathBuf {
         self.path.join("figures")
     }
     pub fn log_path(&self) -> PathBuf {
@@ -644,7 +658,7 @@ fn cut_torn_tail(f: &mut File) -> std::io::Result<()> {
 /// A run folder's `config.toml`, through the same resolve and validate as a
 /// sweep file's runs (a config written resolved resolves to itself), so a
 /// hand-edited or damaged file is refused with what is wrong and its path.
-pub fn read_run_config(p: &Path) -> anyhow::Result<RunConfig> {
+fn read_run_config(p: &Path) -> anyhow::Result<RunConfig> {
     let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
     let spec: RunSpec = match toml::from_str(&text) {
         Ok(spec) => spec,

@@ -13,9 +13,9 @@ use prost::Message;
 use super::proto::{Event, What};
 
 /// What TensorBoard looks for in a file name.
-pub const PREFIX: &str = "events.out.tfevents.";
+const PREFIX: &str = "events.out.tfevents.";
 /// The first event of every file says this.
-pub const FILE_VERSION: &str = "brain.Event:2";
+const FILE_VERSION: &str = "brain.Event:2";
 
 const CASTAGNOLI: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
 

@@ -20,12 +20,12 @@ use crate::config::{Expanded, Feature, RunConfig};
 use crate::record::Plan;
 
 /// `metadata.PLUGIN_NAME`.
-pub const PLUGIN_NAME: &str = "hparams";
-pub const EXPERIMENT_TAG: &str = "_hparams_/experiment";
-pub const SESSION_START_INFO_TAG: &str = "_hparams_/session_start_info";
-pub const SESSION_END_INFO_TAG: &str = "_hparams_/session_end_info";
+const PLUGIN_NAME: &str = "hparams";
+const EXPERIMENT_TAG: &str = "_hparams_/experiment";
+const SESSION_START_INFO_TAG: &str = "_hparams_/session_start_info";
+const SESSION_END_INFO_TAG: &str = "_hparams_/session_end_info";
 /// The hyperparameter naming a run's block(s), in sweeps of several blocks.
-pub const BLOCK_HPARAM: &str = "block";
+const BLOCK_HPARAM: &str = "block";
 
 /// A summary of the plugin: one value tagged `tag` whose metadata carries
 /// `data`, over the plugin's null tensor (a float vector of length 0).
@@ -193,7 +193,7 @@ pub fn final_metric_keys(cfg: &RunConfig) -> Vec<String> {
     if cfg.eval.diversity {
         keys.push("diversity.mean".into());
     }
-    if cfg.finetune.epochs > 0 {
+    if cfg.self_labelling.epochs > 0 {
         let before = crate::record::BEFORE_FINETUNE;
         keys.extend(crate::record::SCORES.map(|s| format!("{before}codes.{s}")));
     }

@@ -31,9 +31,9 @@ use proto::{Event, SessionLog, Summary, SummaryValue, ValueKind, What, SESSION_S
 /// The total loss, L of method.md §6.
 pub const LOSS_TOTAL: &str = "loss/total";
 /// L2, the soft-clustering loss against the Sinkhorn codes.
-pub const LOSS_SOFT_CLUSTER: &str = "loss/soft_cluster";
+const LOSS_SOFT_CLUSTER: &str = "loss/soft_cluster";
 /// L3, the consensus loss over the M transforms.
-pub const LOSS_CONSENSUS: &str = "loss/consensus";
+const LOSS_CONSENSUS: &str = "loss/consensus";
 /// The learning rate of each training step.
 pub const LR: &str = "train/lr";
 /// The EMA rate tau the step's target update used.
@@ -62,7 +62,7 @@ fn now_secs() -> f64 {
 }
 
 /// One event holding `values` at `step`, as scalars.
-pub fn scalars_event<'a>(step: usize, values: impl IntoIterator<Item = (&'a str, f64)>) -> Event {
+fn scalars_event<'a>(step: usize, values: impl IntoIterator<Item = (&'a str, f64)>) -> Event {
     let value = values
         .into_iter()
         .map(|(tag, v)| SummaryValue { tag: tag.into(), metadata: None, value: Some(ValueKind::SimpleValue(v as f32)) })

@@ -47,7 +47,7 @@ pub fn meta_path(dir: &Path) -> PathBuf {
 
 /// The checkpoint before the newest: kept until the next one is complete, so a
 /// damaged newest checkpoint costs only the epochs since the one before.
-pub fn previous_meta_path(dir: &Path) -> PathBuf {
+fn previous_meta_path(dir: &Path) -> PathBuf {
     dir.join("previous.json")
 }
 

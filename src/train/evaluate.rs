@@ -14,7 +14,7 @@ use crate::eval::{consensus, diversity, kmeans, metrics};
 use crate::loss;
 use crate::util::mix_seed;
 
-use super::step::{Engine, SALT_EVAL};
+use super::step::{Learner, SALT_EVAL};
 
 /// Per-image results over a set of images (rows follow `indices`): what
 /// `assignments.csv` holds for the evaluated set and what `sweep predict` writes
@@ -107,15 +107,15 @@ pub fn clusters(z: &Tensor, prototypes: &Tensor, loss_cfg: &LossConfig) -> Clust
 /// seed and `epoch`, so the same weights and images give the same labels).
 /// Training's evaluation and `sweep predict` both go through here.
 pub fn assign(
-    engine: &Engine,
+    learner: &Learner,
     data: &DeviceData,
     indices: &[i64],
     epoch: usize,
     with_members: bool,
 ) -> anyhow::Result<Assigned> {
-    let cfg = &engine.cfg;
-    let f = forward_features(engine, data, indices, with_members || !cfg.eval.consensus.is_empty());
-    let c = clusters(&f.z, &engine.nets.online.prototypes, &cfg.loss);
+    let cfg = &learner.cfg;
+    let f = forward_features(learner, data, indices, with_members || !cfg.eval.consensus.is_empty());
+    let c = clusters(&f.z, &learner.nets.online.prototypes, &cfg.loss);
     let km = kmeans_labels(cfg, &f, epoch)?;
     // One host copy of the M x N member labels, shared by the consensus and diversity.
     let members: Vec<Vec<i64>> = if f.members.is_empty() {
@@ -125,7 +125,7 @@ pub fn assign(
         let n = all.size()[1] as usize;
         to_vec_i64(&all).chunks(n.max(1)).map(<[i64]>::to_vec).collect()
     };
-    let consensus = consensus_partitions(engine, &members, &c.codes, epoch)?;
+    let consensus = consensus_partitions(learner, &members, &c.codes, epoch)?;
     let assignments = Assignments {
         indices: indices.to_vec(),
         codes: c.codes,
@@ -153,22 +153,22 @@ struct Features {
 /// The evaluation transform and the networks (no gradient, evaluation mode)
 /// over `indices`, chunk by chunk; only the k-means features that
 /// `eval.kmeans_features` names are kept, the members' labels when `want_members`.
-fn forward_features(engine: &Engine, data: &DeviceData, indices: &[i64], want_members: bool) -> Features {
-    let cfg = &engine.cfg;
+fn forward_features(learner: &Learner, data: &DeviceData, indices: &[i64], want_members: bool) -> Features {
+    let cfg = &learner.cfg;
     let want = |f: Feature| cfg.eval.kmeans_features.contains(&f);
     let (mut zs, mut ys, mut vs, mut xs, mut members) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     tch::no_grad(|| {
         for chunk in indices.chunks(cfg.eval.chunk) {
-            let idx = Tensor::from_slice(chunk).to_device(engine.device);
-            let x = engine.augmenter.eval(&data.batch(&idx));
-            let o = engine.nets.online.forward_t(&x, false);
+            let idx = Tensor::from_slice(chunk).to_device(learner.device);
+            let x = learner.augmenter.eval(&data.batch(&idx));
+            let o = learner.nets.online.forward_t(&x, false);
             let z = o.z.to_kind(Kind::Float);
             if want_members {
                 // argmax of p~(m) for each member m (Figure 1): M x chunk labels.
                 let st = loss::transformed_log_assignments(
                     &z,
-                    &engine.nets.online.prototypes,
-                    &engine.transforms,
+                    &learner.nets.online.prototypes,
+                    &learner.transforms,
                     cfg.loss.tau,
                 );
                 members.push(st.argmax(-1, false).to_device(tch::Device::Cpu));
@@ -182,7 +182,7 @@ fn forward_features(engine: &Engine, data: &DeviceData, indices: &[i64], want_me
             if want(Feature::TargetProjection) {
                 // SimCLR has no target network: its representation is the online projection.
                 let v = match cfg.loss.representation {
-                    Representation::Byol => engine.nets.target.forward_t(&x, false),
+                    Representation::Byol => learner.nets.target.forward_t(&x, false),
                     Representation::Simclr => o.projection.shallow_clone(),
                 };
                 vs.push(v.to_kind(Kind::Float));
@@ -225,12 +225,12 @@ fn kmeans_labels(cfg: &RunConfig, f: &Features, epoch: usize) -> anyhow::Result<
 /// ensemble of the M members' label rows and the codes; the final k-means of
 /// each function is seeded from the run's seed and `epoch`.
 fn consensus_partitions(
-    engine: &Engine,
+    learner: &Learner,
     members: &[Vec<i64>],
     codes: &[i64],
     epoch: usize,
 ) -> anyhow::Result<Vec<(ConsensusFn, Vec<i64>)>> {
-    let cfg = &engine.cfg;
+    let cfg = &learner.cfg;
     if cfg.eval.consensus.is_empty() {
         return Ok(Vec::new());
     }
@@ -241,18 +241,18 @@ fn consensus_partitions(
     cfg.eval.consensus.iter().map(|&f| Ok((f, consensus::consensus(f, &ensemble, cfg.data.clusters, seed)?))).collect()
 }
 
-/// Evaluates `engine` on the images `indices` of `data`; `labels` are the
+/// Evaluates `learner` on the images `indices` of `data`; `labels` are the
 /// ground truth of those same images (for scoring only).
 pub fn evaluate(
-    engine: &Engine,
+    learner: &Learner,
     data: &DeviceData,
     indices: &[i64],
     labels: &[i64],
     epoch: usize,
 ) -> anyhow::Result<EvalOutput> {
     let t0 = std::time::Instant::now();
-    let k = engine.cfg.data.clusters;
-    let Assigned { assignments: a, z, members } = assign(engine, data, indices, epoch, engine.cfg.eval.diversity)?;
+    let k = learner.cfg.data.clusters;
+    let Assigned { assignments: a, z, members } = assign(learner, data, indices, epoch, learner.cfg.eval.diversity)?;
     let mut m = BTreeMap::new();
     metrics::score(labels, &a.codes).insert_into("codes", &mut m);
     metrics::score(labels, &a.p).insert_into("p", &mut m);

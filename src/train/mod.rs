@@ -8,7 +8,7 @@
 pub mod checkpoint;
 pub mod evaluate;
 pub mod executor;
-pub mod export;
+pub mod model_files;
 pub mod optim;
 pub mod predict;
 pub mod selflabel;
@@ -32,10 +32,49 @@ use crate::tensorboard::{self as tb, RunBoard};
 use crate::util::mix_seed;
 
 use checkpoint::CheckpointMeta;
-use step::{Engine, SALT_EVAL, SALT_ORDER};
+use step::{Learner, SALT_EVAL, SALT_ORDER};
 
-/// Loss terms, in the order [`Engine::step`] stacks them.
-const TERMS: [&str; 4] = ["loss", "l1", "l2", "l3"];
+/// Values an optimisation step returns, stacked as a 4-vector on the device
+/// (one read per flush): [L, L1, L2, L3] from [`Learner::step`], [CE,
+/// confident share, 0, 0] from [`Learner::self_label_step`].
+const STEP_VALUES: usize = 4;
+
+/// One step's logged values by name: where the learner's positions become the
+/// terms of training (method.md §3) or of the self-labelling stage (§11).
+#[derive(Debug, Clone, Copy)]
+enum StepTerms {
+    Training { loss: f64, l1: f64, l2: f64, l3: f64 },
+    SelfLabelling { loss: f64, confident: f64 },
+}
+
+impl StepTerms {
+    fn from_row(self_labelling: bool, row: &[f64]) -> Self {
+        if self_labelling {
+            StepTerms::SelfLabelling { loss: row[0], confident: row[1] }
+        } else {
+            StepTerms::Training { loss: row[0], l1: row[1], l2: row[2], l3: row[3] }
+        }
+    }
+
+    /// The terms by their names in metrics.jsonl ([`crate::record::LOSS_TERMS`],
+    /// [`crate::record::SELF_LABEL_TERMS`]).
+    fn named(&self) -> Vec<(&'static str, f64)> {
+        use crate::record::{LOSS_TERMS as T, SELF_LABEL_TERMS as S};
+        match *self {
+            StepTerms::Training { loss, l1, l2, l3 } => vec![(T[0], loss), (T[1], l1), (T[2], l2), (T[3], l3)],
+            StepTerms::SelfLabelling { loss, confident } => vec![(S[0], loss), (S[1], confident)],
+        }
+    }
+
+    /// losses.csv's columns after `step` (docs/run-folder.md): L, L1, L2, L3;
+    /// for the stage CE, confident share, 0, 0.
+    fn csv_row(&self) -> [f64; 4] {
+        match *self {
+            StepTerms::Training { loss, l1, l2, l3 } => [loss, l1, l2, l3],
+            StepTerms::SelfLabelling { loss, confident } => [loss, confident, 0.0, 0.0],
+        }
+    }
+}
 /// The checkpoint counters' key for the seconds an epoch trained before a
 /// stop (the epoch's record adds them to the resumed part's).
 const SECONDS_BEFORE_STOP: &str = "seconds_before_stop";
@@ -185,7 +224,7 @@ struct Trainer<'a> {
     data: &'a LoadedData,
     device: Device,
     schedule: Schedule,
-    engine: Engine,
+    learner: Learner,
     meta: CheckpointMeta,
     losses: LossLog,
     board: RunBoard,
@@ -210,13 +249,13 @@ impl<'a> Trainer<'a> {
     ) -> Result<Self, RunFailure> {
         let ds = &data.dataset;
         let schedule = Schedule::of(cfg, ds.labels.len())?;
-        let mut engine =
-            Engine::new(cfg, ds.images.size()[1], device).map_err(|e| failed_ctx("building the model", e))?;
+        let mut learner =
+            Learner::new(cfg, ds.images.size()[1], device).map_err(|e| failed_ctx("building the model", e))?;
         let ckpt_dir = dir.checkpoint_dir();
         let mut meta = CheckpointMeta::default();
         if let Some(ck) = checkpoint::load(&ckpt_dir).map_err(|e| failed_ctx("loading the checkpoint", e))? {
             meta = ck.meta;
-            engine
+            learner
                 .load_state(ck.tensors, meta.global_step as i64)
                 .map_err(|e| failed_ctx(&format!("restoring {}", ckpt_dir.display()), e))?;
             tracing::info!(run = %dir.run_id(), epoch = meta.epoch, step = meta.step_in_epoch, "resuming from checkpoint");
@@ -233,7 +272,7 @@ impl<'a> Trainer<'a> {
             data,
             device,
             schedule,
-            engine,
+            learner,
             seconds_before: meta.train_seconds,
             meta,
             losses,
@@ -257,7 +296,7 @@ impl<'a> Trainer<'a> {
     fn save_checkpoint(&mut self, what: &str) -> Result<(), RunFailure> {
         self.board.flush();
         self.meta.train_seconds = self.train_seconds();
-        checkpoint::save(&self.dir.checkpoint_dir(), &mut self.meta, &self.engine.state_tensors())
+        checkpoint::save(&self.dir.checkpoint_dir(), &mut self.meta, &self.learner.state_tensors())
             .map_err(|e| failed_ctx(what, e))
     }
 
@@ -281,9 +320,9 @@ impl<'a> Trainer<'a> {
             let idx = perm.narrow(0, (self.meta.step_in_epoch * batch) as i64, batch as i64);
             let images = self.data.on_device.batch(&idx);
             let terms = if self_labelling {
-                self.engine.self_label_step(&images, self.meta.global_step)
+                self.learner.self_label_step(&images, self.meta.global_step)
             } else {
-                self.engine.step(&images, self.meta.global_step, self.schedule.total_steps(), None)
+                self.learner.step(&images, self.meta.global_step, self.schedule.total_steps(), None)
             };
             pending.push(terms);
             self.meta.global_step += 1;
@@ -307,20 +346,26 @@ impl<'a> Trainer<'a> {
     ) -> Result<(), RunFailure> {
         let Schedule { steps_per_epoch: steps, epochs, .. } = self.schedule;
         let total = self.schedule.total_steps();
-        let (cfg, engine, board) = (self.cfg, &self.engine, &mut self.board);
-        let mut to_board = |step: usize, row: &[f64]| {
-            if self_labelling {
-                let confident = (tb::SELFLABEL_CONFIDENT, row[1]);
-                board.scalars(step, &[(tb::SELFLABEL_LOSS, row[0]), confident, (tb::SELFLABEL_LR, cfg.finetune.lr)]);
-            } else {
-                let [l, l1, l2, l3] = tb::loss_tags(cfg.loss.representation);
+        let (cfg, learner, board) = (self.cfg, &self.learner, &mut self.board);
+        let mut to_board = |step: usize, terms: StepTerms| match terms {
+            StepTerms::SelfLabelling { loss, confident } => {
+                let values = [
+                    (tb::SELFLABEL_LOSS, loss),
+                    (tb::SELFLABEL_CONFIDENT, confident),
+                    (tb::SELFLABEL_LR, cfg.self_labelling.lr),
+                ];
+                board.scalars(step, &values);
+            }
+            StepTerms::Training { loss, l1, l2, l3 } => {
+                let [tl, t1, t2, t3] = tb::loss_tags(cfg.loss.representation);
                 // Step `step` (counted from 1) ran at global step `step - 1`.
-                let (lr, tau) = (engine.lr_at(step - 1, total), engine.ema_tau(step - 1, total));
-                let values = [(l, row[0]), (l1, row[1]), (l2, row[2]), (l3, row[3]), (tb::LR, lr), (tb::EMA_TAU, tau)];
+                let (lr, tau) = (learner.lr_at(step - 1, total), learner.ema_tau(step - 1, total));
+                let values = [(tl, loss), (t1, l1), (t2, l2), (t3, l3), (tb::LR, lr), (tb::EMA_TAU, tau)];
                 board.scalars(step, &values);
             }
         };
-        flush(pending, &mut self.meta, &mut self.losses, ctl, epochs, steps, &mut to_board)?;
+        let phase = Phase { self_labelling, epochs, steps };
+        flush(pending, &mut self.meta, &mut self.losses, ctl, phase, &mut to_board)?;
         self.board.flush();
         Ok(())
     }
@@ -378,16 +423,15 @@ impl<'a> Trainer<'a> {
         let mean = |t: &str| sums.get(t).copied().unwrap_or(f64::NAN) / steps;
         let mut train = BTreeMap::new();
         if self.schedule.is_self_labelling(self.meta.epoch) {
-            train.insert("loss".into(), mean("loss"));
-            train.insert("confident".into(), mean("l1"));
+            train.extend(crate::record::SELF_LABEL_TERMS.iter().map(|t| (t.to_string(), mean(t))));
             train.insert("self_labelling".into(), 1.0);
-            train.insert("lr".into(), self.cfg.finetune.lr);
+            train.insert("lr".into(), self.cfg.self_labelling.lr);
         } else {
-            train.extend(TERMS.iter().map(|t| (t.to_string(), mean(t))));
+            train.extend(crate::record::LOSS_TERMS.iter().map(|t| (t.to_string(), mean(t))));
             // The rate of the epoch's last step (the schedule's, method.md §12).
             let last = self.meta.global_step.saturating_sub(1);
-            train.insert("lr".into(), self.engine.lr_at(last, self.schedule.total_steps()));
-            train.insert("ema_tau".into(), self.engine.ema_tau(self.meta.global_step, self.schedule.total_steps()));
+            train.insert("lr".into(), self.learner.lr_at(last, self.schedule.total_steps()));
+            train.insert("ema_tau".into(), self.learner.ema_tau(self.meta.global_step, self.schedule.total_steps()));
         }
         // The whole epoch's training time, the part before a stop included.
         train.insert("seconds".into(), pass.seconds + sums.get(SECONDS_BEFORE_STOP).copied().unwrap_or(0.0));
@@ -397,7 +441,7 @@ impl<'a> Trainer<'a> {
     }
 
     fn evaluate(&self, epoch: usize) -> anyhow::Result<evaluate::EvalOutput> {
-        evaluate::evaluate(&self.engine, &self.data.on_device, &self.eval_idx, &self.eval_labels, epoch)
+        evaluate::evaluate(&self.learner, &self.data.on_device, &self.eval_idx, &self.eval_labels, epoch)
     }
 
     /// The run's results: a resumed run whose last epoch finished before the
@@ -427,51 +471,59 @@ impl<'a> Trainer<'a> {
             train_seconds: self.meta.train_seconds,
         };
         let board = &mut self.board;
-        write_results(self.cfg, self.dir, &self.data.dataset, &self.engine, results, self.device, board)
+        write_results(self.cfg, self.dir, &self.data.dataset, &self.learner, results, self.device, board)
             .map_err(|e| failed_ctx("writing the run's results", e))
     }
 }
 
-/// Reads the pending loss terms to the host (one sync per FLUSH_EVERY steps),
-/// checks them, logs them (losses.csv, and `on_row` for each step) and reports
-/// progress (`epochs` in the run, `steps` in an epoch).
+/// What [`flush`] needs of the epoch it flushes: its phase (every step of
+/// an epoch is of one), the run's epochs and the epoch's steps.
+struct Phase {
+    self_labelling: bool,
+    epochs: usize,
+    steps: usize,
+}
+
+/// Reads the pending step values to the host (one sync per FLUSH_EVERY
+/// steps), names them ([`StepTerms`]), checks them, logs them (losses.csv, and
+/// `on_row` for each step), adds them to the epoch's sums and reports progress.
 fn flush(
     pending: &mut Vec<Tensor>,
     meta: &mut CheckpointMeta,
     log: &mut LossLog,
     ctl: &RunControl,
-    epochs: usize,
-    steps: usize,
-    on_row: &mut dyn FnMut(usize, &[f64]),
+    phase: Phase,
+    on_row: &mut dyn FnMut(usize, StepTerms),
 ) -> Result<(), RunFailure> {
     if pending.is_empty() {
         return Ok(());
     }
     let rows = Tensor::stack(pending, 0).to_kind(Kind::Double).to_device(Device::Cpu);
     let k = pending.len();
-    let vals = Vec::<f64>::try_from(rows.contiguous().view(-1)).expect("loss terms to Vec");
+    let vals = Vec::<f64>::try_from(rows.contiguous().view(-1)).expect("step values to Vec");
     pending.clear();
     let first_step = meta.global_step - k;
-    for (r, row) in vals.chunks(TERMS.len()).enumerate() {
+    let mut last = f64::NAN;
+    for (r, row) in vals.chunks(STEP_VALUES).enumerate() {
         let step = first_step + r + 1;
-        if row.iter().any(|v| !v.is_finite()) {
+        let terms = StepTerms::from_row(phase.self_labelling, row);
+        let named = terms.named();
+        if named.iter().any(|(_, v)| !v.is_finite()) {
+            let shown: Vec<String> = named.iter().map(|(n, v)| format!("{n} = {v}")).collect();
             return Err(fail(format!(
-                "the loss became non-finite at step {step} (epoch {}): L = {}, L1 = {}, L2 = {}, L3 = {}; lower train.lr or check the data",
+                "the loss became non-finite at step {step} (epoch {}): {}; lower train.lr or check the data",
                 meta.epoch + 1,
-                row[0],
-                row[1],
-                row[2],
-                row[3]
+                shown.join(", ")
             )));
         }
-        log.append(step, row);
-        on_row(step, row);
-        for (t, v) in TERMS.iter().zip(row) {
+        log.append(step, &terms.csv_row());
+        on_row(step, terms);
+        for (t, v) in named {
             *meta.epoch_sums.entry(t.to_string()).or_insert(0.0) += v;
         }
+        last = row[0];
     }
-    let last = &vals[vals.len() - TERMS.len()..];
-    ctl.progress(meta.epoch + 1, epochs, meta.step_in_epoch, steps, last[0]);
+    ctl.progress(meta.epoch + 1, phase.epochs, meta.step_in_epoch, phase.steps, last);
     Ok(())
 }
 
@@ -512,7 +564,7 @@ fn write_results(
     cfg: &RunConfig,
     dir: &RunDir,
     ds: &Dataset,
-    engine: &Engine,
+    learner: &Learner,
     results: RunResults<'_>,
     device: Device,
     board: &mut RunBoard,
@@ -523,7 +575,7 @@ fn write_results(
         write_tsne(cfg, dir, ds, out)?;
     }
     // The final weights for other tools (and `sweep predict`'s channel rule).
-    export::write(dir.path(), dir.run_id(), engine, ds.channels())?;
+    model_files::write(dir.path(), dir.run_id(), learner, ds.channels())?;
     let train_losses = results.before_stage.as_ref().map_or(&results.train, |r| &r.train);
     let warnings = collapse_warnings(cfg, train_losses, &out.metrics);
     let mut metrics = out.metrics.clone();

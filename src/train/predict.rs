@@ -1,6 +1,6 @@
 //! `sweep predict`: a finished run's final weights applied to other images.
 //!
-//! The model is rebuilt by [`Engine::new`] from the run's config and restored
+//! The model is rebuilt by [`Learner::new`] from the run's config and restored
 //! from its final checkpoint (online and target weights, prototypes, the M
 //! transforms: the state the run's own final evaluation used), the images go
 //! through the evaluation transform (`Augmenter::eval`), and every image gets a
@@ -26,8 +26,8 @@ use crate::data::DeviceData;
 use crate::store::RunDir;
 
 use super::evaluate::{self, Assignments};
-use super::step::Engine;
-use super::{checkpoint, export};
+use super::step::Learner;
+use super::{checkpoint, model_files};
 
 /// Why a prediction is refused (callers and tests branch on the kind).
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +86,7 @@ impl Prediction {
 /// The channels of the images `cfg`'s run was trained on: from its `model.json`,
 /// else (a run finished before the card existed) from its dataset.
 fn trained_channels(dir: &RunDir, cfg: &RunConfig) -> i64 {
-    export::ModelCard::read(dir.path()).map(|c| c.image_channels).unwrap_or(cfg.data.dataset.channels() as i64)
+    model_files::ModelCard::read(dir.path()).map(|c| c.image_channels).unwrap_or(cfg.data.dataset.channels() as i64)
 }
 
 /// The run's summary, or the refusal of a run that never finished.
@@ -101,9 +101,9 @@ fn finished(dir: &RunDir) -> anyhow::Result<crate::record::Summary> {
     })
 }
 
-/// The finished run's engine restored to its final weights, and the channel
+/// The finished run's learner restored to its final weights, and the channel
 /// count of the images it was trained on.
-pub fn restore(dir: &RunDir, device: Device) -> anyhow::Result<(Engine, i64)> {
+pub fn restore(dir: &RunDir, device: Device) -> anyhow::Result<(Learner, i64)> {
     let run = dir.run_id().to_string();
     let summary = finished(dir)?;
     let cfg = dir.read_config()?;
@@ -116,11 +116,11 @@ pub fn restore(dir: &RunDir, device: Device) -> anyhow::Result<(Engine, i64)> {
     if ck.meta.global_step != summary.steps {
         return Err(missing().into());
     }
-    // Engine::new seeds torch's RNG for its initialisation; every weight is then
+    // Learner::new seeds torch's RNG for its initialisation; every weight is then
     // overwritten by the checkpoint.
-    let mut engine = Engine::new(&cfg, channels, device)?;
-    engine.load_state(ck.tensors, ck.meta.global_step as i64)?;
-    Ok((engine, channels))
+    let mut learner = Learner::new(&cfg, channels, device)?;
+    learner.load_state(ck.tensors, ck.meta.global_step as i64)?;
+    Ok((learner, channels))
 }
 
 /// Predicts `data` with the final weights of the finished run in `run_dir`.
@@ -151,18 +151,18 @@ pub fn predict(run_dir: &Path, data: &PredictData, device: Device) -> anyhow::Re
             (images, Some(paths), None)
         }
     };
-    let (mut engine, _) = restore(&dir, device)?;
+    let (mut learner, _) = restore(&dir, device)?;
     let n = images.size()[0];
     let k = cfg.data.clusters as i64;
-    if n < k && !engine.cfg.eval.kmeans_features.is_empty() {
+    if n < k && !learner.cfg.eval.kmeans_features.is_empty() {
         // K-means into K clusters needs K images; codes and p do not.
         tracing::warn!(run = %run, "{n} images for K = {k} clusters: no k-means columns");
-        engine.cfg.eval.kmeans_features.clear();
+        learner.cfg.eval.kmeans_features.clear();
     }
     let on_device = DeviceData { images: images.to_device(device), n };
     let indices: Vec<i64> = (0..n).collect();
     // k-means is seeded as the run's final evaluation (after its last epoch).
-    let out = evaluate::assign(&engine, &on_device, &indices, cfg.train.epochs, false)?;
+    let out = evaluate::assign(&learner, &on_device, &indices, cfg.train.epochs, false)?;
     Ok(Prediction { run_id: run, assignments: out.assignments, paths, labels })
 }
 

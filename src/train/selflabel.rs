@@ -9,16 +9,17 @@ use tch::{Kind, Tensor};
 use crate::loss;
 use crate::util::mix_seed;
 
-use super::step::{Engine, SALT_STEP};
+use super::step::{Learner, SALT_STEP};
 use crate::runtime::autocast;
 
-impl Engine {
+impl Learner {
     /// One optimisation step of the stage on a uint8 batch already on the
     /// device, at the stage's Adam's `finetune.lr`. Returns [CE, confident share, 0, 0]
-    /// (detached, on the device), in the slots of [`Engine::step`]'s
-    /// [L, L1, L2, L3] so the trainer logs both phases alike.
+    /// (detached, on the device): the shape of [`Learner::step`]'s [L, L1, L2,
+    /// L3], so that both phases stack alike; the trainer names them by phase
+    /// (`StepTerms` in train/mod.rs).
     pub fn self_label_step(&mut self, batch: &Tensor, global_step: usize) -> Tensor {
-        let f = self.cfg.finetune.clone();
+        let f = self.cfg.self_labelling.clone();
         let (bf16, device) = (self.cfg.train.bf16, self.device);
         // Every draw a function of (seed, step), as in training: exact resume.
         let seed = mix_seed(self.cfg.seed, SALT_STEP ^ ((global_step as u64) << 8));

@@ -14,10 +14,10 @@ use super::optim::{FlatOptimizer, OptimSettings};
 use crate::runtime::autocast;
 
 /// Salts for the seeds derived from the run's one seed.
-pub const SALT_INIT: u64 = 1;
+const SALT_INIT: u64 = 1;
 pub const SALT_STEP: u64 = 2;
 pub const SALT_ORDER: u64 = 3;
-pub const SALT_TRANSFORMS: u64 = 4;
+const SALT_TRANSFORMS: u64 = 4;
 pub const SALT_EVAL: u64 = 5;
 
 /// Where a step's time goes (seconds; filled only when a timer is passed, which
@@ -105,8 +105,9 @@ struct SmallViews {
     z_over: Option<Tensor>,
 }
 
-/// The networks, the fixed transforms, the augmenter and the optimiser of one run.
-pub struct Engine {
+/// What learns in one run: its networks, fixed transforms, augmenter and
+/// optimiser, and the step that moves them ([`Learner::step`]).
+pub struct Learner {
     pub cfg: RunConfig,
     pub device: Device,
     /// Online and target networks (the target packed for a one-kernel EMA).
@@ -122,7 +123,7 @@ pub struct Engine {
     pub prototype_params: Vec<bool>,
 }
 
-impl Engine {
+impl Learner {
     /// Builds everything from the seed: initialisation under `manual_seed(seed,
     /// SALT_INIT)`, the transforms from their own RNG stream.
     pub fn new(cfg: &RunConfig, stored_channels: i64, device: Device) -> anyhow::Result<Self> {
@@ -302,7 +303,7 @@ impl Engine {
         out
     }
 
-    /// Restores a checkpoint written by [`Engine::state_tensors`].
+    /// Restores a checkpoint written by [`Learner::state_tensors`].
     pub fn load_state(&mut self, tensors: Vec<(String, Tensor)>, adam_t: i64) -> anyhow::Result<()> {
         let mut map: std::collections::HashMap<String, Tensor> = tensors.into_iter().collect();
         let mut take = |name: &str| -> anyhow::Result<Tensor> {

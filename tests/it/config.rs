@@ -616,7 +616,7 @@ fn options_beyond_the_paper_are_keys_of_a_sweep_file() {
     assert_eq!(c.loss.representation, sweep::config::Representation::Simclr);
     assert_eq!(c.loss.simclr_temperature, 0.2);
     assert_eq!(c.eval.consensus, [sweep::config::ConsensusFn::Cspa, sweep::config::ConsensusFn::Hbgf]);
-    assert_eq!((c.finetune.epochs, c.finetune.confidence, c.finetune.freeze_encoder), (2, 0.9, true));
+    assert_eq!((c.self_labelling.epochs, c.self_labelling.confidence, c.self_labelling.freeze_encoder), (2, 0.9, true));
     assert_eq!(c.total_epochs(), 3);
     let err = load_err("name = \"bad\"\n[base]\nfinetune.epochs = 1\nfinetune.confidence = 1.5\n");
     assert!(err.to_string().contains("finetune.confidence = 1.5"), "{err}");

@@ -13,7 +13,7 @@ use sweep::record::PlanEntry;
 use sweep::schedule::{RunControl, StopFlag};
 use sweep::store::{RunDir, Store};
 use sweep::train::evaluate;
-use sweep::train::export::{self, ModelCard};
+use sweep::train::model_files::{self, ModelCard};
 use sweep::train::predict::{predict, PredictData, PredictError};
 use tch::{Device, Tensor};
 
@@ -121,7 +121,7 @@ fn exported_weights_load_back_to_identical_assignments() {
     // model.json describes the file: every exported name in exactly one part.
     let card = ModelCard::read(dir.path()).unwrap();
     assert_eq!((card.clusters, card.image_channels, card.input_channels, card.resolution), (3, 3, 3, 16));
-    let weights = Tensor::read_safetensors(export::weights_path(dir.path())).unwrap();
+    let weights = Tensor::read_safetensors(model_files::weights_path(dir.path())).unwrap();
     let mut in_file: Vec<String> = weights.iter().map(|(n, _)| n.clone()).collect();
     let p = &card.parameters;
     let mut in_card: Vec<String> = p.encoder.iter().chain(&p.head).chain(&p.other).cloned().collect();
@@ -136,7 +136,7 @@ fn exported_weights_load_back_to_identical_assignments() {
     let mut nets = Networks::new(&cfg, card.input_channels, Device::Cpu);
     let (_, x) = eval_inputs(&cfg);
     let before = evaluate::clusters(&nets.online.forward_t(&x, false).z, &nets.online.prototypes, &cfg.loss);
-    export::load_online(&mut nets, &export::weights_path(dir.path())).unwrap();
+    model_files::load_online(&mut nets, &model_files::weights_path(dir.path())).unwrap();
     let after =
         tch::no_grad(|| evaluate::clusters(&nets.online.forward_t(&x, false).z, &nets.online.prototypes, &cfg.loss));
     assert_ne!(before.codes_conf, after.codes_conf, "fresh networks already gave the run's assignments");

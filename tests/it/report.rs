@@ -453,7 +453,7 @@ fn time_to_accuracy_by_hand() {
 fn selflabel_table_by_hand() {
     let mut s = FakeStore::new("selflabel", "generic");
     let mut c = cfg(DatasetName::Synthetic, 1.0, 1.0, 1.0);
-    c.finetune.epochs = 1;
+    c.self_labelling.epochs = 1;
     for (seed, before, stage_seconds) in [(0u64, 0.6, 120.0), (1, 0.5, 240.0)] {
         let mut cs = c.clone();
         cs.seed = seed;

@@ -499,6 +499,30 @@ fn tear_status(dir: &RunDir) {
 /// (status.json rebuilt from the summary); a run with nothing to rebuild from
 /// is left alone as damaged, saying which file and what to do; the others run.
 /// `sweep status` then lists every run and the damaged one in full.
+/// A torn config.toml does not stop the sweep: the plan's config has the
+/// run's id, so it is written again, and a finished run stays done.
+#[test]
+fn a_torn_config_is_written_again_from_the_plan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path()).unwrap();
+    let js = jobs(&store, 2);
+    let slots = make_slots(&[DeviceSpec::Cpu], 1);
+    assert_eq!(run_jobs(&js, &slots, &Fake::new(&[], 1), &StopFlag::new(), &quiet(false)).done, 2);
+    let path = js[0].dir.config_path();
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, &text[..text.len() / 2]).unwrap();
+    assert!(js[0].dir.read_config().is_err());
+    let again = jobs(&store, 2);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "written again, as it was");
+    let fake = Fake::new(&[], 1);
+    let out = run_jobs(&again, &slots, &fake, &StopFlag::new(), &quiet(false));
+    assert_eq!((out.skipped_done, out.done), (2, 0), "{out}");
+    // A readable config of another run is still refused (a collision).
+    std::fs::write(&path, toml::to_string(&config(7)).unwrap()).unwrap();
+    let err = RunDir::create(&store, &again[0].entry, &again[0].config).unwrap_err();
+    assert!(err.to_string().contains("holds a different config"), "{err}");
+}
+
 #[test]
 fn a_damaged_run_never_blocks_run_or_status() {
     let tmp = tempfile::tempdir().unwrap();

@@ -460,8 +460,8 @@ mod trained {
         let Some(py) = python_with_tensorboard() else { return };
         let _rng = crate::common::torch_rng();
         let mut cfg = tiny_config(16, 1);
-        cfg.finetune.epochs = 1;
-        cfg.finetune.confidence = 0.4;
+        cfg.self_labelling.epochs = 1;
+        cfg.self_labelling.confidence = 0.4;
         let data = load(&cfg);
         let tmp = tempfile::tempdir().unwrap();
         let dir = planned_run(tmp.path(), &cfg);
@@ -475,7 +475,7 @@ mod trained {
         assert_eq!(points(&run, LOSS_TOTAL), col(0, 1..=3));
         assert_eq!(points(&run, SELFLABEL_LOSS), col(0, 4..=6));
         assert_eq!(points(&run, SELFLABEL_CONFIDENT), col(1, 4..=6));
-        assert_eq!(points(&run, SELFLABEL_LR), (4..=6).map(|s| (s, f32v(cfg.finetune.lr))).collect::<Vec<_>>());
+        assert_eq!(points(&run, SELFLABEL_LR), (4..=6).map(|s| (s, f32v(cfg.self_labelling.lr))).collect::<Vec<_>>());
         for k in hparams::final_metric_keys(&cfg) {
             assert_eq!(points(&run, &format!("final/{k}")).len(), 1, "final/{k}");
         }

@@ -206,7 +206,7 @@ fn simclr_overclustering_and_consensus_train_and_score() {
 #[test]
 fn bf16_autocast_is_bfloat16_and_close_to_float32() {
     use sweep::runtime::autocast;
-    use sweep::train::step::Engine;
+    use sweep::train::step::Learner;
     use tch::Kind;
     let _rng = crate::common::torch_rng();
     // The CUDA autocast dtype is per-thread state: it can be set and read
@@ -226,8 +226,8 @@ fn bf16_autocast_is_bfloat16_and_close_to_float32() {
     let first_losses = |bf16: bool| {
         let mut c = cfg.clone();
         c.train.bf16 = bf16;
-        let mut engine = Engine::new(&c, 3, Device::Cpu).unwrap();
-        Vec::<f64>::try_from(engine.step(&batch, 0, 10, None).to_kind(Kind::Double)).unwrap()
+        let mut learner = Learner::new(&c, 3, Device::Cpu).unwrap();
+        Vec::<f64>::try_from(learner.step(&batch, 0, 10, None).to_kind(Kind::Double)).unwrap()
     };
     let (f32_terms, bf16_terms) = (first_losses(false), first_losses(true));
     assert!(bf16_terms.iter().all(|v| v.is_finite()), "{bf16_terms:?}");
@@ -252,8 +252,8 @@ fn own_cuda_stream_is_taken_exactly_when_there_is_a_gpu() {
 fn self_labelling_resumes_exactly_never_reads_labels_and_is_scored_before_and_after() {
     let _rng = crate::common::torch_rng();
     let mut cfg = tiny_config(64, 1);
-    cfg.finetune.epochs = 2;
-    cfg.finetune.confidence = 0.4; // a 12-step model is not confident yet; K = 3
+    cfg.self_labelling.epochs = 2;
+    cfg.self_labelling.confidence = 0.4; // a 12-step model is not confident yet; K = 3
     assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
     let data = load(&cfg);
     let data2 = with_shuffled_labels(&data);
@@ -288,9 +288,9 @@ fn self_labelling_with_a_frozen_encoder_trains_the_head_only() {
     let _rng = crate::common::torch_rng();
     let plain = tiny_config(16, 1);
     let mut frozen = plain.clone();
-    frozen.finetune.epochs = 1;
-    frozen.finetune.confidence = 0.4;
-    frozen.finetune.freeze_encoder = true;
+    frozen.self_labelling.epochs = 1;
+    frozen.self_labelling.confidence = 0.4;
+    frozen.self_labelling.freeze_encoder = true;
     let data = load(&plain);
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (run_dir(&tmp.path().join("a"), &plain), run_dir(&tmp.path().join("b"), &frozen));
@@ -349,27 +349,27 @@ fn convergence_options_resume_exactly_mid_warm_up() {
 /// after the first N steps, while everything else moved, and move after them.
 #[test]
 fn prototypes_are_still_during_their_warm_up_and_move_after() {
-    use sweep::train::step::Engine;
+    use sweep::train::step::Learner;
     let _rng = crate::common::torch_rng();
     let mut cfg = tiny_config(16, 1);
     cfg.train.freeze_prototypes_steps = 3;
     let data = load(&cfg);
-    let mut engine = Engine::new(&cfg, data.dataset.images.size()[1], Device::Cpu).unwrap();
-    let protos = |e: &Engine| engine_tensor(e, "prototypes");
-    let (c0, w0) = (protos(&engine), engine_tensor(&engine, "head.fc1.weight"));
+    let mut learner = Learner::new(&cfg, data.dataset.images.size()[1], Device::Cpu).unwrap();
+    let protos = |e: &Learner| engine_tensor(e, "prototypes");
+    let (c0, w0) = (protos(&learner), engine_tensor(&learner, "head.fc1.weight"));
     let idx = Tensor::arange(16, (tch::Kind::Int64, Device::Cpu));
     let batch = data.on_device.batch(&idx);
     for step in 0..3 {
-        let _ = engine.step(&batch, step, 3, None);
+        let _ = learner.step(&batch, step, 3, None);
     }
-    assert_eq!(protos(&engine), c0, "the prototypes moved during their warm-up");
-    assert_ne!(engine_tensor(&engine, "head.fc1.weight"), w0, "the head did not train");
-    let _ = engine.step(&batch, 3, 3, None);
-    assert_ne!(protos(&engine), c0, "the prototypes stayed after their warm-up");
-    assert_eq!(engine.optim.steps()[engine.prototype_params.iter().position(|p| *p).unwrap()], 1);
+    assert_eq!(protos(&learner), c0, "the prototypes moved during their warm-up");
+    assert_ne!(engine_tensor(&learner, "head.fc1.weight"), w0, "the head did not train");
+    let _ = learner.step(&batch, 3, 3, None);
+    assert_ne!(protos(&learner), c0, "the prototypes stayed after their warm-up");
+    assert_eq!(learner.optim.steps()[learner.prototype_params.iter().position(|p| *p).unwrap()], 1);
 }
 
-fn engine_tensor(engine: &sweep::train::step::Engine, name: &str) -> Tensor {
-    let vars = engine.nets.online_vs.variables();
+fn engine_tensor(learner: &sweep::train::step::Learner, name: &str) -> Tensor {
+    let vars = learner.nets.online_vs.variables();
     vars.get(name).unwrap_or_else(|| panic!("no variable {name}: {:?}", vars.keys())).copy()
 }

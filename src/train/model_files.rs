@@ -12,12 +12,12 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Backbone, RunConfig, SobelMode, Stem};
 use crate::model::{EncoderConfig, Networks};
 
-use super::step::Engine;
+use super::step::Learner;
 
-pub const WEIGHTS_FILE: &str = "online.safetensors";
-pub const CARD_FILE: &str = "model.json";
+const WEIGHTS_FILE: &str = "online.safetensors";
+const CARD_FILE: &str = "model.json";
 /// Bumped when the card's meaning changes.
-pub const CARD_VERSION: u32 = 1;
+const CARD_VERSION: u32 = 1;
 
 /// `model.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,11 +90,11 @@ pub struct ParameterNames {
 }
 
 impl ModelCard {
-    /// The card of `engine`'s online network (trained on `image_channels`-channel images).
-    pub fn new(run_id: &str, engine: &Engine, image_channels: i64) -> Self {
-        let cfg = &engine.cfg;
-        let enc: &EncoderConfig = engine.nets.online.encoder.config();
-        let mut names: Vec<String> = engine.nets.online_vs.variables().into_keys().collect();
+    /// The card of `learner`'s online network (trained on `image_channels`-channel images).
+    pub fn new(run_id: &str, learner: &Learner, image_channels: i64) -> Self {
+        let cfg = &learner.cfg;
+        let enc: &EncoderConfig = learner.nets.online.encoder.config();
+        let mut names: Vec<String> = learner.nets.online_vs.variables().into_keys().collect();
         names.sort();
         let part = |prefix: &str| names.iter().filter(|n| n.starts_with(prefix)).cloned().collect::<Vec<_>>();
         let parameters = ParameterNames {
@@ -121,10 +121,10 @@ impl ModelCard {
                 blocks: enc.blocks,
                 widths: enc.widths,
                 stem: enc.stem,
-                feat_dim: engine.nets.online.encoder.feat_dim(),
+                feat_dim: learner.nets.online.encoder.feat_dim(),
             },
             head: MlpSpec {
-                input: engine.nets.online.encoder.feat_dim(),
+                input: learner.nets.online.encoder.feat_dim(),
                 hidden: cfg.model.head_hidden as i64,
                 output: cfg.model.head_dim as i64,
             },
@@ -142,17 +142,17 @@ impl ModelCard {
 }
 
 /// Writes `online.safetensors` and `model.json` into `run_dir`.
-pub fn write(run_dir: &Path, run_id: &str, engine: &Engine, image_channels: i64) -> anyhow::Result<()> {
+pub fn write(run_dir: &Path, run_id: &str, learner: &Learner, image_channels: i64) -> anyhow::Result<()> {
     let weights = run_dir.join(WEIGHTS_FILE);
     // VarStore::save picks the safetensors format from the extension; written
     // under a temporary name and renamed, as every file of a run.
     let tmp = run_dir.join(format!(".{WEIGHTS_FILE}.{}.tmp.safetensors", std::process::id()));
-    if let Err(e) = engine.nets.online_vs.save(&tmp) {
+    if let Err(e) = learner.nets.online_vs.save(&tmp) {
         let _ = std::fs::remove_file(&tmp);
         return Err(anyhow::Error::new(e).context(format!("writing {}", tmp.display())));
     }
     std::fs::rename(&tmp, &weights).with_context(|| format!("renaming {} to {}", tmp.display(), weights.display()))?;
-    crate::util::write_json_atomic(&run_dir.join(CARD_FILE), &ModelCard::new(run_id, engine, image_channels))
+    crate::util::write_json_atomic(&run_dir.join(CARD_FILE), &ModelCard::new(run_id, learner, image_channels))
 }
 
 /// Loads an exported `online.safetensors` into `nets`' online network (every
