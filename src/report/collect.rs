@@ -6,7 +6,6 @@
 //! cannot be read is `damaged` with which file and what to do. Nothing is dropped
 //! here; the aggregation counts them and the report shows the counts.
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -14,8 +13,7 @@ use polars::prelude::*;
 
 use crate::config::RunConfig;
 use crate::record::{Attempt, EpochRecord, Plan, PlanEntry, Provenance, RunState, RunStatus, Summary};
-use crate::store::{Damaged, RunDir};
-use crate::util::read_json;
+use crate::store::{Damaged, RunDir, Store};
 
 use super::{metric_source, FRAME_REPORTED};
 
@@ -88,17 +86,13 @@ impl Collected {
     }
 }
 
-/// Read `STORE/plan.json`, every run folder and `notes.md`.
+/// Read `STORE/plan.json`, every run folder and `notes.md`, through the store.
 pub fn collect(store: &Path) -> anyhow::Result<Collected> {
-    let plan: Plan = read_json(&store.join("plan.json"))
-        .with_context(|| format!("{} is not a sweep store (no readable plan.json)", store.display()))?;
-    let notes_path = store.join("notes.md");
-    let notes = if notes_path.is_file() {
-        Some(std::fs::read_to_string(&notes_path).with_context(|| format!("reading {}", notes_path.display()))?)
-    } else {
-        None
-    };
-    let runs = plan.runs.iter().map(|e| read_run(store, e)).collect::<anyhow::Result<Vec<_>>>()?;
+    let not_a_store = || format!("{} is not a sweep store (no readable plan.json)", store.display());
+    let opened = Store::existing(store).with_context(not_a_store)?;
+    let plan = opened.read_plan().with_context(not_a_store)?.with_context(not_a_store)?;
+    let notes = opened.read_notes()?;
+    let runs: Vec<RunRecord> = plan.runs.iter().map(|e| read_run(&opened, e)).collect();
     let mut swept_keys: Vec<String> = Vec::new();
     for e in &plan.runs {
         for k in e.swept.keys() {
@@ -116,8 +110,7 @@ pub fn collect(store: &Path) -> anyhow::Result<Collected> {
 /// run whose files cannot be read is [`DAMAGED`], with which file and what to
 /// do as its reason (a corrupt run is shown, never averaged over, and never
 /// keeps the report of the others from being written).
-fn read_run(store: &Path, entry: &PlanEntry) -> anyhow::Result<RunRecord> {
-    let dir = store.join("runs").join(&entry.run_id);
+fn read_run(store: &Store, entry: &PlanEntry) -> RunRecord {
     let mut rec = RunRecord {
         entry: entry.clone(),
         state: MISSING.to_string(),
@@ -127,10 +120,11 @@ fn read_run(store: &Path, entry: &PlanEntry) -> anyhow::Result<RunRecord> {
         epochs: Vec::new(),
         provenance: None,
         damaged: None,
-        dir: dir.clone(),
+        dir: store.run_path(&entry.run_id),
     };
     // A folder without config.toml is not a run yet, as the store sees it.
-    let Ok(run) = RunDir::open(&dir) else { return Ok(rec) };
+    let Some(run) = store.run(&entry.run_id) else { return rec };
+    rec.dir = run.path().to_path_buf();
     if let Err(e) = read_files(&run, &mut rec) {
         let what = match e.downcast_ref::<Damaged>() {
             Some(d) => d.message.clone(),
@@ -140,7 +134,7 @@ fn read_run(store: &Path, entry: &PlanEntry) -> anyhow::Result<RunRecord> {
         rec.state = DAMAGED.to_string();
         rec.damaged = Some(what);
     }
-    Ok(rec)
+    rec
 }
 
 /// Fill `rec` from `run`'s files; the first one that cannot be read is the error.
@@ -155,7 +149,7 @@ fn read_files(run: &RunDir, rec: &mut RunRecord) -> anyhow::Result<()> {
         (None, Some(_)) => RunState::Done.to_string(),
         (None, None) => MISSING.to_string(),
     };
-    rec.epochs = read_metrics(&run.metrics_path())?;
+    rec.epochs = run.read_metrics()?;
     (rec.status, rec.summary) = (status, summary);
     rec.provenance = read_provenance(run);
     Ok(())
@@ -169,35 +163,6 @@ fn read_provenance(run: &RunDir) -> Option<Provenance> {
         tracing::warn!("{e:#}: the run's provenance is shown as unknown");
         None
     })
-}
-
-/// Read `metrics.jsonl`. The trainer appends a line per epoch, so a crash can
-/// leave the last line torn: that line is skipped. A bad line anywhere else is
-/// an error.
-pub fn read_metrics(path: &Path) -> anyhow::Result<Vec<EpochRecord>> {
-    if !path.is_file() {
-        return Ok(Vec::new());
-    }
-    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let lines: Vec<String> = std::io::BufReader::new(f)
-        .lines()
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("reading {}", path.display()))?;
-    let last = lines.iter().rposition(|l| !l.trim().is_empty());
-    let mut out = Vec::with_capacity(lines.len());
-    for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<EpochRecord>(line) {
-            Ok(r) => out.push(r),
-            Err(e) if Some(i) == last => {
-                tracing::warn!("{}:{}: skipping a torn last line ({e})", path.display(), i + 1);
-            }
-            Err(e) => return Err(e).with_context(|| format!("parsing {} line {}", path.display(), i + 1)),
-        }
-    }
-    Ok(out)
 }
 
 /// The column type a swept key gets: the narrowest one that holds every value.

@@ -113,6 +113,17 @@ impl Store {
         write_json_atomic(&self.plan_path(), plan)
     }
 
+    /// `notes.md` beside the plan (a store's own notes, for a plan without
+    /// the sweep file's `notes`), verbatim, if there is one.
+    pub fn read_notes(&self) -> anyhow::Result<Option<String>> {
+        let p = self.root.join("notes.md");
+        match std::fs::read_to_string(&p) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", p.display())),
+        }
+    }
+
     /// The plan, if one has been written.
     pub fn read_plan(&self) -> anyhow::Result<Option<Plan>> {
         let p = self.plan_path();
@@ -124,7 +135,7 @@ impl Store {
     }
 
     /// Where run `run_id` lives (whether or not it exists yet).
-    fn run_path(&self, run_id: &str) -> PathBuf {
+    pub fn run_path(&self, run_id: &str) -> PathBuf {
         self.root.join("runs").join(run_id)
     }
 

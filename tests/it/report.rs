@@ -10,7 +10,7 @@ use serde_json::json;
 use sweep::config::{DatasetName, RunSpec, TransformKind};
 use sweep::record::{EpochRecord, Plan, PlanEntry, Provenance, RunState, RunStatus, Summary};
 use sweep::report::{self, aggregate, collect, metric_source, ReportError};
-use sweep::store::{locate, LocateError};
+use sweep::store::{locate, LocateError, Store};
 use sweep::util::write_json_atomic;
 
 /// A store being written by hand, the way the orchestrator and trainer would.
@@ -313,19 +313,29 @@ fn run_frame_and_series_frame_columns() {
     assert_eq!(v, [Some(0.8 - 0.2), Some(0.8)]);
 }
 
+/// The report reads metrics.jsonl through the store, by its one rule: a torn
+/// last line (a crash mid-append) is skipped, a bad line elsewhere is an error
+/// naming the line.
 #[test]
 fn torn_last_metrics_line_is_skipped_but_a_torn_middle_line_is_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("metrics.jsonl");
+    let s = generic_store();
+    let store = s.finish();
+    let plan = Store::existing(&store).unwrap().read_plan().unwrap().unwrap();
+    let run = Store::existing(&store).unwrap().run(&plan.runs[0].run_id).unwrap();
+    let p = run.metrics_path();
     let good = serde_json::to_string(&epoch(1, 3.0, 0.5, 0.5)).unwrap();
     std::fs::write(&p, format!("{good}\n{{\"epoch\": 2, \"st")).unwrap();
-    let recs = report::collect::read_metrics(&p).unwrap();
+    let recs = run.read_metrics().unwrap();
     assert_eq!(recs.len(), 1);
     assert_eq!(recs[0].epoch, 1);
+    let c = collect(&store).unwrap();
+    assert_eq!(c.runs[0].epochs.len(), 1, "the report reads the same");
 
     std::fs::write(&p, format!("{{\"epoch\": 2, \"st\n{good}\n")).unwrap();
-    let err = report::collect::read_metrics(&p).unwrap_err();
-    assert!(format!("{err:#}").contains("line 1"), "{err:#}");
+    let err = run.read_metrics().unwrap_err();
+    assert!(format!("{err:#}").contains("metrics.jsonl:1:"), "{err:#}");
+    let c = collect(&store).unwrap();
+    assert!(c.runs[0].damaged.as_deref().is_some_and(|d| d.contains("metrics.jsonl:1:")), "{:?}", c.runs[0].damaged);
 }
 
 #[test]
