@@ -4,7 +4,7 @@
     python scripts/load_export.py RUN_DIR IMAGES [--out FILE]
 
 RUN_DIR holds `online.safetensors` (the online network under its parameter
-names) and `model.json` (what is needed to rebuild it: see src/train/export.rs).
+names) and `model.json` (what is needed to rebuild it: see src/train/model_files.rs).
 IMAGES is a uint8 N x C x H x W array, as `.npy` or as `.safetensors` (its first
 tensor), with C = model.json's `image_channels`.
 

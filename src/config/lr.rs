@@ -9,6 +9,12 @@ impl TrainConfig {
         (self.warmup_epochs * steps_per_epoch as f64).round() as usize
     }
 
+    /// Steps before L2 and L3 join the loss: `cluster_delay_epochs` epochs of
+    /// `steps_per_epoch`, rounded to the nearest step.
+    pub fn cluster_delay_steps(&self, steps_per_epoch: usize) -> usize {
+        (self.cluster_delay_epochs * steps_per_epoch as f64).round() as usize
+    }
+
     /// The learning rate of 0-based `step` of training proper, which lasts
     /// `epochs x steps_per_epoch` steps.
     ///

@@ -334,6 +334,12 @@ pub struct TrainConfig {
     /// steps. Left out of the run id at 0.
     #[serde(skip_serializing_if = "is_zero")]
     pub freeze_prototypes_steps: usize,
+    /// The representation first (SCAN's pretext stage, ProPos's warm-up, in
+    /// one run): for this many epochs (fractions allowed; counted in steps) the
+    /// loss is alpha L1 alone, L2 and L3 computed without gradient and the
+    /// prototypes held still. Left out of the run id at 0.
+    #[serde(skip_serializing_if = "is_zero_f64")]
+    pub cluster_delay_epochs: f64,
 }
 
 /// `train.optimizer`.

@@ -117,6 +117,7 @@ fn example() -> Json {
     c.train.warmup_epochs = 1.0;
     c.train.final_lr = 1.0;
     c.train.freeze_prototypes_steps = 1;
+    c.train.cluster_delay_epochs = 1.0;
     c.augment.small_crops = 1;
     c.augment.small_crop_size = 1;
     c.augment.small_crop_scale = [0.5, 0.5];

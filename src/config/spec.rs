@@ -206,6 +206,8 @@ pub struct TrainSpec {
     pub final_lr: f64,
     #[serde(skip_serializing_if = "super::run::is_zero")]
     pub freeze_prototypes_steps: usize,
+    #[serde(skip_serializing_if = "super::run::is_zero_f64")]
+    pub cluster_delay_epochs: f64,
 }
 
 impl Default for TrainSpec {
@@ -228,6 +230,7 @@ impl Default for TrainSpec {
             warmup_epochs: 0.0,
             final_lr: 0.0,
             freeze_prototypes_steps: 0,
+            cluster_delay_epochs: 0.0,
         }
     }
 }
@@ -352,6 +355,7 @@ impl TrainSpec {
             warmup_epochs,
             final_lr,
             freeze_prototypes_steps,
+            cluster_delay_epochs,
         } = self;
         TrainConfig {
             epochs: epochs.unwrap_or(dataset.default_epochs()),
@@ -371,6 +375,7 @@ impl TrainSpec {
             warmup_epochs,
             final_lr,
             freeze_prototypes_steps,
+            cluster_delay_epochs,
         }
     }
 }

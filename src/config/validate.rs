@@ -192,6 +192,12 @@ impl RunConfig {
         if !(t.warmup_epochs >= 0.0 && t.warmup_epochs <= t.epochs as f64) {
             e.push(format!("train.warmup_epochs = {}: must be in [0, train.epochs = {}]", t.warmup_epochs, t.epochs));
         }
+        if !(t.cluster_delay_epochs >= 0.0 && t.cluster_delay_epochs < t.epochs as f64) {
+            e.push(format!(
+                "train.cluster_delay_epochs = {}: must be in [0, train.epochs = {}) (the clustering terms need epochs of their own)",
+                t.cluster_delay_epochs, t.epochs
+            ));
+        }
         if !(t.final_lr >= 0.0 && t.final_lr <= t.lr) {
             e.push(format!("train.final_lr = {}: must be in [0, train.lr = {}]", t.final_lr, t.lr));
         }

@@ -5,7 +5,7 @@ use tch::nn::ModuleT;
 use tch::{Device, Tensor};
 
 use crate::augment::Augmenter;
-use crate::config::{Representation, RunConfig};
+use crate::config::{LossConfig, Representation, RunConfig};
 use crate::loss::{self, LossPart, LossTerms, Transforms, ViewOutputs};
 use crate::model::{ema, Networks, OnlineOut};
 use crate::util::mix_seed;
@@ -161,8 +161,18 @@ impl Learner {
     /// paper's recipe, else the warm-up and decay of `train.lr_schedule` over
     /// the `total_steps` of training proper.
     pub fn lr_at(&self, global_step: usize, total_steps: usize) -> f64 {
-        let steps_per_epoch = total_steps / self.cfg.train.epochs.max(1);
-        self.cfg.train.lr_at(global_step, steps_per_epoch)
+        self.cfg.train.lr_at(global_step, self.steps_per_epoch(total_steps))
+    }
+
+    fn steps_per_epoch(&self, total_steps: usize) -> usize {
+        total_steps / self.cfg.train.epochs.max(1)
+    }
+
+    /// Whether this step trains the representation alone (method.md §12,
+    /// `train.cluster_delay_epochs`): L2 and L3 without gradient, the
+    /// prototypes still.
+    pub fn clusters_delayed(&self, global_step: usize, total_steps: usize) -> bool {
+        global_step < self.cfg.train.cluster_delay_steps(self.steps_per_epoch(total_steps))
     }
 
     /// tau_B for this step: fixed, or BYOL's cosine schedule to 1 when enabled.
@@ -185,7 +195,8 @@ impl Learner {
     ) -> Tensor {
         let mut clock = StepClock::new(times.is_some(), self.device);
         let views = self.forward_views(batch, global_step, &mut clock);
-        let (total, terms) = self.step_loss(&views, &mut clock);
+        let delayed = self.clusters_delayed(global_step, total_steps);
+        let (total, terms) = self.step_loss(&views, delayed, &mut clock);
         self.update(&total, global_step, total_steps, &mut clock);
         if let Some(t) = times {
             *t = clock.times;
@@ -230,7 +241,17 @@ impl Learner {
     /// L = alpha L1 + beta L2 + gamma L3 (method.md §3), in float32 outside
     /// autocast (softmax, logs and Sinkhorn need the range), plus the
     /// over-clustering head's own L2 and L3 (method.md §11) when there is one.
-    fn step_loss(&self, views: &StepViews, clock: &mut StepClock) -> (Tensor, LossTerms) {
+    /// While the clustering terms are `delayed` (§12), beta = gamma = 0: L2 and
+    /// L3 are computed for the log, without gradient, and the over-clustering
+    /// head sits out.
+    fn step_loss(&self, views: &StepViews, delayed: bool, clock: &mut StepClock) -> (Tensor, LossTerms) {
+        let delayed_cfg;
+        let loss_cfg = if delayed {
+            delayed_cfg = LossConfig { beta: 0.0, gamma: 0.0, ..self.cfg.loss.clone() };
+            &delayed_cfg
+        } else {
+            &self.cfg.loss
+        };
         let [o1, o2] = &views.online;
         let (w, v) = match &views.target {
             Some([v1, v2]) => ([&o1.prediction, &o2.prediction], [v1, v2]),
@@ -243,7 +264,7 @@ impl Learner {
             ViewOutputs { w: w[1], v: v[1], z: &o2.z },
             small.map(|s| &s.z),
             &nets.online.prototypes,
-            &self.cfg.loss,
+            loss_cfg,
             &self.transforms,
             &mut |part| {
                 let dt = clock.lap();
@@ -257,7 +278,7 @@ impl Learner {
             },
         );
         let total = match (&nets.online.over, &o1.z_over, &o2.z_over) {
-            (Some(over), Some(zo1), Some(zo2)) => {
+            (Some(over), Some(zo1), Some(zo2)) if !delayed => {
                 let zs = small.and_then(|s| s.z_over.as_ref());
                 &terms.total + loss::overcluster_loss(zo1, zo2, zs, &over.prototypes, &self.cfg.loss, &self.transforms)
             }
@@ -273,7 +294,8 @@ impl Learner {
         let grads = self.optim.backward(total);
         clock.times.backward += clock.lap();
         self.optim.settings.lr = self.lr_at(global_step, total_steps);
-        let warming = global_step < self.cfg.train.freeze_prototypes_steps;
+        let warming =
+            global_step < self.cfg.train.freeze_prototypes_steps || self.clusters_delayed(global_step, total_steps);
         if warming != self.optim.has_frozen() {
             self.optim.set_frozen(if warming { self.prototype_params.clone() } else { Vec::new() });
         }

@@ -670,7 +670,8 @@ fn convergence_keys_enter_the_id_only_when_set() {
     same.augment.small_crops = 0;
     assert_eq!(run_id(&same.resolve().unwrap()), run_id(&base));
     let text = toml::to_string(&base).unwrap();
-    for key in ["optimizer", "warmup_epochs", "lr_schedule", "small_crops", "freeze_prototypes_steps"] {
+    for key in ["optimizer", "warmup_epochs", "lr_schedule", "small_crops", "freeze_prototypes_steps", "cluster_delay"]
+    {
         assert!(!text.contains(key), "{key} in the canonical form of the paper's recipe");
     }
     let mut set = base.clone();
@@ -683,8 +684,15 @@ fn convergence_keys_enter_the_id_only_when_set() {
     bad.train.final_lr = 0.1;
     bad.augment.small_crops = 2;
     bad.augment.small_crop_size = 4;
+    bad.train.cluster_delay_epochs = bad.train.epochs as f64;
     let errs = bad.validate().join("\n");
-    for key in ["train.momentum", "train.warmup_epochs", "train.final_lr", "augment.small_crop_size"] {
+    for key in [
+        "train.momentum",
+        "train.warmup_epochs",
+        "train.final_lr",
+        "augment.small_crop_size",
+        "train.cluster_delay_epochs",
+    ] {
         assert!(errs.contains(key), "{key} not refused: {errs}");
     }
 }

@@ -369,6 +369,38 @@ fn prototypes_are_still_during_their_warm_up_and_move_after() {
     assert_eq!(learner.optim.steps()[learner.prototype_params.iter().position(|p| *p).unwrap()], 1);
 }
 
+/// `train.cluster_delay_epochs`: for the delay's steps the loss is L1 alone,
+/// so every weight moves exactly as with beta = gamma = 0 and the prototypes
+/// not at all; L2 and L3 are still logged. After it the clustering terms train.
+#[test]
+fn clustering_terms_join_after_their_delay() {
+    use sweep::train::step::Learner;
+    let _rng = crate::common::torch_rng();
+    let mut cfg = tiny_config(16, 4); // 4 epochs of 1 step each
+    cfg.train.cluster_delay_epochs = 2.0;
+    let mut byol = cfg.clone();
+    (byol.loss.beta, byol.loss.gamma, byol.train.cluster_delay_epochs) = (0.0, 0.0, 0.0);
+    let data = load(&cfg);
+    let channels = data.dataset.images.size()[1];
+    let (mut delayed, mut alone) =
+        (Learner::new(&cfg, channels, Device::Cpu).unwrap(), Learner::new(&byol, channels, Device::Cpu).unwrap());
+    let c0 = engine_tensor(&delayed, "prototypes");
+    let batch = data.on_device.batch(&Tensor::arange(16, (tch::Kind::Int64, Device::Cpu)));
+    for step in 0..2 {
+        assert!(delayed.clusters_delayed(step, 4));
+        let (a, b) = (delayed.step(&batch, step, 4, None), alone.step(&batch, step, 4, None));
+        assert_eq!(f64::try_from(a.get(0)).unwrap(), f64::try_from(b.get(0)).unwrap(), "L = alpha L1");
+        assert!(f64::try_from(a.get(2)).unwrap() > 0.0, "L2 is logged");
+    }
+    for name in ["encoder.conv1.weight", "head.fc1.weight", "predictor.fc1.weight"] {
+        assert_eq!(engine_tensor(&delayed, name), engine_tensor(&alone, name), "{name}");
+    }
+    assert_eq!(engine_tensor(&delayed, "prototypes"), c0, "the prototypes moved during the delay");
+    assert!(!delayed.clusters_delayed(2, 4));
+    let _ = delayed.step(&batch, 2, 4, None);
+    assert_ne!(engine_tensor(&delayed, "prototypes"), c0, "the prototypes stayed after the delay");
+}
+
 fn engine_tensor(learner: &sweep::train::step::Learner, name: &str) -> Tensor {
     let vars = learner.nets.online_vs.variables();
     vars.get(name).unwrap_or_else(|| panic!("no variable {name}: {:?}", vars.keys())).copy()
