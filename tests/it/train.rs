@@ -312,9 +312,11 @@ fn self_labelling_with_a_frozen_encoder_trains_the_head_only() {
 
 /// The convergence options (method.md §12) resume exactly: LARS with a cosine
 /// schedule after a linear warm-up, the prototypes held for their warm-up, and
-/// two multi-crop views; and SGD with the same. Stopped mid-epoch inside both
-/// warm-ups (step 22 of a 24-step learning-rate warm-up, a 30-step prototype
-/// warm-up) and resumed: the same weights as straight through.
+/// two multi-crop views; and SGD with the same and the clustering terms held
+/// back for 2 epochs (`train.cluster_delay_epochs`). Stopped mid-epoch inside
+/// every warm-up (step 22 of a 24-step learning-rate warm-up, a 30-step
+/// prototype warm-up, a 24-step delay) and resumed: the same weights as
+/// straight through.
 #[test]
 fn convergence_options_resume_exactly_mid_warm_up() {
     use sweep::config::{LrSchedule, Optimizer};
@@ -330,6 +332,9 @@ fn convergence_options_resume_exactly_mid_warm_up() {
         cfg.train.freeze_prototypes_steps = 30;
         cfg.augment.small_crops = 2;
         cfg.augment.small_crop_size = 8;
+        if optimizer == Optimizer::Sgd {
+            cfg.train.cluster_delay_epochs = 2.0;
+        }
         assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
         let data = load(&cfg);
         let tmp = tempfile::tempdir().unwrap();
