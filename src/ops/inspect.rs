@@ -69,12 +69,15 @@ impl StatusView {
 /// in plan order, expanded with `opts`; a store: its plan's, else every run
 /// folder), from the store [`crate::store::locate`] finds.
 pub fn status(target: &Path, store: Option<&Path>, opts: &LoadOptions) -> anyhow::Result<StatusView> {
-    let root = crate::store::locate(target, store)?;
     let (opened, ids): (Store, Vec<String>) = if target.is_file() {
-        let ids = load_sweep_with(target, opts)?.runs.into_iter().map(|(e, _)| e.run_id).collect();
+        // The expansion names the store by the rule `store::locate` follows:
+        // the file is read once.
+        let expanded = load_sweep_with(target, opts)?;
+        let root = store.map(Path::to_path_buf).unwrap_or_else(|| expanded.store.clone());
+        let ids = expanded.runs.into_iter().map(|(e, _)| e.run_id).collect();
         (Store::existing(&root).with_context(|| format!("sweep {} has not run yet", target.display()))?, ids)
     } else {
-        let opened = Store::existing(&root)?;
+        let opened = Store::existing(&crate::store::locate(target, store)?)?;
         let ids = match opened.read_plan()? {
             Some(plan) => plan.runs.into_iter().map(|e| e.run_id).collect(),
             None => opened.runs()?.into_iter().map(|r| r.run_id().to_string()).collect(),

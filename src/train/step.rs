@@ -121,6 +121,9 @@ pub struct Learner {
     /// Which are prototypes (the main head's and the over-clustering head's):
     /// what `train.freeze_prototypes_steps` holds still.
     pub prototype_params: Vec<bool>,
+    /// The loss weights while the clustering terms are delayed
+    /// (`train.cluster_delay_epochs`): the run's, with beta = gamma = 0.
+    delayed_loss: LossConfig,
 }
 
 impl Learner {
@@ -154,7 +157,18 @@ impl Learner {
             trust_coefficient: t.trust_coefficient,
         };
         let optim = FlatOptimizer::new(named.into_iter().map(|(_, t)| t).collect(), settings);
-        Ok(Self { cfg: cfg.clone(), device, nets, transforms, augmenter, optim, encoder_params, prototype_params })
+        let delayed_loss = LossConfig { beta: 0.0, gamma: 0.0, ..cfg.loss.clone() };
+        Ok(Self {
+            cfg: cfg.clone(),
+            device,
+            nets,
+            transforms,
+            augmenter,
+            optim,
+            encoder_params,
+            prototype_params,
+            delayed_loss,
+        })
     }
 
     /// The learning rate of `global_step` (method.md §12): `train.lr` under the
@@ -197,7 +211,7 @@ impl Learner {
         let views = self.forward_views(batch, global_step, &mut clock);
         let delayed = self.clusters_delayed(global_step, total_steps);
         let (total, terms) = self.step_loss(&views, delayed, &mut clock);
-        self.update(&total, global_step, total_steps, &mut clock);
+        self.update(&total, global_step, total_steps, delayed, &mut clock);
         if let Some(t) = times {
             *t = clock.times;
         }
@@ -245,13 +259,7 @@ impl Learner {
     /// L3 are computed for the log, without gradient, and the over-clustering
     /// head sits out.
     fn step_loss(&self, views: &StepViews, delayed: bool, clock: &mut StepClock) -> (Tensor, LossTerms) {
-        let delayed_cfg;
-        let loss_cfg = if delayed {
-            delayed_cfg = LossConfig { beta: 0.0, gamma: 0.0, ..self.cfg.loss.clone() };
-            &delayed_cfg
-        } else {
-            &self.cfg.loss
-        };
+        let loss_cfg = if delayed { &self.delayed_loss } else { &self.cfg.loss };
         let [o1, o2] = &views.online;
         let (w, v) = match &views.target {
             Some([v1, v2]) => ([&o1.prediction, &o2.prediction], [v1, v2]),
@@ -288,14 +296,14 @@ impl Learner {
     }
 
     /// Backward, the optimiser at this step's learning rate (the prototypes
-    /// held still during their warm-up), the prototypes' renormalisation when
-    /// asked, and (BYOL) the target's EMA.
-    fn update(&mut self, total: &Tensor, global_step: usize, total_steps: usize, clock: &mut StepClock) {
+    /// held still during their warm-up and while the clustering terms are
+    /// `delayed`), the prototypes' renormalisation when asked, and (BYOL) the
+    /// target's EMA.
+    fn update(&mut self, total: &Tensor, global_step: usize, total_steps: usize, delayed: bool, clock: &mut StepClock) {
         let grads = self.optim.backward(total);
         clock.times.backward += clock.lap();
         self.optim.settings.lr = self.lr_at(global_step, total_steps);
-        let warming =
-            global_step < self.cfg.train.freeze_prototypes_steps || self.clusters_delayed(global_step, total_steps);
+        let warming = global_step < self.cfg.train.freeze_prototypes_steps || delayed;
         if warming != self.optim.has_frozen() {
             self.optim.set_frozen(if warming { self.prototype_params.clone() } else { Vec::new() });
         }
