@@ -16,6 +16,10 @@
 //!                          last.json, and the pair before it (previous.json): crate::train::checkpoint
 //!     figures/             tsne.csv (the report draws the figure from it)
 //!     log.txt              the run's own log
+//!     restarts.json        Restarts: the label-free choice among restarts (train.restarts)
+//!     candidates/<c>/      each restart candidate's own run folder (config.toml, metrics.jsonl,
+//!                          losses.csv, checkpoints/) while they train; removed once the chosen
+//!                          one is installed as the run's start
 //!     lock                 held (advisory lock + pid) while a process runs it
 //!     tb/                  TensorBoard event files (crate::tensorboard), unless turned off
 //!   tb/                    the sweep's HParams experiment for TensorBoard (same)
@@ -45,6 +49,35 @@ impl std::fmt::Display for RunState {
             RunState::Failed => "failed",
         })
     }
+}
+
+/// `restarts.json`: the label-free choice among restarts (`train.restarts`,
+/// method.md §13), written once every candidate has trained its epochs and
+/// before the chosen one is installed as the run's start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Restarts {
+    /// What chose: the mean soft-clustering loss `l2` of each candidate's last epoch, lowest wins.
+    pub metric: String,
+    /// Epochs each candidate trained before the choice.
+    pub epochs: usize,
+    /// Index into `candidates` of the one that goes on.
+    pub chosen: usize,
+    pub candidates: Vec<RestartCandidate>,
+}
+
+/// One candidate of [`Restarts`] at the choice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestartCandidate {
+    /// The seed it trained with: the run's for candidate 0, derived from it for the others.
+    pub seed: u64,
+    /// The label-free value the choice read (`metric`).
+    pub l2: f64,
+    /// The codes' ACC at the choice: read by reports, to show how the
+    /// label-free choice fared, never by the choice itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acc: Option<f64>,
+    /// Its training seconds (all counted in the run's time).
+    pub seconds: f64,
 }
 
 /// `status.json`.

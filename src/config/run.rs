@@ -119,6 +119,10 @@ pub struct ModelConfig {
     pub overcluster: usize,
 }
 
+pub(super) fn is_one(v: &usize) -> bool {
+    *v == 1
+}
+
 pub(super) fn is_zero(v: &usize) -> bool {
     *v == 0
 }
@@ -340,6 +344,17 @@ pub struct TrainConfig {
     /// prototypes held still. Left out of the run id at 0.
     #[serde(skip_serializing_if = "is_zero_f64")]
     pub cluster_delay_epochs: f64,
+    /// A label-free choice among restarts (method.md §13): this many
+    /// candidates (the run's seed and seeds derived from it) each train
+    /// `restart_epochs` epochs, and the one with the lowest soft-clustering
+    /// loss L2 goes on to the end; the others' training time is counted in the
+    /// run's. Left out of the run id at 1 (no restarts).
+    #[serde(skip_serializing_if = "is_one")]
+    pub restarts: usize,
+    /// The epochs each candidate of `restarts` trains before the choice.
+    /// Left out of the run id at 0 (no restarts).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub restart_epochs: usize,
 }
 
 /// `train.optimizer`.

@@ -118,6 +118,8 @@ fn example() -> Json {
     c.train.final_lr = 1.0;
     c.train.freeze_prototypes_steps = 1;
     c.train.cluster_delay_epochs = 1.0;
+    c.train.restarts = 2;
+    c.train.restart_epochs = 1;
     c.augment.small_crops = 1;
     c.augment.small_crop_size = 1;
     c.augment.small_crop_scale = [0.5, 0.5];

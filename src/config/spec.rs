@@ -208,6 +208,10 @@ pub struct TrainSpec {
     pub freeze_prototypes_steps: usize,
     #[serde(skip_serializing_if = "super::run::is_zero_f64")]
     pub cluster_delay_epochs: f64,
+    #[serde(skip_serializing_if = "super::run::is_one")]
+    pub restarts: usize,
+    #[serde(skip_serializing_if = "super::run::is_zero")]
+    pub restart_epochs: usize,
 }
 
 impl Default for TrainSpec {
@@ -231,6 +235,8 @@ impl Default for TrainSpec {
             final_lr: 0.0,
             freeze_prototypes_steps: 0,
             cluster_delay_epochs: 0.0,
+            restarts: 1,
+            restart_epochs: 0,
         }
     }
 }
@@ -356,6 +362,8 @@ impl TrainSpec {
             final_lr,
             freeze_prototypes_steps,
             cluster_delay_epochs,
+            restarts,
+            restart_epochs,
         } = self;
         TrainConfig {
             epochs: epochs.unwrap_or(dataset.default_epochs()),
@@ -376,6 +384,8 @@ impl TrainSpec {
             final_lr,
             freeze_prototypes_steps,
             cluster_delay_epochs,
+            restarts,
+            restart_epochs,
         }
     }
 }

@@ -198,11 +198,38 @@ impl RunConfig {
                 t.cluster_delay_epochs, t.epochs
             ));
         }
+        self.validate_restarts(e);
         if !(t.final_lr >= 0.0 && t.final_lr <= t.lr) {
             e.push(format!("train.final_lr = {}: must be in [0, train.lr = {}]", t.final_lr, t.lr));
         }
         if t.final_lr != 0.0 && t.lr_schedule.is_constant() {
             e.push("train.final_lr is read by the cosine schedule only: set train.lr_schedule = \"cosine\"".into());
+        }
+    }
+
+    /// `train.restarts` and `train.restart_epochs` (method.md §13): the choice
+    /// reads L2, so each candidate trains past the clustering delay, and the
+    /// chosen one has epochs left.
+    fn validate_restarts(&self, e: &mut Vec<String>) {
+        let t = &self.train;
+        match (t.restarts, t.restart_epochs) {
+            (0, _) => e.push("train.restarts = 0: must be >= 1 (1: no restarts)".into()),
+            (1, 0) => {}
+            (1, n) => e.push(format!(
+                "train.restart_epochs = {n} is read with train.restarts >= 2 only: set train.restarts, or leave restart_epochs out"
+            )),
+            (r, n) if n == 0 || n >= t.epochs => e.push(format!(
+                "train.restarts = {r} needs train.restart_epochs in [1, train.epochs = {}), the epochs each candidate trains before the choice (got {n})",
+                t.epochs
+            )),
+            (_, n) if (n as f64) <= t.cluster_delay_epochs => e.push(format!(
+                "train.restart_epochs = {n}: must exceed train.cluster_delay_epochs = {} (the choice reads L2, which trains only after the delay)",
+                t.cluster_delay_epochs
+            )),
+            _ => {}
+        }
+        if t.restarts >= 2 && self.loss.beta == 0.0 {
+            e.push("train.restarts chooses by L2, which loss.beta = 0 does not train: set loss.beta > 0 or leave restarts out".into());
         }
     }
 

@@ -12,7 +12,7 @@ use anyhow::Context;
 use polars::prelude::*;
 
 use crate::config::RunConfig;
-use crate::record::{Attempt, EpochRecord, Plan, PlanEntry, Provenance, RunState, RunStatus, Summary};
+use crate::record::{Attempt, EpochRecord, Plan, PlanEntry, Provenance, Restarts, RunState, RunStatus, Summary};
 use crate::store::{Damaged, RunDir, Store};
 
 use super::{metric_source, FRAME_REPORTED};
@@ -36,6 +36,8 @@ pub struct RunRecord {
     /// `provenance.json`: None for runs from before it was written, never
     /// started, or whose file cannot be read (a warning says so).
     pub provenance: Option<Provenance>,
+    /// `restarts.json` of a run with restarts, once its candidates were chosen from.
+    pub restarts: Option<Restarts>,
     /// Which file cannot be read, why, and what to do ([`DAMAGED`] runs).
     pub damaged: Option<String>,
     pub dir: PathBuf,
@@ -119,6 +121,7 @@ fn read_run(store: &Store, entry: &PlanEntry) -> RunRecord {
         summary: None,
         epochs: Vec::new(),
         provenance: None,
+        restarts: None,
         damaged: None,
         dir: store.run_path(&entry.run_id),
     };
@@ -152,6 +155,7 @@ fn read_files(run: &RunDir, rec: &mut RunRecord) -> anyhow::Result<()> {
     rec.epochs = run.read_metrics()?;
     (rec.status, rec.summary) = (status, summary);
     rec.provenance = read_provenance(run);
+    rec.restarts = run.read_restarts()?;
     Ok(())
 }
 

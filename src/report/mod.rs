@@ -20,6 +20,7 @@ pub mod paper;
 pub mod paper_tables;
 pub mod ran_on;
 pub mod render;
+mod restarts;
 pub mod speed;
 
 pub use aggregate::{aggregate, Counts, Group, Stat};

@@ -110,6 +110,10 @@ struct View<'a> {
     selflabel: Option<Table>,
     /// Every setting against the block named `reference`, when the sweep has one.
     ablation: Option<Table>,
+    /// Each run's choice among restarts, when runs had them, and how often
+    /// it agreed with the labels.
+    restarts: Option<Table>,
+    restarts_agreement: Option<String>,
 }
 
 /// k-means baselines that do not depend on the method (method.md §7 evaluates them in
@@ -335,7 +339,12 @@ pub fn render(c: &Collected, groups: &[Group], figures: &ReportFigures, out_dir:
         consensus: consensus_table(c, groups),
         selflabel: selflabel_table(c, groups),
         ablation: ablation_table(c, groups),
+        restarts: None,
+        restarts_agreement: None,
     };
+    if let Some((table, agreement)) = super::restarts::restarts_table(c, groups) {
+        (ctx.restarts, ctx.restarts_agreement) = (Some(table), Some(agreement));
+    }
     let mut m = Matcher::new(groups);
     match name {
         "table3" => {

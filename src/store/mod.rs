@@ -12,7 +12,7 @@ use anyhow::{bail, Context};
 
 use crate::config::expand::{identity, run_id};
 use crate::config::{RunConfig, RunSpec};
-use crate::record::{EpochRecord, Plan, PlanEntry, Provenance, RunState, RunStatus, Summary};
+use crate::record::{EpochRecord, Plan, PlanEntry, Provenance, Restarts, RunState, RunStatus, Summary};
 use crate::util::{read_json, write_atomic, write_json_atomic};
 
 pub use lock::RunLock;
@@ -423,6 +423,84 @@ impl RunDir {
         self.path.join("provenance.json")
     }
 
+    /// `restarts.json` ([`Restarts`]).
+    pub fn restarts_path(&self) -> PathBuf {
+        self.path.join("restarts.json")
+    }
+    fn candidates_dir(&self) -> PathBuf {
+        self.path.join("candidates")
+    }
+
+    /// Restart candidate `c`'s own run folder (`candidates/<c>/`), created with
+    /// its `config.toml` when new: the run's config with the candidate's seed
+    /// and no restarts (method.md §13).
+    pub fn candidate(&self, c: usize, cfg: &RunConfig) -> anyhow::Result<RunDir> {
+        let dir = RunDir { path: self.candidates_dir().join(c.to_string()), run_id: format!("{}.c{c}", self.run_id) };
+        std::fs::create_dir_all(&dir.path).with_context(|| format!("creating {}", dir.path.display()))?;
+        if !dir.config_path().is_file() {
+            let text = toml::to_string(cfg).context("serialising a restart candidate's config")?;
+            write_atomic(&dir.config_path(), text.as_bytes())?;
+        }
+        Ok(dir)
+    }
+
+    /// Are candidates' folders still here (the chosen one not yet installed)?
+    pub fn has_candidates(&self) -> bool {
+        self.candidates_dir().is_dir()
+    }
+
+    /// Removes `candidates/`, once the chosen candidate is the run's start:
+    /// renamed away first (atomic), so a crash mid-removal never leaves a
+    /// half-deleted `candidates/` that looks uninstalled; what is left of an
+    /// earlier removal goes too.
+    pub fn remove_candidates(&self) -> anyhow::Result<()> {
+        let (p, gone) = (self.candidates_dir(), self.path.join("candidates.removed"));
+        if p.is_dir() {
+            let _ = std::fs::remove_dir_all(&gone);
+            std::fs::rename(&p, &gone).with_context(|| format!("moving {} away", p.display()))?;
+        }
+        match std::fs::remove_dir_all(&gone) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("removing {}", gone.display()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// `restarts.json`, None before the choice (or without restarts).
+    pub fn read_restarts(&self) -> anyhow::Result<Option<Restarts>> {
+        let p = self.restarts_path();
+        if p.is_file() {
+            read_json(&p).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    pub fn write_restarts(&self, restarts: &Restarts) -> anyhow::Result<()> {
+        write_json_atomic(&self.restarts_path(), restarts)
+    }
+
+    /// Replaces `metrics.jsonl` with `records` (a restart candidate's, installed as the run's start).
+    pub fn replace_metrics(&self, records: &[EpochRecord]) -> anyhow::Result<()> {
+        let mut text = String::new();
+        for r in records {
+            text.push_str(&serde_json::to_string(r).context("serialising a metrics record")?);
+            text.push('\n');
+        }
+        write_atomic(&self.metrics_path(), text.as_bytes())
+    }
+
+    /// Replaces `losses.csv` with `from`'s.
+    pub fn copy_losses_from(&self, from: &RunDir) -> anyhow::Result<()> {
+        let text = match std::fs::read(from.losses_path()) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", from.losses_path().display())),
+        };
+        write_atomic(&self.losses_path(), &text)
+    }
+
     /// The store this run folder is in (`STORE/runs/<run_id>`), if laid out so.
     pub fn store(&self) -> Option<Store> {
         let root = self.path.parent()?.parent()?;
@@ -546,12 +624,7 @@ impl RunDir {
     /// checkpoint of `epoch` redoes the later ones).
     pub fn rewind_metrics(&self, epoch: usize) -> anyhow::Result<()> {
         let kept: Vec<EpochRecord> = self.read_metrics()?.into_iter().filter(|r| r.epoch <= epoch).collect();
-        let mut text = String::new();
-        for r in &kept {
-            text.push_str(&serde_json::to_string(r).context("serialising a metrics record")?);
-            text.push('\n');
-        }
-        write_atomic(&self.metrics_path(), text.as_bytes())
+        self.replace_metrics(&kept)
     }
 
     /// Keep the rows of `losses.csv` (step,L,L1,L2,L3) of steps `<= step` (a run

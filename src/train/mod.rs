@@ -11,6 +11,7 @@ pub mod executor;
 pub mod model_files;
 pub mod optim;
 pub mod predict;
+pub mod restarts;
 pub mod selflabel;
 pub mod step;
 
@@ -162,6 +163,9 @@ pub fn run_with(
     if dir.read_summary().ok().flatten().is_some() {
         tracing::info!(run = %dir.run_id(), "already finished (summary.json present)");
         return Ok(());
+    }
+    if cfg.train.restarts > 1 {
+        restarts::choose_start(cfg, dir, data, device, ctl)?;
     }
     let mut trainer = Trainer::resume(cfg, dir, data, device, opts)?;
     let result = trainer.train_to_end(ctl);
@@ -366,6 +370,23 @@ impl<'a> Trainer<'a> {
         };
         let phase = Phase { self_labelling, epochs, steps };
         flush(pending, &mut self.meta, &mut self.losses, ctl, phase, &mut to_board)?;
+        self.board.flush();
+        Ok(())
+    }
+
+    /// Ends training after the first `epochs` epochs (a restart candidate's,
+    /// [`restarts`]), the schedules still the whole run's.
+    fn stop_after(&mut self, epochs: usize) {
+        self.schedule.epochs = epochs.min(self.schedule.epochs);
+    }
+
+    /// Every epoch until the stop of [`Trainer::stop_after`], the last
+    /// evaluated and checkpointed; no results are written.
+    fn train_to_stop(&mut self, ctl: &RunControl) -> Result<(), RunFailure> {
+        while !self.done() {
+            let epoch = self.train_epoch(ctl)?;
+            self.close_epoch(epoch)?;
+        }
         self.board.flush();
         Ok(())
     }

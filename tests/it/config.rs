@@ -670,14 +670,26 @@ fn convergence_keys_enter_the_id_only_when_set() {
     same.augment.small_crops = 0;
     assert_eq!(run_id(&same.resolve().unwrap()), run_id(&base));
     let text = toml::to_string(&base).unwrap();
-    for key in ["optimizer", "warmup_epochs", "lr_schedule", "small_crops", "freeze_prototypes_steps", "cluster_delay"]
-    {
+    for key in [
+        "optimizer",
+        "warmup_epochs",
+        "lr_schedule",
+        "small_crops",
+        "freeze_prototypes_steps",
+        "cluster_delay",
+        "\nrestarts",
+        "restart_epochs",
+    ] {
         assert!(!text.contains(key), "{key} in the canonical form of the paper's recipe");
     }
     let mut set = base.clone();
     set.train.optimizer = Optimizer::Lars;
     set.train.lr_schedule = LrSchedule::Cosine;
     assert_ne!(run_id(&set), run_id(&base));
+    let mut restarts = base.clone();
+    (restarts.train.restarts, restarts.train.restart_epochs) = (3, 4);
+    assert!(restarts.validate().is_empty(), "{:?}", restarts.validate());
+    assert_ne!(run_id(&restarts), run_id(&base));
     let mut bad = base.clone();
     bad.train.momentum = 1.0;
     bad.train.warmup_epochs = 1e9;
@@ -695,6 +707,29 @@ fn convergence_keys_enter_the_id_only_when_set() {
     ] {
         assert!(errs.contains(key), "{key} not refused: {errs}");
     }
+}
+
+/// `train.restarts` (method.md §13): both keys or neither, a choice with
+/// epochs left after it, past the clustering delay, and an L2 to choose by.
+#[test]
+fn restart_keys_are_checked_together() {
+    use sweep::config::RunSpec;
+    let base = RunSpec::default().resolve().unwrap();
+    let refused = |edit: &dyn Fn(&mut sweep::config::RunConfig), what: &str| {
+        let mut c = base.clone();
+        edit(&mut c);
+        let errs = c.validate().join("\n");
+        assert!(errs.contains(what), "expected `{what}` refused: {errs:?}");
+    };
+    refused(&|c| c.train.restarts = 0, "train.restarts = 0");
+    refused(&|c| c.train.restart_epochs = 2, "read with train.restarts >= 2 only");
+    refused(&|c| c.train.restarts = 3, "needs train.restart_epochs in [1, train.epochs");
+    refused(&|c| (c.train.restarts, c.train.restart_epochs) = (3, c.train.epochs), "needs train.restart_epochs");
+    refused(
+        &|c| (c.train.restarts, c.train.restart_epochs, c.train.cluster_delay_epochs) = (3, 4, 4.0),
+        "must exceed train.cluster_delay_epochs = 4",
+    );
+    refused(&|c| (c.train.restarts, c.train.restart_epochs, c.loss.beta) = (3, 4, 0.0), "chooses by L2");
 }
 
 #[test]

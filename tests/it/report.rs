@@ -1032,3 +1032,37 @@ fn a_damaged_run_never_blocks_the_report() {
     assert!(md.contains("| damaged |") || md.contains("damaged"), "{md}");
     assert!(md.contains("m10-s1") && md.contains("summary.json"), "{md}");
 }
+
+/// The restarts section (method.md §13): one row per run with restarts.json,
+/// each candidate's L2 / ACC, the one kept, the one the labels would have
+/// kept, and how often they agree (here 1 of 2).
+#[test]
+fn restarts_table_by_hand() {
+    use sweep::record::{RestartCandidate, Restarts};
+    let mut s = FakeStore::new("restarts", "generic");
+    let mut c = cfg(DatasetName::Synthetic, 1.0, 1.0, 1.0);
+    (c.train.restarts, c.train.restart_epochs, c.train.epochs) = (2, 1, Some(3));
+    let cand = |seed, l2, acc| RestartCandidate { seed, l2, acc: Some(acc), seconds: 60.0 };
+    let choices =
+        [(0u64, vec![cand(0, 1.2, 0.6), cand(77, 1.0, 0.7)], 1), (1, vec![cand(1, 0.9, 0.4), cand(78, 1.1, 0.5)], 0)];
+    for (seed, candidates, chosen) in choices {
+        let mut cs = c.clone();
+        cs.seed = seed;
+        let mut r = FakeRun::new(format!("rs-s{seed}"), cs);
+        r.swept = vec![("seed", json!(seed))];
+        r.metrics = scores(0.8, 0.6, 0.5);
+        r.epochs = vec![epoch(1, 2.0, 0.7, 0.5)];
+        s.add(r);
+        let record = Restarts { metric: "l2".into(), epochs: 1, chosen, candidates };
+        let dir = sweep::store::RunDir::open(&s.store().join("runs").join(format!("rs-s{seed}"))).unwrap();
+        dir.write_restarts(&record).unwrap();
+    }
+    let store = s.finish();
+    let md = std::fs::read_to_string(report::write_report(&store, &s.dir.path().join("reports")).unwrap()).unwrap();
+    assert!(md.contains("## Restarts"), "{md}");
+    assert!(md.contains("kept the candidate best by ACC at the choice in 1 of 2 runs"), "{md}");
+    let row = md.lines().find(|l| l.contains("0: 1.200 / 0.600; 1: 1.000 / 0.700")).expect("seed 0's row");
+    assert!(row.ends_with("| 1 | 1 | 0.800 |"), "{row}");
+    let row = md.lines().find(|l| l.contains("0: 0.900 / 0.400; 1: 1.100 / 0.500")).expect("seed 1's row");
+    assert!(row.ends_with("| 0 | 1 | 0.800 |"), "{row}");
+}

@@ -410,3 +410,78 @@ fn engine_tensor(learner: &sweep::train::step::Learner, name: &str) -> Tensor {
     let vars = learner.nets.online_vs.variables();
     vars.get(name).unwrap_or_else(|| panic!("no variable {name}: {:?}", vars.keys())).copy()
 }
+
+/// `train.restarts` (method.md §13): three candidates train one epoch each,
+/// the one with the lowest L2 goes on, its epoch is the run's first, and every
+/// candidate's seconds are the run's. Candidate 0 is the run's own seed: its
+/// epoch is the plain run's first, to the bit.
+#[test]
+fn restarts_continue_the_candidate_with_the_lowest_l2() {
+    let _rng = crate::common::torch_rng();
+    let plain = tiny_config(64, 3);
+    let mut cfg = plain.clone();
+    (cfg.train.restarts, cfg.train.restart_epochs) = (3, 1);
+    assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
+    let data = load(&cfg);
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, p) = (run_dir(&tmp.path().join("a"), &cfg), run_dir(&tmp.path().join("p"), &plain));
+    let ctl = RunControl::silent(StopFlag::new());
+    sweep::train::run(&cfg, &a, &data, Device::Cpu, &ctl).unwrap();
+    sweep::train::run(&plain, &p, &data, Device::Cpu, &RunControl::silent(StopFlag::new())).unwrap();
+
+    let r = a.read_restarts().unwrap().expect("restarts.json");
+    assert_eq!((r.metric.as_str(), r.epochs, r.candidates.len()), ("l2", 1, 3));
+    assert_eq!(r.candidates[0].seed, cfg.seed, "candidate 0 is the run's seed");
+    assert!(r.candidates[1].seed != cfg.seed && r.candidates[2].seed != r.candidates[1].seed);
+    let l2: Vec<f64> = r.candidates.iter().map(|c| c.l2).collect();
+    assert!(l2.iter().any(|v| *v != l2[0]), "the candidates differ: {l2:?}");
+    let lowest = (0..3).min_by(|&i, &j| l2[i].total_cmp(&l2[j])).unwrap();
+    assert_eq!(r.chosen, lowest, "{l2:?}");
+    assert!(!a.path().join("candidates").exists(), "the candidates' folders are removed");
+
+    let (m, mp) = (a.read_metrics().unwrap(), p.read_metrics().unwrap());
+    assert_eq!(m.iter().map(|r| r.epoch).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(m[0].train["l2"], l2[r.chosen], "the run starts from the chosen candidate");
+    assert_eq!(mp[0].train["l2"], l2[0], "candidate 0 trains as the plain run");
+    let others: f64 = (0..3).filter(|&i| i != r.chosen).map(|i| r.candidates[i].seconds).sum();
+    assert!(others > 0.0);
+    assert_eq!(m[0].train["restart_seconds"], others);
+    let all: f64 = r.candidates.iter().map(|c| c.seconds).sum();
+    assert!(a.read_summary().unwrap().unwrap().train_seconds >= all, "every candidate's time is the run's");
+}
+
+/// A run with restarts stopped inside its second candidate and resumed ends
+/// with the same choice and the same weights as one never stopped.
+#[test]
+fn restarts_resume_exactly_from_inside_a_candidate() {
+    let _rng = crate::common::torch_rng();
+    let mut cfg = tiny_config(64, 2);
+    (cfg.train.restarts, cfg.train.restart_epochs) = (2, 1);
+    let data = load(&cfg);
+    let tmp = tempfile::tempdir().unwrap();
+    let straight = run_dir(&tmp.path().join("a"), &cfg);
+    sweep::train::run(&cfg, &straight, &data, Device::Cpu, &RunControl::silent(StopFlag::new())).unwrap();
+    let resumed = run_dir(&tmp.path().join("b"), &cfg);
+    let stop = StopFlag::new();
+    let reports = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (s2, r2) = (stop.clone(), reports.clone());
+    // Progress comes after step 10 and step 12 of each one-epoch candidate:
+    // the third report is candidate 1's first, mid-epoch.
+    let ctl = RunControl::new(stop.clone(), move |p| {
+        if r2.fetch_add(1, Ordering::SeqCst) == 2 {
+            assert_eq!((p.epoch, p.step), (1, 10));
+            s2.request();
+        }
+    });
+    assert_eq!(sweep::train::run(&cfg, &resumed, &data, Device::Cpu, &ctl), Err(RunFailure::Interrupted));
+    assert!(resumed.read_restarts().unwrap().is_none(), "stopped before the choice");
+    assert!(resumed.path().join("candidates/1/checkpoints/last.json").is_file(), "candidate 1 checkpointed");
+    sweep::train::run(&cfg, &resumed, &data, Device::Cpu, &RunControl::silent(StopFlag::new())).unwrap();
+    let (ra, rb) = (straight.read_restarts().unwrap().unwrap(), resumed.read_restarts().unwrap().unwrap());
+    assert_eq!(ra.chosen, rb.chosen);
+    assert_eq!(
+        ra.candidates.iter().map(|c| c.l2).collect::<Vec<_>>(),
+        rb.candidates.iter().map(|c| c.l2).collect::<Vec<_>>()
+    );
+    assert_same_weights(&final_weights(&straight), &final_weights(&resumed));
+}
