@@ -26,9 +26,13 @@ pub(super) fn restarts_table(c: &Collected, groups: &[Group]) -> Option<(Table, 
                 format!("{i}: {:.3} / {acc}", k.l2)
             })
             .collect();
-        let best = (0..r.candidates.len())
-            .filter(|&i| r.candidates[i].acc.is_some())
-            .max_by(|&i, &j| r.candidates[i].acc.unwrap_or(0.0).total_cmp(&r.candidates[j].acc.unwrap_or(0.0)));
+        let best = r
+            .candidates
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| Some((i, k.acc?)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(i, _)| i);
         if let Some(b) = best {
             counted += 1;
             agreed += usize::from(b == r.chosen);

@@ -126,12 +126,7 @@ impl Store {
 
     /// The plan, if one has been written.
     pub fn read_plan(&self) -> anyhow::Result<Option<Plan>> {
-        let p = self.plan_path();
-        if p.is_file() {
-            read_json(&p).map(Some)
-        } else {
-            Ok(None)
-        }
+        read_json_if_present(&self.plan_path())
     }
 
     /// Where run `run_id` lives (whether or not it exists yet).
@@ -469,12 +464,7 @@ impl RunDir {
 
     /// `restarts.json`, None before the choice (or without restarts).
     pub fn read_restarts(&self) -> anyhow::Result<Option<Restarts>> {
-        let p = self.restarts_path();
-        if p.is_file() {
-            read_json(&p).map(Some)
-        } else {
-            Ok(None)
-        }
+        read_json_if_present(&self.restarts_path())
     }
 
     pub fn write_restarts(&self, restarts: &Restarts) -> anyhow::Result<()> {
@@ -672,12 +662,7 @@ impl RunDir {
     /// `provenance.json`; None for a run that has none (started before it was
     /// written, or never started).
     pub fn read_provenance(&self) -> anyhow::Result<Option<Provenance>> {
-        let p = self.provenance_path();
-        if p.is_file() {
-            read_json(&p).map(Some)
-        } else {
-            Ok(None)
-        }
+        read_json_if_present(&self.provenance_path())
     }
 
     pub fn write_provenance(&self, provenance: &Provenance) -> anyhow::Result<()> {
@@ -705,6 +690,15 @@ impl LossLog {
     pub fn append(&mut self, step: usize, terms: &[f64]) {
         let cols: Vec<String> = terms.iter().map(f64::to_string).collect();
         let _ = writeln!(self.file, "{step},{}", cols.join(","));
+    }
+}
+
+/// A JSON file the store may not have written yet: None when absent.
+fn read_json_if_present<T: serde::de::DeserializeOwned>(p: &Path) -> anyhow::Result<Option<T>> {
+    if p.is_file() {
+        read_json(p).map(Some)
+    } else {
+        Ok(None)
     }
 }
 

@@ -387,7 +387,6 @@ impl<'a> Trainer<'a> {
             let epoch = self.train_epoch(ctl)?;
             self.close_epoch(epoch)?;
         }
-        self.board.flush();
         Ok(())
     }
 
