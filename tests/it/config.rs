@@ -593,6 +593,21 @@ fn run_ids_are_pinned() {
         ("cpu/tune-fashion-mnist.toml", "10074d442639 132daa2208de 3309e8eb902d"),
         ("cpu/tune-fashion-mnist-selflabel.toml", "03fadbc6089c b0966a930ede e70ed3a79201"),
         ("cpu/beyond-cifar10.toml", "5a387f45a045 a41a318c0cbd b81e80ba8e29"),
+        // The convergence study (issue #33): 36 runs, 26 of them behind its report.
+        (
+            "cpu/converge-mnist.toml",
+            "054dc043ead3 0dcbe2f3c0dc 0eadf45eb2b5 0effc4534d14 1393ae3d3428 149b65a489a7 1ea809fc7361 \
+             200f937f492b 22974ee8812e 2bac1b23e598 31d67ca1a485 32463e5c25f4 37581f0dd100 383372cf0fa3 \
+             4d309cf09edd 599191ea7bf9 5d1288bfdcc2 6153e878a27c 6a114258033d 6f25015bd588 732ceb1e5ced \
+             7403663d5137 80031b40e0bc 822827df4927 84d680c612b5 9e96cea2ea23 9f6805b22daf b3fdb548ee4b \
+             b64a1a7f5623 bcbf787aad4c bcff10f38618 bfb56204bb52 d4dfd0cb6581 dbf010efc199 f6d65491d2d7 \
+             f77b3fb4b69b",
+        ),
+        (
+            "cpu/converge-mnist-stage.toml",
+            "0895a93820d7 13ac29a8636d 194ca134f8bb 2b18ad5a1612 52d3defea6d0 7485e0f7b0c3 aba4325256ef \
+             b14c9e0ab79c f81c131baa26",
+        ),
     ] {
         let e = load_sweep(&crate::common::root().join("sweeps").join(file)).unwrap();
         let mut got = ids(&e);
